@@ -1,0 +1,208 @@
+/**
+ * Every error PeerNet raises is a `PeerNetError` with a stable `code`.
+ * Match on `code`, not on `instanceof`: two copies of this package can be
+ * loaded in one process, and codes also cross the wire in error replies.
+ */
+
+/** The codes that may travel in a failure reply (`[3, id, code, message]`). */
+export const WIRE_ERROR_CODES = [
+  'not_connected',
+  'timeout',
+  'no_such_handle',
+  'forbidden',
+  'handler_error',
+  'connection_closed',
+  'message_too_large',
+  'bad_request',
+  'untrusted_peer',
+  'peer_mismatch',
+  'handshake_failed',
+  'aborted',
+] as const;
+
+/** A code that may appear on the wire. */
+export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];
+
+/** Codes of errors that are raised locally only and never sent to a peer. */
+export type LocalErrorCode =
+  | 'invalid_argument'
+  | 'invalid_peer_id'
+  | 'invalid_keyfile'
+  | 'insecure_keyfile'
+  | 'corrupt_trust_store'
+  | 'frame_too_large'
+  | 'protocol_error'
+  | 'noise_error'
+  | 'decrypt_failed'
+  | 'nonce_exhausted';
+
+/** Every stable error code. */
+export type ErrorCode = WireErrorCode | LocalErrorCode;
+
+/** Options accepted by every PeerNet error constructor. */
+export interface PeerNetErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/** Base class of all PeerNet errors. */
+export class PeerNetError extends Error {
+  /** Stable, machine-readable code. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: PeerNetErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** `send`/`call` to a peer without a live connection (walkie-talkie delivery). */
+export class NotConnectedError extends PeerNetError {
+  constructor(message = 'peer is not connected', options?: PeerNetErrorOptions) {
+    super('not_connected', message, options);
+  }
+}
+
+/** A call or handshake did not finish in time. */
+export class TimeoutError extends PeerNetError {
+  constructor(message = 'operation timed out', options?: PeerNetErrorOptions) {
+    super('timeout', message, options);
+  }
+}
+
+/** The remote node exposes no handler under that name. */
+export class NoSuchHandleError extends PeerNetError {
+  constructor(message = 'no such handle', options?: PeerNetErrorOptions) {
+    super('no_such_handle', message, options);
+  }
+}
+
+/** The handler's `authorize` predicate refused (or threw). */
+export class ForbiddenError extends PeerNetError {
+  constructor(message = 'forbidden', options?: PeerNetErrorOptions) {
+    super('forbidden', message, options);
+  }
+}
+
+/** The remote handler threw; the message is the handler's, the stack is not sent. */
+export class HandlerError extends PeerNetError {
+  constructor(message = 'handler failed', options?: PeerNetErrorOptions) {
+    super('handler_error', message, options);
+  }
+}
+
+/** The connection ended while the operation was outstanding. */
+export class ConnectionClosedError extends PeerNetError {
+  constructor(message = 'connection closed', options?: PeerNetErrorOptions) {
+    super('connection_closed', message, options);
+  }
+}
+
+/** A message declared or reached a size above the configured limit. */
+export class MessageTooLargeError extends PeerNetError {
+  constructor(message = 'message too large', options?: PeerNetErrorOptions) {
+    super('message_too_large', message, options);
+  }
+}
+
+/** The request could not be decoded or had the wrong shape. */
+export class BadRequestError extends PeerNetError {
+  constructor(message = 'bad request', options?: PeerNetErrorOptions) {
+    super('bad_request', message, options);
+  }
+}
+
+/** The peer's key is not in the trust store. */
+export class UntrustedPeerError extends PeerNetError {
+  constructor(message = 'peer is not trusted', options?: PeerNetErrorOptions) {
+    super('untrusted_peer', message, options);
+  }
+}
+
+/** A dial reached a peer other than the one dialled. */
+export class PeerMismatchError extends PeerNetError {
+  constructor(message = 'reached a different peer than the one dialled', options?: PeerNetErrorOptions) {
+    super('peer_mismatch', message, options);
+  }
+}
+
+/** The Noise handshake failed (bad bytes, bad payload, timeout or protocol error). */
+export class HandshakeFailedError extends PeerNetError {
+  constructor(message = 'handshake failed', options?: PeerNetErrorOptions) {
+    super('handshake_failed', message, options);
+  }
+}
+
+/** The caller's `AbortSignal` fired. */
+export class AbortedError extends PeerNetError {
+  constructor(message = 'operation aborted', options?: PeerNetErrorOptions) {
+    super('aborted', message, options);
+  }
+}
+
+/** An argument had the wrong type, size or value. */
+export class InvalidArgumentError extends PeerNetError {
+  constructor(message: string, options?: PeerNetErrorOptions) {
+    super('invalid_argument', message, options);
+  }
+}
+
+/** Text or bytes that are not a valid peer id. */
+export class InvalidPeerIdError extends PeerNetError {
+  constructor(message: string, options?: PeerNetErrorOptions) {
+    super('invalid_peer_id', message, options);
+  }
+}
+
+/** A frame's length prefix exceeds the decoder's cap. */
+export class FrameTooLargeError extends PeerNetError {
+  constructor(message: string, options?: PeerNetErrorOptions) {
+    super('frame_too_large', message, options);
+  }
+}
+
+/** The peer broke the wire protocol (unknown envelope, bad encoding, ...). */
+export class ProtocolError extends PeerNetError {
+  constructor(message: string, options?: PeerNetErrorOptions) {
+    super('protocol_error', message, options);
+  }
+}
+
+const wireErrors: Record<WireErrorCode, new (message?: string) => PeerNetError> = {
+  not_connected: NotConnectedError,
+  timeout: TimeoutError,
+  no_such_handle: NoSuchHandleError,
+  forbidden: ForbiddenError,
+  handler_error: HandlerError,
+  connection_closed: ConnectionClosedError,
+  message_too_large: MessageTooLargeError,
+  bad_request: BadRequestError,
+  untrusted_peer: UntrustedPeerError,
+  peer_mismatch: PeerMismatchError,
+  handshake_failed: HandshakeFailedError,
+  aborted: AbortedError,
+};
+
+/** True if `code` is one of the codes allowed on the wire. */
+export function isWireErrorCode(code: unknown): code is WireErrorCode {
+  return typeof code === 'string' && Object.hasOwn(wireErrors, code);
+}
+
+/**
+ * Rebuilds the typed error for a failure reply received from a peer.
+ * An unknown code becomes a `HandlerError`, so a peer cannot make us raise
+ * local-only errors.
+ */
+export function errorFromWire(code: string, message: string): PeerNetError {
+  const ErrorClass = isWireErrorCode(code) ? wireErrors[code] : HandlerError;
+  return new ErrorClass(message);
+}
+
+/** True if `value` is a PeerNet error (by shape, so it works across package copies). */
+export function isPeerNetError(value: unknown): value is PeerNetError {
+  return value instanceof Error && typeof (value as { code?: unknown }).code === 'string';
+}

@@ -1,0 +1,29 @@
+export { PeerId, isPeerId } from './peer-id.js';
+export type { PeerIdLike } from './peer-id.js';
+export type { DuplexStream } from './stream.js';
+export type { DialOptions, ListenOptions, Listener, Transport, TransportAddress } from './transport.js';
+export type { DiscoveredPeer, Discovery, DiscoveryEvents } from './discovery.js';
+export {
+  AbortedError,
+  BadRequestError,
+  ConnectionClosedError,
+  ForbiddenError,
+  FrameTooLargeError,
+  HandlerError,
+  HandshakeFailedError,
+  InvalidArgumentError,
+  InvalidPeerIdError,
+  MessageTooLargeError,
+  NoSuchHandleError,
+  NotConnectedError,
+  PeerMismatchError,
+  PeerNetError,
+  ProtocolError,
+  TimeoutError,
+  UntrustedPeerError,
+  WIRE_ERROR_CODES,
+  errorFromWire,
+  isPeerNetError,
+  isWireErrorCode,
+} from './errors.js';
+export type { ErrorCode, LocalErrorCode, PeerNetErrorOptions, WireErrorCode } from './errors.js';
