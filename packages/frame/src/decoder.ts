@@ -1,0 +1,174 @@
+import { FrameTooLargeError, InvalidArgumentError, MessageTooLargeError, type PeerNetError } from '@peernet/interface';
+
+/** Options shared by the length-prefixed decoders. */
+export interface DecoderOptions {
+  /** Largest body accepted; a larger declared length fails before any byte of it is buffered. */
+  maxBytes: number;
+}
+
+/**
+ * Streaming decoder of `length | body` frames with a big-endian length prefix
+ * of 2 or 4 bytes. It holds at most one incomplete frame: complete frames are
+ * handed out as they arrive (as views into the pushed chunk when they lie
+ * within it), so memory is bounded by the cap, whatever the peer sends.
+ */
+abstract class LengthPrefixedDecoder {
+  #maxBytes: number;
+  readonly #prefixBytes: 2 | 4;
+  // Length prefix being assembled (when split across chunks).
+  #prefix = 0;
+  #prefixHave = 0;
+  // Body of the one incomplete frame, allocated only after the cap check.
+  #body: Uint8Array | undefined;
+  #bodyHave = 0;
+  #failed: PeerNetError | undefined;
+
+  protected constructor(prefixBytes: 2 | 4, limit: number, options: DecoderOptions) {
+    this.#prefixBytes = prefixBytes;
+    this.#maxBytes = checkCap(options.maxBytes, limit);
+  }
+
+  /** The current cap on a frame body. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** Changes the cap for frames whose length has not been read yet (e.g. after authentication). */
+  set maxBytes(value: number) {
+    this.#maxBytes = checkCap(value, this.#limit());
+  }
+
+  /** Bytes held for the incomplete frame (0 between frames). */
+  get bufferedBytes(): number {
+    return this.#prefixHave + this.#bodyHave;
+  }
+
+  /** True when no partial frame is pending, i.e. the stream may end here. */
+  get idle(): boolean {
+    return this.#prefixHave === 0 && this.#body === undefined;
+  }
+
+  /**
+   * Feeds bytes, returns the frames completed by them, in order. Throws the
+   * decoder's typed error on an oversized length; the decoder then stays failed.
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.#failed) throw this.#failed;
+    const frames: Uint8Array[] = [];
+    let offset = 0;
+    const end = chunk.length;
+    while (offset < end) {
+      if (this.#body === undefined) {
+        // Fast path: a whole prefix is present in this chunk.
+        if (this.#prefixHave === 0 && end - offset >= this.#prefixBytes) {
+          const length = this.#readPrefix(chunk, offset);
+          offset += this.#prefixBytes;
+          this.#checkLength(length);
+          if (end - offset >= length) {
+            frames.push(chunk.subarray(offset, offset + length));
+            offset += length;
+            continue;
+          }
+          this.#startBody(length);
+          continue;
+        }
+        this.#prefix = this.#prefix * 256 + (chunk[offset++] as number);
+        if (++this.#prefixHave < this.#prefixBytes) continue;
+        const length = this.#prefix;
+        this.#prefix = 0;
+        this.#prefixHave = 0;
+        this.#checkLength(length);
+        this.#startBody(length);
+        if (length === 0) {
+          frames.push(this.#takeBody());
+        }
+        continue;
+      }
+      const body = this.#body;
+      const take = Math.min(body.length - this.#bodyHave, end - offset);
+      body.set(chunk.subarray(offset, offset + take), this.#bodyHave);
+      this.#bodyHave += take;
+      offset += take;
+      if (this.#bodyHave === body.length) frames.push(this.#takeBody());
+    }
+    return frames;
+  }
+
+  protected abstract tooLarge(length: number, max: number): PeerNetError;
+
+  #limit(): number {
+    return this.#prefixBytes === 2 ? 0xffff : 0xffffffff;
+  }
+
+  #readPrefix(chunk: Uint8Array, at: number): number {
+    if (this.#prefixBytes === 2) return ((chunk[at] as number) << 8) | (chunk[at + 1] as number);
+    return (
+      (chunk[at] as number) * 0x1000000 +
+      (((chunk[at + 1] as number) << 16) | ((chunk[at + 2] as number) << 8) | (chunk[at + 3] as number))
+    );
+  }
+
+  #checkLength(length: number): void {
+    if (length > this.#maxBytes) {
+      this.#failed = this.tooLarge(length, this.#maxBytes);
+      throw this.#failed;
+    }
+  }
+
+  #startBody(length: number): void {
+    this.#body = new Uint8Array(length);
+    this.#bodyHave = 0;
+  }
+
+  #takeBody(): Uint8Array {
+    const body = this.#body as Uint8Array;
+    this.#body = undefined;
+    this.#bodyHave = 0;
+    return body;
+  }
+}
+
+function checkCap(value: number, limit: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > limit) {
+    throw new InvalidArgumentError(`maxBytes must be an integer from 0 to ${limit}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Largest Noise message, and so the largest u16 frame (Noise spec, section 3). */
+export const MAX_NOISE_MESSAGE_BYTES = 65535;
+/** Cap on handshake frames before the peer is authenticated (DESIGN: 1 KiB). */
+export const HANDSHAKE_FRAME_MAX_BYTES = 1024;
+/** Default cap on one envelope (16 MiB). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Decoder of the socket framing: `u16 BE length | Noise message`.
+ * Start it with `maxBytes: HANDSHAKE_FRAME_MAX_BYTES` and raise the cap once
+ * the peer is authenticated.
+ */
+export class NoiseFrameDecoder extends LengthPrefixedDecoder {
+  /** Creates a decoder; the cap defaults to the largest Noise message. */
+  constructor(options: Partial<DecoderOptions> = {}) {
+    super(2, 0xffff, { maxBytes: options.maxBytes ?? MAX_NOISE_MESSAGE_BYTES });
+  }
+
+  protected tooLarge(length: number, max: number): PeerNetError {
+    return new FrameTooLargeError(`frame of ${length} bytes exceeds the limit of ${max} bytes`);
+  }
+}
+
+/**
+ * Decoder of the secure byte stream: `u32 BE length | CBOR envelope`.
+ * A declared length above `maxBytes` fails before anything of it is buffered.
+ */
+export class EnvelopeDecoder extends LengthPrefixedDecoder {
+  /** Creates a decoder; the cap defaults to 16 MiB. */
+  constructor(options: Partial<DecoderOptions> = {}) {
+    super(4, 0xffffffff, { maxBytes: options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
+  }
+
+  protected tooLarge(length: number, max: number): PeerNetError {
+    return new MessageTooLargeError(`envelope of ${length} bytes exceeds maxMessageBytes (${max})`);
+  }
+}

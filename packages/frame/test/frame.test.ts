@@ -1,0 +1,155 @@
+import fc from 'fast-check';
+import {
+  EnvelopeDecoder,
+  HANDSHAKE_FRAME_MAX_BYTES,
+  MAX_PLAINTEXT_PER_MESSAGE,
+  NoiseFrameDecoder,
+  encodeFrame,
+  encodeFrames,
+  packEnvelopes,
+} from '@peernet/frame';
+import { FrameTooLargeError, InvalidArgumentError, MessageTooLargeError } from '@peernet/interface';
+
+/** Cuts `bytes` at the given points (sorted, deduplicated, in range). */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const parts: Uint8Array[] = [];
+  let last = 0;
+  for (const p of points) {
+    parts.push(bytes.subarray(last, p));
+    last = p;
+  }
+  parts.push(bytes.subarray(last));
+  return parts;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe('NoiseFrameDecoder', () => {
+  it('decodes frames from any split of the stream, holding at most one partial frame', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (messages, cuts) => {
+          const wire = encodeFrames(messages);
+          const decoder = new NoiseFrameDecoder();
+          const out: Uint8Array[] = [];
+          for (const part of split(wire, cuts)) {
+            out.push(...decoder.push(part));
+            expect(decoder.bufferedBytes).toBeLessThanOrEqual(2 + 300);
+          }
+          expect(out).toEqual(messages);
+          expect(decoder.idle).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('decodes byte by byte, including empty frames', () => {
+    const messages = [new Uint8Array(0), Uint8Array.of(1, 2, 3), new Uint8Array(0)];
+    const decoder = new NoiseFrameDecoder();
+    const out: Uint8Array[] = [];
+    for (const byte of encodeFrames(messages)) out.push(...decoder.push(Uint8Array.of(byte)));
+    expect(out).toEqual(messages);
+  });
+
+  it('hands out frames that lie inside one chunk without copying', () => {
+    const wire = encodeFrame(Uint8Array.of(9, 8, 7));
+    const [frame] = new NoiseFrameDecoder().push(wire);
+    expect(frame?.buffer).toBe(wire.buffer);
+  });
+
+  it('refuses an oversized length before buffering anything, and stays failed', () => {
+    const decoder = new NoiseFrameDecoder({ maxBytes: HANDSHAKE_FRAME_MAX_BYTES });
+    expect(() => decoder.push(Uint8Array.of(0x04))).not.toThrow();
+    expect(() => decoder.push(Uint8Array.of(0x01))).toThrow(FrameTooLargeError);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(() => decoder.push(Uint8Array.of(0))).toThrow(/1025 bytes exceeds the limit of 1024/);
+  });
+
+  it('accepts a frame at the cap exactly, and a raised cap afterwards', () => {
+    const decoder = new NoiseFrameDecoder({ maxBytes: 1024 });
+    expect(decoder.push(encodeFrame(new Uint8Array(1024)))[0]).toHaveLength(1024);
+    decoder.maxBytes = 65535;
+    expect(decoder.push(encodeFrame(new Uint8Array(65535)))[0]).toHaveLength(65535);
+    expect(() => (decoder.maxBytes = 65536)).toThrow(InvalidArgumentError);
+  });
+
+  it('refuses to frame a message over 65535 bytes', () => {
+    expect(() => encodeFrame(new Uint8Array(65536))).toThrow(MessageTooLargeError);
+  });
+});
+
+describe('EnvelopeDecoder', () => {
+  it('refuses a declared length above maxMessageBytes before allocating it', () => {
+    const decoder = new EnvelopeDecoder({ maxBytes: 1000 });
+    expect(() => decoder.push(Uint8Array.of(0xff, 0xff, 0xff, 0xff))).toThrow(MessageTooLargeError);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(() => new EnvelopeDecoder().push(Uint8Array.of(0x01, 0x00, 0x00, 0x01))).toThrow(
+      /16777217 bytes exceeds maxMessageBytes \(16777216\)/,
+    );
+  });
+
+  it('reads lengths above 2^31 as unsigned', () => {
+    const decoder = new EnvelopeDecoder({ maxBytes: 0xffffffff });
+    decoder.push(Uint8Array.of(0x80, 0, 0));
+    // The fourth byte completes a 2 GiB declared length; we only check the prefix is read unsigned
+    // by capping just below it.
+    decoder.maxBytes = 0x7fffffff;
+    expect(() => decoder.push(Uint8Array.of(0))).toThrow(/2147483648 bytes/);
+    const whole = new EnvelopeDecoder({ maxBytes: 0x7fffffff });
+    expect(() => whole.push(Uint8Array.of(0xff, 0xff, 0xff, 0xfe, 1))).toThrow(/4294967294 bytes/);
+  });
+});
+
+describe('packEnvelopes', () => {
+  it('lays envelopes out so the envelope decoder returns them, in chunks of the given size', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 30 }),
+        fc.integer({ min: 1, max: 100 }),
+        (envelopes, chunkBytes) => {
+          const chunks = packEnvelopes(envelopes, { chunkBytes });
+          const total = envelopes.reduce((n, e) => n + 4 + e.length, 0);
+          expect(chunks.reduce((n, c) => n + c.length, 0)).toBe(total);
+          expect(chunks.length).toBe(Math.ceil(total / chunkBytes));
+          chunks.slice(0, -1).forEach((c) => expect(c.length).toBe(chunkBytes));
+          const decoder = new EnvelopeDecoder();
+          expect(chunks.flatMap((c) => decoder.push(c))).toEqual(envelopes);
+        },
+      ),
+    );
+  });
+
+  it('coalesces many small envelopes into one Noise-sized chunk', () => {
+    const small = Array.from({ length: 1000 }, (_, i) => Uint8Array.of(i & 0xff, 1, 2));
+    const chunks = packEnvelopes(small);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]).toHaveLength(7000);
+  });
+
+  it('splits one large envelope across several chunks of at most 65519 bytes', () => {
+    const big = new Uint8Array(200_000).map((_, i) => i & 0xff);
+    const chunks = packEnvelopes([big]);
+    expect(chunks.map((c) => c.length)).toEqual([65519, 65519, 65519, 200_004 - 3 * 65519]);
+    expect(chunks.every((c) => c.length <= MAX_PLAINTEXT_PER_MESSAGE)).toBe(true);
+    const decoder = new EnvelopeDecoder();
+    expect(Buffer.compare(concat(chunks.flatMap((c) => decoder.push(c))), big)).toBe(0);
+  });
+
+  it('refuses an envelope above maxMessageBytes and bad chunk sizes', () => {
+    expect(() => packEnvelopes([new Uint8Array(11)], { maxMessageBytes: 10 })).toThrow(MessageTooLargeError);
+    expect(() => packEnvelopes([], { chunkBytes: 0 })).toThrow(InvalidArgumentError);
+    expect(() => packEnvelopes([], { chunkBytes: 65520 })).toThrow(InvalidArgumentError);
+    expect(packEnvelopes([])).toEqual([]);
+  });
+});
