@@ -1,0 +1,209 @@
+import { type Hash, createHash } from 'node:crypto';
+import type { DuplexStream } from '@peernet/interface';
+
+/** The loose view of an event emitter the helpers need (DuplexStream's overloads name fixed events). */
+interface Emitter {
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+const asEmitter = (stream: DuplexStream): Emitter => stream as unknown as Emitter;
+
+/** Adds a listener for any event name on a stream. */
+export function listen(stream: DuplexStream, event: string, listener: (...args: any[]) => void): () => void {
+  asEmitter(stream).on(event, listener);
+  return () => asEmitter(stream).off(event, listener);
+}
+
+/** Settles `promise` or fails after `timeout` ms with a message naming what was awaited; leaves no timer. */
+export function withTimeout<T>(promise: Promise<T>, timeout: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)), timeout);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Resolves with the first of `events` that `stream` emits (and its first argument). */
+export function nextEvent(
+  stream: DuplexStream,
+  events: readonly string[],
+  timeout: number,
+  what: string,
+): Promise<{ event: string; value: unknown }> {
+  let removers: Array<() => void> = [];
+  const fired = new Promise<{ event: string; value: unknown }>((resolve) => {
+    removers = events.map((event) => listen(stream, event, (value: unknown) => resolve({ event, value })));
+  });
+  const done = (): void => {
+    for (const remove of removers) remove();
+  };
+  return withTimeout(fired, timeout, what).finally(done);
+}
+
+/** Resolves once `condition()` holds, re-checking on every turn of the event loop. */
+export async function waitUntil(condition: () => boolean, timeout: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Consumes a stream, counting and hashing what arrives, and lets tests wait for progress. */
+export class Reader {
+  received = 0;
+  ended = false;
+  closed = false;
+  error: Error | undefined;
+  readonly #keep: boolean;
+  readonly #chunks: Uint8Array[] = [];
+  readonly #hash: Hash = createHash('sha256');
+  #waiters = new Set<() => void>();
+
+  constructor(stream: DuplexStream, options: { keep?: boolean } = {}) {
+    this.#keep = options.keep ?? true;
+    stream.on('data', (chunk) => {
+      this.received += chunk.length;
+      this.#hash.update(chunk);
+      if (this.#keep) this.#chunks.push(Uint8Array.from(chunk));
+      this.#notify();
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      this.#notify();
+    });
+    stream.on('error', (error) => {
+      this.error ??= error;
+      this.#notify();
+    });
+    stream.on('close', () => {
+      this.closed = true;
+      this.#notify();
+    });
+  }
+
+  /** Everything received so far (only when constructed with `keep`). */
+  bytes(): Uint8Array {
+    return Buffer.concat(this.#chunks);
+  }
+
+  /** Everything received so far as UTF-8. */
+  text(): string {
+    return Buffer.from(this.bytes()).toString('utf8');
+  }
+
+  /** SHA-256 of everything received; call once, after the last byte. */
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
+
+  /** Waits for at least `count` bytes. */
+  waitForBytes(count: number, timeout: number, what = `${count} bytes`): Promise<void> {
+    return this.#until(() => this.received >= count, timeout, what);
+  }
+
+  /** Waits for `'end'`. */
+  waitForEnd(timeout: number, what = "'end'"): Promise<void> {
+    return this.#until(() => this.ended, timeout, what);
+  }
+
+  #until(condition: () => boolean, timeout: number, what: string): Promise<void> {
+    if (condition()) return Promise.resolve();
+    let waiter: () => void = () => {};
+    const reached = new Promise<void>((resolve, reject) => {
+      waiter = () => {
+        if (condition()) resolve();
+        else if (this.closed) {
+          reject(new Error(`stream closed (${this.received} bytes, ended: ${this.ended}) while waiting for ${what}`));
+        }
+      };
+      this.#waiters.add(waiter);
+    });
+    return withTimeout(reached, timeout, `${what} (got ${this.received} bytes so far)`).finally(() =>
+      this.#waiters.delete(waiter),
+    );
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+}
+
+/** A queue whose consumer can wait, with a timeout, for the next item. */
+export class Queue<T> {
+  readonly #items: T[] = [];
+  readonly #takers: Array<(item: T) => void> = [];
+  count = 0;
+
+  push(item: T): void {
+    this.count++;
+    const taker = this.#takers.shift();
+    if (taker === undefined) this.#items.push(item);
+    else taker(item);
+  }
+
+  next(timeout: number, what: string): Promise<T> {
+    const item = this.#items.shift();
+    if (item !== undefined) return Promise.resolve(item);
+    let taker: (item: T) => void = () => {};
+    const taken = new Promise<T>((resolve) => {
+      taker = resolve;
+      this.#takers.push(taker);
+    });
+    return withTimeout(taken, timeout, what).catch((error: unknown) => {
+      const index = this.#takers.indexOf(taker);
+      if (index >= 0) this.#takers.splice(index, 1);
+      throw error;
+    });
+  }
+}
+
+// Pending setImmediate callbacks belong to whoever is polling right now, not to the code under test.
+const IGNORED_RESOURCES = new Set(['Immediate']);
+
+/** Counts of the process's active resources (handles, requests, timers) by type. */
+export function resourceSnapshot(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const type of process.getActiveResourcesInfo()) {
+    if (!IGNORED_RESOURCES.has(type)) counts.set(type, (counts.get(type) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The resource types that have more instances now than in `baseline`, as readable text. */
+export function resourcesAbove(baseline: Map<string, number>): string[] {
+  const extra: string[] = [];
+  for (const [type, count] of resourceSnapshot()) {
+    const before = baseline.get(type) ?? 0;
+    if (count > before) extra.push(`${type} x${count - before}`);
+  }
+  return extra;
+}
+
+/** Random bytes from a seeded generator, so failures reproduce. */
+export function pseudoRandomBytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 0x9e3779b9;
+  for (let i = 0; i < length; i++) {
+    // xorshift32
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** SHA-256 of `bytes` in hex. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

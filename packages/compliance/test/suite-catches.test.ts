@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+interface AssertionResult {
+  fullName: string;
+  status: string;
+  failureMessages: string[];
+}
+
+// The suite is only worth something if it fails transports that break the contract.
+describe('transportSuite catches broken transports', () => {
+  let results: AssertionResult[] = [];
+
+  beforeAll(() => {
+    const packageDir = path.resolve(__dirname, '..');
+    const child = spawnSync(
+      process.execPath,
+      [
+        require.resolve('jest/bin/jest'),
+        '--ci',
+        '--forceExit',
+        '--json',
+        '--testMatch',
+        '<rootDir>/test/fixtures/*.fixture.ts',
+        '--testNamePattern',
+        'carries bytes both ways|removes its abort listener|invalid dial address|applies backpressure',
+      ],
+      { cwd: packageDir, encoding: 'utf8', timeout: 60_000 },
+    );
+    if (!child.stdout.trimStart().startsWith('{')) {
+      throw new Error(`the child jest run produced no report: ${child.error ?? ''}\n${child.stderr.slice(-2000)}`);
+    }
+    const report = JSON.parse(child.stdout) as { testResults: Array<{ assertionResults: AssertionResult[] }> };
+    results = report.testResults.flatMap((file) => file.assertionResults).filter((r) => r.status !== 'pending');
+  }, 70_000);
+
+  const outcome = (suite: string, test: string): AssertionResult => {
+    const found = results.find((r) => r.fullName.startsWith(`${suite}: Transport compliance`) && r.fullName.includes(test));
+    if (found === undefined) throw new Error(`no result for ${suite} / ${test}`);
+    return found;
+  };
+
+  it('passes the correct transport', () => {
+    const correct = results.filter((r) => r.fullName.startsWith('correct:'));
+    expect(correct).toHaveLength(4);
+    expect(correct.map((r) => r.status)).toEqual(['passed', 'passed', 'passed', 'passed']);
+  });
+
+  it('fails a transport that leaves a timer behind', () => {
+    const result = outcome('leaky timer', 'carries bytes both ways');
+    expect(result.status).toBe('failed');
+    expect(result.failureMessages.join('\n')).toContain('left open after the test: Timeout');
+  });
+
+  it('fails a transport that leaves its abort listener on the signal', () => {
+    expect(outcome('stale abort listener', 'removes its abort listener').status).toBe('failed');
+  });
+
+  it('fails a transport whose dial throws instead of rejecting', () => {
+    const result = outcome('synchronous throw', 'invalid dial address');
+    expect(result.status).toBe('failed');
+    expect(result.failureMessages.join('\n')).toContain('threw synchronously');
+  });
+
+  it('fails a transport whose writes never push back', () => {
+    const result = outcome('unbounded buffer', 'applies backpressure');
+    expect(result.status).toBe('failed');
+    expect(result.failureMessages.join('\n')).toContain('never held back');
+  });
+});

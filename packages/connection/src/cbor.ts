@@ -1,0 +1,806 @@
+/**
+ * CBOR (RFC 8949) for the PeerNet value set: a decoder that is safe on hostile
+ * bytes and an encoder that runs on every message without per-value garbage.
+ *
+ * Choices, where the RFC leaves room:
+ * - The encoder writes preferred serialization (RFC 8949 §4.1): shortest
+ *   heads, and floats in the shortest of half/single/double that is exact.
+ *   Every NaN is written as the half-precision quiet NaN `f9 7e00`; NaN
+ *   payloads are not preserved. Map keys keep the object's own key order.
+ * - The decoder accepts non-shortest heads and floats (the RFC allows them,
+ *   and rejecting them buys no safety). Whether an integer decodes as
+ *   `number` or `bigint` depends only on its value, never on how it was
+ *   written: values within ±(2^53−1) are `number`, all others `bigint`, and a
+ *   bignum (tag 2/3) holding a small value decodes as `number` too.
+ * - Text strings with a lone surrogate have no UTF-8 form. The encoder
+ *   rejects them rather than replacing them with U+FFFD as `TextEncoder`
+ *   does: replacement would alter data silently and could turn two distinct
+ *   map keys into duplicates the peer must reject.
+ * - Byte strings decode as copies, so a decoded value never keeps the whole
+ *   received frame alive.
+ * - Bignum magnitudes are capped at {@link MAX_BIGNUM_BYTES}: larger numbers
+ *   belong in a byte string, and the cap bounds the cost of conversion.
+ * - Maps decode as ordinary objects (prototype `Object.prototype`); keys such
+ *   as `__proto__` and `constructor` become own data properties, and
+ *   `Object.prototype` is never written. The encoder takes objects whose
+ *   prototype is `Object.prototype` (of any realm) or `null`, and writes their
+ *   own enumerable string keys; symbol keys are ignored.
+ */
+import { InvalidArgumentError, MessageTooLargeError, ProtocolError } from '@peernet/interface';
+
+/** The values that travel in envelopes. */
+export type Value = null | boolean | number | bigint | string | Uint8Array | Value[] | { [key: string]: Value };
+
+/** Nesting depth (arrays and maps) allowed by default, when encoding and when decoding. */
+export const DEFAULT_MAX_DEPTH = 64;
+
+/** The largest `maxDepth` accepted; both directions recurse, so the cap keeps the stack bounded. */
+export const MAX_DEPTH_LIMIT = 1024;
+
+/** Largest magnitude, in bytes, of a bignum (tag 2/3) that is encoded or decoded. */
+export const MAX_BIGNUM_BYTES = 1024;
+
+/** Options of {@link encodeValue}. */
+export interface EncodeOptions {
+  /** Deepest nesting of arrays and maps allowed (default 64); also what stops cyclic structures. */
+  maxDepth?: number;
+  /** Largest encoding allowed, headroom not counted (default 2^32−1, the largest a u32 prefix can carry). */
+  maxBytes?: number;
+  /** Zeroed bytes reserved before the encoding, e.g. for a length prefix (default 0). */
+  headroom?: number;
+}
+
+/** Options of {@link decodeValue}. */
+export interface DecodeOptions {
+  /** Deepest nesting of arrays and maps accepted (default 64). */
+  maxDepth?: number;
+}
+
+const MAX_U32 = 0xffff_ffff;
+const TWO_32 = 0x1_0000_0000;
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE_BIG = -MAX_SAFE_BIG;
+const MAX_U64_BIG = 0xffff_ffff_ffff_ffffn;
+const INITIAL_CAPACITY = 1024;
+// A buffer that grew for one large message is dropped afterwards rather than kept forever.
+const RETAINED_CAPACITY = 1 << 20;
+const SHORT_STRING = 64;
+const MAX_HEADROOM = 1 << 16;
+
+const floatView = new DataView(new ArrayBuffer(8));
+const floatBytes = new Uint8Array(floatView.buffer);
+const textEncoder = new TextEncoder();
+// ignoreBOM: a leading U+FEFF is data, not a marker to strip.
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const EMPTY = new Uint8Array(0);
+const ObjectPrototype = Object.prototype;
+const getPrototypeOf = Object.getPrototypeOf;
+const defineProperty = Object.defineProperty;
+const hasOwn = Object.hasOwn;
+const fromCharCode = String.fromCharCode;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+// The %TypedArray%.prototype[@@toStringTag] getter reads an internal slot, so it
+// recognises Uint8Arrays from other realms (jest sandboxes, vm contexts) and
+// cannot be spoofed by an object that merely claims the tag.
+const typedArrayTag = Object.getOwnPropertyDescriptor(getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!
+  .get as (this: unknown) => string | undefined;
+
+/** True for a Uint8Array (Buffer included) of any realm. */
+export function isUint8Array(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array || typedArrayTag.call(value) === 'Uint8Array';
+}
+
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isWellFormed(text: string): boolean {
+  return nativeIsWellFormed !== undefined ? nativeIsWellFormed.call(text) : !LONE_SURROGATE.test(text);
+}
+
+function checkLimit(name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new InvalidArgumentError(`${name} must be an integer from 0 to ${max}`);
+  }
+  return value;
+}
+
+function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x1_0000 ? 3 : n < TWO_32 ? 5 : 9;
+}
+
+/** Half-precision bits of a float32 given by its bits, or -1 when it is not exactly representable. */
+function toHalf(bits: number): number {
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7f_ffff;
+  if (exponent === 0xff) return mantissa === 0 ? sign | 0x7c00 : -1;
+  // Zero is exact; float32 subnormals lie below the half-precision range.
+  if (exponent === 0) return mantissa === 0 ? sign : -1;
+  const e = exponent - 127;
+  if (e > 15 || e < -24) return -1;
+  if (e >= -14) {
+    return (mantissa & 0x1fff) === 0 ? sign | ((e + 15) << 10) | (mantissa >>> 13) : -1;
+  }
+  const significand = 0x80_0000 | mantissa;
+  const shift = -e - 1;
+  return (significand & ((1 << shift) - 1)) === 0 ? sign | (significand >>> shift) : -1;
+}
+
+function describe(value: object): string {
+  const proto: unknown = getPrototypeOf(value);
+  const ctor = (proto as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return typeof ctor === 'string' && ctor !== '' ? `an instance of ${ctor}` : 'an object with a custom prototype';
+}
+
+class Encoder {
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(INITIAL_CAPACITY);
+  pos = 0;
+  busy = false;
+  private maxDepth = DEFAULT_MAX_DEPTH;
+  private maxBytes = MAX_U32;
+  private headroom = 0;
+
+  encode(value: Value, options: EncodeOptions | undefined): Uint8Array {
+    let maxDepth = DEFAULT_MAX_DEPTH;
+    let maxBytes = MAX_U32;
+    let headroom = 0;
+    if (options !== undefined) {
+      if (options.maxDepth !== undefined) maxDepth = checkLimit('maxDepth', options.maxDepth, MAX_DEPTH_LIMIT);
+      if (options.maxBytes !== undefined) maxBytes = checkLimit('maxBytes', options.maxBytes, Number.MAX_SAFE_INTEGER);
+      if (options.headroom !== undefined) headroom = checkLimit('headroom', options.headroom, MAX_HEADROOM);
+    }
+    this.maxDepth = maxDepth;
+    this.maxBytes = maxBytes;
+    this.headroom = headroom;
+    this.busy = true;
+    try {
+      this.pos = 0;
+      this.ensure(headroom);
+      this.buf.fill(0, 0, headroom);
+      this.pos = headroom;
+      this.value(value, 0);
+      if (this.pos - headroom > maxBytes) {
+        throw new MessageTooLargeError(`encoded value exceeds ${maxBytes} bytes`);
+      }
+      return copy(this.buf, 0, this.pos);
+    } finally {
+      this.busy = false;
+      if (this.buf.length > RETAINED_CAPACITY) this.buf = new Uint8Array(INITIAL_CAPACITY);
+    }
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(this.pos + n);
+  }
+
+  private grow(needed: number): void {
+    // Checked on growth only: a value that expands without end (a shared
+    // subtree repeated exponentially) stops here long before memory runs out.
+    if (this.pos - this.headroom > this.maxBytes) {
+      throw new MessageTooLargeError(`encoded value exceeds ${this.maxBytes} bytes`);
+    }
+    let capacity = this.buf.length * 2;
+    while (capacity < needed) capacity *= 2;
+    let next: Uint8Array<ArrayBuffer>;
+    try {
+      next = new Uint8Array(capacity);
+    } catch (cause) {
+      throw new MessageTooLargeError(`encoded value too large to buffer (${needed} bytes)`, { cause });
+    }
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  /** Writes a head; `major` is pre-shifted (major type << 5), `n` a non-negative safe integer. */
+  private head(major: number, n: number): void {
+    this.ensure(9);
+    const buf = this.buf;
+    let p = this.pos;
+    if (n < 24) {
+      buf[p++] = major | n;
+    } else if (n < 0x100) {
+      buf[p++] = major | 24;
+      buf[p++] = n;
+    } else if (n < 0x1_0000) {
+      buf[p++] = major | 25;
+      buf[p++] = n >>> 8;
+      buf[p++] = n;
+    } else if (n < TWO_32) {
+      buf[p++] = major | 26;
+      buf[p++] = n >>> 24;
+      buf[p++] = n >>> 16;
+      buf[p++] = n >>> 8;
+      buf[p++] = n;
+    } else {
+      const hi = Math.floor(n / TWO_32);
+      buf[p++] = major | 27;
+      buf[p++] = hi >>> 24;
+      buf[p++] = hi >>> 16;
+      buf[p++] = hi >>> 8;
+      buf[p++] = hi;
+      buf[p++] = n >>> 24;
+      buf[p++] = n >>> 16;
+      buf[p++] = n >>> 8;
+      buf[p++] = n;
+    }
+    this.pos = p;
+  }
+
+  private value(v: unknown, depth: number): void {
+    switch (typeof v) {
+      case 'number':
+        this.number(v);
+        return;
+      case 'string':
+        this.string(v);
+        return;
+      case 'boolean':
+        this.ensure(1);
+        this.buf[this.pos++] = v ? 0xf5 : 0xf4;
+        return;
+      case 'object':
+        if (v === null) {
+          this.ensure(1);
+          this.buf[this.pos++] = 0xf6;
+        } else {
+          this.object(v, depth);
+        }
+        return;
+      case 'bigint':
+        this.bigint(v);
+        return;
+      default:
+        throw new InvalidArgumentError(`cannot encode ${typeof v} as CBOR`);
+    }
+  }
+
+  private object(v: object, depth: number): void {
+    if (Array.isArray(v)) {
+      if (depth >= this.maxDepth) this.tooDeep();
+      const n = v.length;
+      this.head(0x80, n);
+      for (let i = 0; i < n; i++) this.value(v[i], depth + 1);
+      return;
+    }
+    if (v instanceof Uint8Array) {
+      this.bytes(v);
+      return;
+    }
+    const proto: unknown = getPrototypeOf(v);
+    // Plain objects only: Object.prototype of any realm, or no prototype at all.
+    if (proto !== ObjectPrototype && proto !== null && getPrototypeOf(proto) !== null) {
+      if (isUint8Array(v)) {
+        this.bytes(v);
+        return;
+      }
+      throw new InvalidArgumentError(`cannot encode ${describe(v)} as CBOR`);
+    }
+    if (depth >= this.maxDepth) this.tooDeep();
+    const keys = Object.keys(v);
+    const n = keys.length;
+    this.head(0xa0, n);
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      this.string(key);
+      this.value((v as Record<string, unknown>)[key], depth + 1);
+    }
+  }
+
+  private tooDeep(): never {
+    throw new InvalidArgumentError(
+      `cannot encode: nesting deeper than ${this.maxDepth} levels (or a cyclic structure)`,
+    );
+  }
+
+  private number(v: number): void {
+    if (Number.isSafeInteger(v)) {
+      if (v > 0 || (v === 0 && 1 / v > 0)) {
+        this.head(0x00, v);
+        return;
+      }
+      if (v < 0) {
+        this.head(0x20, -1 - v);
+        return;
+      }
+      // -0 is written as a float so that it survives.
+    }
+    this.float(v);
+  }
+
+  private float(v: number): void {
+    this.ensure(9);
+    const buf = this.buf;
+    const p = this.pos;
+    if (v !== v) {
+      buf[p] = 0xf9;
+      buf[p + 1] = 0x7e;
+      buf[p + 2] = 0x00;
+      this.pos = p + 3;
+      return;
+    }
+    if (Math.fround(v) === v) {
+      floatView.setFloat32(0, v);
+      const bits = floatView.getUint32(0);
+      const half = toHalf(bits);
+      if (half >= 0) {
+        buf[p] = 0xf9;
+        buf[p + 1] = half >>> 8;
+        buf[p + 2] = half;
+        this.pos = p + 3;
+      } else {
+        buf[p] = 0xfa;
+        buf[p + 1] = bits >>> 24;
+        buf[p + 2] = bits >>> 16;
+        buf[p + 3] = bits >>> 8;
+        buf[p + 4] = bits;
+        this.pos = p + 5;
+      }
+      return;
+    }
+    floatView.setFloat64(0, v);
+    buf[p] = 0xfb;
+    for (let i = 0; i < 8; i++) buf[p + 1 + i] = floatBytes[i]!;
+    this.pos = p + 9;
+  }
+
+  private bigint(v: bigint): void {
+    if (v >= MIN_SAFE_BIG && v <= MAX_SAFE_BIG) {
+      this.head(v < 0n ? 0x20 : 0x00, Number(v < 0n ? -1n - v : v));
+      return;
+    }
+    const negative = v < 0n;
+    const magnitude = negative ? -1n - v : v;
+    if (magnitude <= MAX_U64_BIG) {
+      this.ensure(9);
+      const buf = this.buf;
+      const p = this.pos;
+      const hi = Number(magnitude >> 32n);
+      const lo = Number(magnitude & 0xffff_ffffn);
+      buf[p] = negative ? 0x3b : 0x1b;
+      buf[p + 1] = hi >>> 24;
+      buf[p + 2] = hi >>> 16;
+      buf[p + 3] = hi >>> 8;
+      buf[p + 4] = hi;
+      buf[p + 5] = lo >>> 24;
+      buf[p + 6] = lo >>> 16;
+      buf[p + 7] = lo >>> 8;
+      buf[p + 8] = lo;
+      this.pos = p + 9;
+      return;
+    }
+    let hex = magnitude.toString(16);
+    if (hex.length % 2 === 1) hex = `0${hex}`;
+    const n = hex.length / 2;
+    if (n > MAX_BIGNUM_BYTES) {
+      throw new InvalidArgumentError(`cannot encode a bigint of more than ${MAX_BIGNUM_BYTES} bytes`);
+    }
+    this.ensure(1);
+    this.buf[this.pos++] = negative ? 0xc3 : 0xc2;
+    this.head(0x40, n);
+    this.ensure(n);
+    const buf = this.buf;
+    const p = this.pos;
+    for (let i = 0; i < n; i++) buf[p + i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    this.pos = p + n;
+  }
+
+  private bytes(v: Uint8Array): void {
+    const n = v.byteLength;
+    this.head(0x40, n);
+    this.ensure(n);
+    this.buf.set(v, this.pos);
+    this.pos += n;
+  }
+
+  private string(s: string): void {
+    const len = s.length;
+    if (len < SHORT_STRING) {
+      this.shortString(s, len);
+      return;
+    }
+    if (!isWellFormed(s)) throw loneSurrogate();
+    const max = len * 3;
+    this.ensure(9 + max);
+    const start = this.pos;
+    const reserved = headSize(max);
+    const { written } = textEncoder.encodeInto(s, this.buf.subarray(start + reserved, start + reserved + max));
+    const actual = headSize(written);
+    if (actual !== reserved) {
+      this.buf.copyWithin(start + actual, start + reserved, start + reserved + written);
+    }
+    this.head(0x60, written);
+    this.pos += written;
+  }
+
+  // Short strings are encoded by hand, cheaper than a call into TextEncoder.
+  // ASCII is assumed until a character says otherwise: then the byte length
+  // equals the string length and the head can be written after the bytes.
+  private shortString(s: string, len: number): void {
+    // At most 3 bytes per UTF-16 unit, so the head is at most 2 bytes.
+    this.ensure(2 + len * 3);
+    const buf = this.buf;
+    const start = this.pos;
+    let p = start + (len < 24 ? 1 : 2);
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.unicodeString(s, len);
+        return;
+      }
+      buf[p++] = c;
+    }
+    if (len < 24) {
+      buf[start] = 0x60 | len;
+    } else {
+      buf[start] = 0x78;
+      buf[start + 1] = len;
+    }
+    this.pos = p;
+  }
+
+  private unicodeString(s: string, len: number): void {
+    let n = 0;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c < 0xd800 || c > 0xdfff) n += 3;
+      else if (c <= 0xdbff && i + 1 < len && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        n += 4;
+        i++;
+      } else throw loneSurrogate();
+    }
+    this.head(0x60, n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x80) {
+        buf[p++] = c;
+      } else if (c < 0x800) {
+        buf[p++] = 0xc0 | (c >>> 6);
+        buf[p++] = 0x80 | (c & 0x3f);
+      } else if (c < 0xd800 || c > 0xdfff) {
+        buf[p++] = 0xe0 | (c >>> 12);
+        buf[p++] = 0x80 | ((c >>> 6) & 0x3f);
+        buf[p++] = 0x80 | (c & 0x3f);
+      } else {
+        const cp = 0x1_0000 + ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
+        buf[p++] = 0xf0 | (cp >>> 18);
+        buf[p++] = 0x80 | ((cp >>> 12) & 0x3f);
+        buf[p++] = 0x80 | ((cp >>> 6) & 0x3f);
+        buf[p++] = 0x80 | (cp & 0x3f);
+      }
+    }
+    this.pos = p;
+  }
+}
+
+/** A fresh Uint8Array with bytes [start, end) of a plain Uint8Array. */
+function copy(from: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  // Allocating and filling by hand beats slice() for the small copies that dominate.
+  if (n > 64) return from.slice(start, end);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = from[start + i]!;
+  return out;
+}
+
+function loneSurrogate(): InvalidArgumentError {
+  return new InvalidArgumentError('cannot encode a string with a lone surrogate as CBOR text (it has no UTF-8 form)');
+}
+
+const sharedEncoder = new Encoder();
+
+/**
+ * Encodes a value as CBOR. Throws `InvalidArgumentError` for anything outside
+ * the value set (undefined, functions, symbols, class instances, lone
+ * surrogates, nesting beyond `maxDepth`) and `MessageTooLargeError` above `maxBytes`.
+ */
+export function encodeValue(value: Value, options?: EncodeOptions): Uint8Array {
+  // A getter may encode while an encoding is under way; it gets its own buffer.
+  return (sharedEncoder.busy ? new Encoder() : sharedEncoder).encode(value, options);
+}
+
+// Map keys up to KEY_CACHE_MAX bytes are remembered in a direct-mapped cache;
+// a peer that thrashes it only slows its own decoding down.
+const KEY_CACHE_MAX = 16;
+const KEY_CACHE_SLOTS = 1024;
+const keyCacheLength = new Uint8Array(KEY_CACHE_SLOTS);
+const keyCacheBytes = new Uint8Array(KEY_CACHE_SLOTS * KEY_CACHE_MAX);
+const keyCacheText: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
+
+class Decoder {
+  data: Uint8Array = EMPTY;
+  pos = 0;
+  end = 0;
+  maxDepth = DEFAULT_MAX_DEPTH;
+
+  decode(data: Uint8Array, maxDepth: number): Value {
+    this.data = data;
+    this.pos = 0;
+    this.end = data.length;
+    this.maxDepth = maxDepth;
+    try {
+      const value = this.item(0);
+      if (this.pos !== this.end) this.fail(`${this.end - this.pos} trailing bytes after the item`, this.pos);
+      return value;
+    } finally {
+      this.data = EMPTY;
+    }
+  }
+
+  private fail(reason: string, offset: number): never {
+    throw new ProtocolError(`invalid CBOR: ${reason} at offset ${offset}`);
+  }
+
+  private need(n: number, start: number): void {
+    if (this.end - this.pos < n) this.fail('unexpected end of input', start);
+  }
+
+  /** The argument of a head; beyond 2^53 only approximate, which is fine for lengths and tags. */
+  private arg(ai: number, start: number): number {
+    if (ai < 24) return ai;
+    const d = this.data;
+    const p = this.pos;
+    switch (ai) {
+      case 24:
+        this.need(1, start);
+        this.pos = p + 1;
+        return d[p]!;
+      case 25:
+        this.need(2, start);
+        this.pos = p + 2;
+        return (d[p]! << 8) | d[p + 1]!;
+      case 26:
+        this.need(4, start);
+        this.pos = p + 4;
+        return d[p]! * 0x100_0000 + ((d[p + 1]! << 16) | (d[p + 2]! << 8) | d[p + 3]!);
+      case 27: {
+        this.need(8, start);
+        this.pos = p + 8;
+        const hi = d[p]! * 0x100_0000 + ((d[p + 1]! << 16) | (d[p + 2]! << 8) | d[p + 3]!);
+        const lo = d[p + 4]! * 0x100_0000 + ((d[p + 5]! << 16) | (d[p + 6]! << 8) | d[p + 7]!);
+        return hi * TWO_32 + lo;
+      }
+      case 31:
+        return this.fail('indefinite-length items are not supported', start);
+      default:
+        return this.fail(`reserved additional information ${ai}`, start);
+    }
+  }
+
+  /** A declared length, checked against the bytes left before anything is allocated for it. */
+  private length(ai: number, start: number, unit: number): number {
+    const n = this.arg(ai, start);
+    const left = this.end - this.pos;
+    if (n * unit > left) this.fail(`declared length ${n} exceeds the ${left} bytes left`, start);
+    return n;
+  }
+
+  private uint64(negative: boolean): number | bigint {
+    const d = this.data;
+    const p = this.pos;
+    this.need(8, p - 1);
+    this.pos = p + 8;
+    const hi = d[p]! * 0x100_0000 + ((d[p + 1]! << 16) | (d[p + 2]! << 8) | d[p + 3]!);
+    const lo = d[p + 4]! * 0x100_0000 + ((d[p + 5]! << 16) | (d[p + 6]! << 8) | d[p + 7]!);
+    if (hi < 0x20_0000) {
+      const n = hi * TWO_32 + lo;
+      if (!negative) return n;
+      if (n < Number.MAX_SAFE_INTEGER) return -1 - n;
+    }
+    const big = (BigInt(hi) << 32n) | BigInt(lo);
+    return negative ? -1n - big : big;
+  }
+
+  private item(depth: number): Value {
+    const start = this.pos;
+    if (start >= this.end) this.fail('unexpected end of input', start);
+    const ib = this.data[start]!;
+    this.pos = start + 1;
+    const ai = ib & 0x1f;
+    switch (ib >>> 5) {
+      case 0:
+        return ai === 27 ? this.uint64(false) : this.arg(ai, start);
+      case 1:
+        return ai === 27 ? this.uint64(true) : -1 - this.arg(ai, start);
+      case 2: {
+        const n = this.length(ai, start, 1);
+        const p = this.pos;
+        this.pos = p + n;
+        return copy(this.data, p, p + n);
+      }
+      case 3:
+        return this.text(this.length(ai, start, 1), start);
+      case 4: {
+        // Every element takes at least one byte.
+        const n = this.length(ai, start, 1);
+        if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`, start);
+        const out: Value[] = [];
+        for (let i = 0; i < n; i++) out.push(this.item(depth + 1));
+        return out;
+      }
+      case 5:
+        return this.map(this.length(ai, start, 2), depth, start);
+      case 6:
+        return this.tag(ai, start);
+      default:
+        return this.simple(ai, start);
+    }
+  }
+
+  private text(n: number, start: number): string {
+    const d = this.data;
+    const p = this.pos;
+    const e = p + n;
+    this.pos = e;
+    // Short ASCII (most keys and names) skips the call into TextDecoder.
+    if (n <= 32) {
+      let s = '';
+      let i = p;
+      let ascii = true;
+      for (; i + 4 <= e; i += 4) {
+        const a = d[i]!;
+        const b = d[i + 1]!;
+        const c = d[i + 2]!;
+        const x = d[i + 3]!;
+        if (((a | b | c | x) & 0x80) !== 0) {
+          ascii = false;
+          break;
+        }
+        s += fromCharCode(a, b, c, x);
+      }
+      for (; ascii && i < e; i++) {
+        const c = d[i]!;
+        if (c >= 0x80) ascii = false;
+        else s += fromCharCode(c);
+      }
+      if (ascii) return s;
+    }
+    try {
+      return textDecoder.decode(d.subarray(p, e));
+    } catch {
+      return this.fail('invalid UTF-8 in a text string', start);
+    }
+  }
+
+  /**
+   * Short keys repeat from message to message. Reusing the string decoded
+   * last time saves decoding it again, and lets property access on the result
+   * use a string the engine has already internalized.
+   */
+  private cachedKey(n: number, start: number): string {
+    const d = this.data;
+    const p = this.pos;
+    let h = n;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ d[p + i]!, 0x0100_0193);
+    const slot = (h ^ (h >>> 16)) & (KEY_CACHE_SLOTS - 1);
+    const base = slot * KEY_CACHE_MAX;
+    if (keyCacheLength[slot] === n) {
+      let i = 0;
+      while (i < n && keyCacheBytes[base + i] === d[p + i]) i++;
+      if (i === n) {
+        this.pos = p + n;
+        return keyCacheText[slot]!;
+      }
+    }
+    const key = this.text(n, start);
+    keyCacheLength[slot] = n;
+    for (let i = 0; i < n; i++) keyCacheBytes[base + i] = d[p + i]!;
+    keyCacheText[slot] = key;
+    return key;
+  }
+
+  private map(n: number, depth: number, start: number): { [key: string]: Value } {
+    if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`, start);
+    const out: { [key: string]: Value } = {};
+    for (let i = 0; i < n; i++) {
+      const keyStart = this.pos;
+      if (keyStart >= this.end) this.fail('unexpected end of input', keyStart);
+      const ib = this.data[keyStart]!;
+      if (ib >>> 5 !== 3) this.fail('map key is not a text string', keyStart);
+      this.pos = keyStart + 1;
+      const length = this.length(ib & 0x1f, keyStart, 1);
+      const key =
+        length <= KEY_CACHE_MAX && length > 0 ? this.cachedKey(length, keyStart) : this.text(length, keyStart);
+      if (hasOwn(out, key)) this.fail(`duplicate map key ${JSON.stringify(key.slice(0, 64))}`, keyStart);
+      const value = this.item(depth + 1);
+      // Keys that Object.prototype knows ('__proto__', 'constructor', 'toString'
+      // ...) are defined, not assigned: assignment would run the __proto__
+      // setter, or throw where Object.prototype is frozen.
+      if (key in ObjectPrototype) {
+        defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
+      } else {
+        out[key] = value;
+      }
+    }
+    return out;
+  }
+
+  private tag(ai: number, start: number): number | bigint {
+    const tag = this.arg(ai, start);
+    if (tag !== 2 && tag !== 3) this.fail(`unsupported tag ${tag}`, start);
+    const contentStart = this.pos;
+    if (contentStart >= this.end) this.fail('unexpected end of input', contentStart);
+    const ib = this.data[contentStart]!;
+    if (ib >>> 5 !== 2) this.fail('bignum content is not a byte string', contentStart);
+    this.pos = contentStart + 1;
+    const n = this.length(ib & 0x1f, contentStart, 1);
+    if (n > MAX_BIGNUM_BYTES) this.fail(`bignum longer than ${MAX_BIGNUM_BYTES} bytes`, contentStart);
+    const d = this.data;
+    const p = this.pos;
+    this.pos = p + n;
+    let hex = '0x0';
+    for (let i = p; i < p + n; i++) hex += HEX[d[i]!]!;
+    const magnitude = BigInt(hex);
+    const value = tag === 2 ? magnitude : -1n - magnitude;
+    return value >= MIN_SAFE_BIG && value <= MAX_SAFE_BIG ? Number(value) : value;
+  }
+
+  private simple(ai: number, start: number): Value {
+    const d = this.data;
+    const p = this.pos;
+    switch (ai) {
+      case 20:
+        return false;
+      case 21:
+        return true;
+      case 22:
+        return null;
+      case 23:
+        return this.fail('undefined is not supported', start);
+      case 25: {
+        this.need(2, start);
+        this.pos = p + 2;
+        const h = (d[p]! << 8) | d[p + 1]!;
+        const exponent = (h >>> 10) & 0x1f;
+        const mantissa = h & 0x3ff;
+        let v: number;
+        if (exponent === 0) v = mantissa * 2 ** -24;
+        else if (exponent !== 31) v = (mantissa + 1024) * 2 ** (exponent - 25);
+        else v = mantissa === 0 ? Infinity : NaN;
+        return h & 0x8000 ? -v : v;
+      }
+      case 26:
+        this.need(4, start);
+        this.pos = p + 4;
+        for (let i = 0; i < 4; i++) floatBytes[i] = d[p + i]!;
+        return floatView.getFloat32(0);
+      case 27:
+        this.need(8, start);
+        this.pos = p + 8;
+        for (let i = 0; i < 8; i++) floatBytes[i] = d[p + i]!;
+        return floatView.getFloat64(0);
+      case 31:
+        return this.fail('unexpected break', start);
+      default:
+        return this.fail(`unsupported simple value (additional information ${ai})`, start);
+    }
+  }
+}
+
+const sharedDecoder = new Decoder();
+
+/**
+ * Decodes exactly one CBOR item that must span all of `bytes`. On malformed
+ * or unsupported input it throws `ProtocolError` (code `protocol_error`),
+ * never anything else; see the module notes for what is accepted.
+ */
+export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): Value {
+  let maxDepth = DEFAULT_MAX_DEPTH;
+  if (options !== undefined && options.maxDepth !== undefined) {
+    maxDepth = checkLimit('maxDepth', options.maxDepth, MAX_DEPTH_LIMIT);
+  }
+  let data: Uint8Array = bytes;
+  if (!(bytes instanceof Uint8Array) || getPrototypeOf(bytes) !== Uint8Array.prototype) {
+    // Buffers and Uint8Arrays of other realms are viewed as plain Uint8Arrays,
+    // so that copies of byte strings are plain Uint8Arrays too.
+    if (!isUint8Array(bytes)) {
+      throw new InvalidArgumentError('decodeValue expects a Uint8Array');
+    }
+    data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  return sharedDecoder.decode(data, maxDepth);
+}

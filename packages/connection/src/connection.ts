@@ -1,0 +1,789 @@
+import {
+  AbortedError,
+  ConnectionClosedError,
+  ForbiddenError,
+  HandlerError,
+  HandshakeFailedError,
+  InvalidArgumentError,
+  MessageTooLargeError,
+  NoSuchHandleError,
+  PeerId,
+  PeerMismatchError,
+  PeerNetError,
+  ProtocolError,
+  TimeoutError,
+  UntrustedPeerError,
+  errorFromWire,
+  isPeerNetError,
+  isWireErrorCode,
+  type DuplexStream,
+} from '@peernet/interface';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  EnvelopeDecoder,
+  HANDSHAKE_FRAME_MAX_BYTES,
+  MAX_NOISE_MESSAGE_BYTES,
+  NoiseFrameDecoder,
+  encodeFrames,
+  packEnvelopes,
+} from '@peernet/frame';
+import { x25519PublicKeyOf } from '@peernet/identity';
+import { createHandshake, type CipherState, type CryptoProvider, type Handshake, type KeyPair } from '@peernet/noise';
+import type { Value } from './cbor.js';
+import { EnvelopeType, decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js';
+import { decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
+import type { ExposedHandler, HandlerContext, HandlerLookup } from './handlers.js';
+
+/** The prologue of wire protocol v1, mixed into the handshake hash by both sides. */
+export const PROLOGUE = new TextEncoder().encode('peernet/1');
+
+/** Who we are, as the connection needs it. An `Identity` from `@peernet/identity` fits. */
+export interface LocalIdentity {
+  readonly id: PeerId;
+  noiseKeyPair(): KeyPair;
+}
+
+/** The trust check run on the remote identity. A `TrustStore` from `@peernet/trust` fits. */
+export interface TrustCheck {
+  has(id: PeerId): boolean;
+}
+
+/** Timer functions, injectable so tests control time. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Options of `openConnection`. */
+export interface ConnectionOptions {
+  /** The byte stream, already connected. The connection owns it from now on. */
+  stream: DuplexStream;
+  /** Our identity. */
+  identity: LocalIdentity;
+  /** Whom we trust; checked during the handshake. */
+  trust: TrustCheck;
+  /** True when we dialled. */
+  initiator: boolean;
+  /** The peer we dialled (required for initiators): reaching anyone else is `peer_mismatch`. */
+  expectedPeer?: PeerId | undefined;
+  /** Handlers callable by the peer (none when omitted: everything is `no_such_handle`). */
+  handlers?: HandlerLookup | undefined;
+  /** Time for the whole handshake, including the responder's confirmation (default 10 s). */
+  handshakeTimeoutMs?: number | undefined;
+  /** Default timeout of `call` (default 5 s). */
+  callTimeoutMs?: number | undefined;
+  /** Largest envelope sent or accepted (default 16 MiB). */
+  maxMessageBytes?: number | undefined;
+  /** Handlers running at once for this peer; beyond it the connection stops reading (default 256). */
+  maxConcurrentHandlers?: number | undefined;
+  /** Bytes queued behind a stream that does not drain before `send`/`call` are refused (default 64 MiB). */
+  maxQueuedBytes?: number | undefined;
+  /** Aborts the handshake. */
+  signal?: AbortSignal | undefined;
+  /** Crypto provider for Noise (the package default when omitted). */
+  crypto?: CryptoProvider | undefined;
+  /** Timers (global ones when omitted). */
+  timers?: Timers | undefined;
+  /** Called when a handler of a one-way `send` fails; there is nobody to reply to. */
+  onHandlerError?: ((error: unknown, context: HandlerContext) => void) | undefined;
+}
+
+/** Options of `Connection.call`. */
+export interface CallOptions {
+  /** Milliseconds before the call fails with `timeout` (connection default when omitted). */
+  timeout?: number | undefined;
+  /** Aborts the call: it fails with `aborted` and the peer is told to cancel. */
+  signal?: AbortSignal | undefined;
+}
+
+interface PendingCall {
+  resolve(value: Value): void;
+  reject(error: Error): void;
+  timer: unknown;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+const EMPTY = new Uint8Array(0);
+// How long a graceful close waits for the peer to close its side.
+const CLOSE_GRACE_MS = 2_000;
+const defaultTimers: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+type Phase = 'handshake' | 'confirming' | 'open' | 'closed';
+
+/**
+ * One authenticated, encrypted session with one peer over one byte stream.
+ * Created by `openConnection`; usable once its promise resolves.
+ */
+export class Connection {
+  readonly #stream: DuplexStream;
+  readonly #identity: LocalIdentity;
+  readonly #trust: TrustCheck;
+  readonly #initiator: boolean;
+  readonly #expectedPeer: PeerId | undefined;
+  readonly #handlers: HandlerLookup | undefined;
+  readonly #timers: Timers;
+  readonly #callTimeoutMs: number;
+  readonly #maxMessageBytes: number;
+  readonly #maxConcurrentHandlers: number;
+  readonly #maxQueuedBytes: number;
+  readonly #onHandlerError: ConnectionOptions['onHandlerError'];
+
+  #phase: Phase = 'handshake';
+  #handshake: Handshake | undefined;
+  #send: CipherState | undefined;
+  #receive: CipherState | undefined;
+  #peer: PeerId | undefined;
+  readonly #frames = new NoiseFrameDecoder({ maxBytes: HANDSHAKE_FRAME_MAX_BYTES });
+  readonly #envelopes: EnvelopeDecoder;
+  #handshakeTimer: unknown;
+  #handshakeMessagesRead = 0;
+  #readyResolve!: (connection: Connection) => void;
+  #readyReject!: (error: Error) => void;
+  readonly ready: Promise<Connection>;
+  #closedResolve!: (reason: PeerNetError | undefined) => void;
+  /** Resolves once the connection is closed, with the reason (undefined for a local `close()`). */
+  readonly closed: Promise<PeerNetError | undefined>;
+  #closeReason: PeerNetError | undefined;
+
+  // Outgoing calls, by id.
+  #nextCallId = 1;
+  readonly #calls = new Map<number, PendingCall>();
+  // Incoming calls being served, by the peer's id, so a cancel can abort them.
+  readonly #serving = new Map<number, AbortController>();
+  #handlersRunning = 0;
+  #readingPaused = false;
+  // Envelopes received but not yet handled because the handler cap was reached.
+  #backlog: Uint8Array[] = [];
+  #backlogAt = 0;
+  readonly #oneWayControllers = new Set<AbortController>();
+  // Outgoing pings, by nonce (hex).
+  readonly #pings = new Map<string, Waiter>();
+
+  // Write path: envelopes encoded this tick, flushed together into few Noise messages.
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #flushScheduled = false;
+  #awaitingDrain = false;
+  #flushWaiters: Waiter[] = [];
+
+  constructor(options: ConnectionOptions) {
+    this.#stream = options.stream;
+    this.#identity = options.identity;
+    this.#trust = options.trust;
+    this.#initiator = options.initiator;
+    this.#expectedPeer = options.expectedPeer;
+    this.#handlers = options.handlers;
+    this.#timers = options.timers ?? defaultTimers;
+    this.#callTimeoutMs = positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs');
+    this.#maxMessageBytes = positive(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes');
+    this.#maxConcurrentHandlers = positive(options.maxConcurrentHandlers ?? 256, 'maxConcurrentHandlers');
+    this.#maxQueuedBytes = positive(options.maxQueuedBytes ?? 64 * 1024 * 1024, 'maxQueuedBytes');
+    this.#onHandlerError = options.onHandlerError;
+    this.#envelopes = new EnvelopeDecoder({ maxBytes: this.#maxMessageBytes });
+    if (this.#initiator && !this.#expectedPeer) {
+      throw new InvalidArgumentError('an initiator must name the peer it dialled (expectedPeer)');
+    }
+    this.ready = new Promise((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    // The owner may never await `ready` if it closes first; that is not an unhandled rejection.
+    this.ready.catch(() => undefined);
+    this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
+
+    this.#stream.on('data', this.#onData);
+    this.#stream.on('end', this.#onEnd);
+    this.#stream.on('close', this.#onStreamClose);
+    this.#stream.on('error', this.#onError);
+    this.#stream.on('drain', this.#onDrain);
+
+    const signal = options.signal;
+    if (signal?.aborted) {
+      this.#fail(new AbortedError('handshake aborted'));
+      return;
+    }
+    if (signal) {
+      const onAbort = (): void => this.#fail(new AbortedError('handshake aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      void this.ready.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
+    }
+    const handshakeTimeoutMs = positive(options.handshakeTimeoutMs ?? 10_000, 'handshakeTimeoutMs');
+    this.#handshakeTimer = this.#timers.setTimeout(() => {
+      this.#handshakeTimer = undefined;
+      this.#fail(new TimeoutError(`handshake did not complete within ${handshakeTimeoutMs} ms`));
+    }, handshakeTimeoutMs);
+
+    try {
+      this.#handshake = createHandshake({
+        initiator: this.#initiator,
+        prologue: PROLOGUE,
+        staticKeyPair: this.#identity.noiseKeyPair(),
+        ...(options.crypto ? { crypto: options.crypto } : {}),
+      });
+      if (this.#initiator) this.#writeRaw([this.#handshake.writeMessage(EMPTY)]);
+    } catch (error) {
+      this.#fail(asHandshakeError(error));
+    }
+  }
+
+  /** The authenticated remote peer (throws before the handshake has authenticated it). */
+  get peer(): PeerId {
+    if (!this.#peer) throw new HandshakeFailedError('the peer is not authenticated yet');
+    return this.#peer;
+  }
+
+  /** True once authenticated and until closed. */
+  get isOpen(): boolean {
+    return this.#phase === 'open';
+  }
+
+  /** Why the connection closed, once it has (undefined while open or after a local close). */
+  get closeReason(): PeerNetError | undefined {
+    return this.#closeReason;
+  }
+
+  /** True if we dialled. */
+  get initiator(): boolean {
+    return this.#initiator;
+  }
+
+  /** Calls the peer's handler `name`; resolves with its result or rejects with a typed error. */
+  call(name: string, args: Value = null, options: CallOptions = {}): Promise<Value> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new AbortedError('call aborted before it was sent'));
+    const closed = this.#closedError();
+    if (closed) return Promise.reject(closed);
+    const id = this.#nextCallId++;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encodeOutgoing({ type: EnvelopeType.Call, id, name, args });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const timeout = options.timeout ?? this.#callTimeoutMs;
+    return new Promise<Value>((resolve, reject) => {
+      const pending: PendingCall = { resolve, reject, timer: undefined, signal, onAbort: undefined };
+      pending.timer = this.#timers.setTimeout(() => {
+        this.#cancelCall(id, new TimeoutError(`call to '${name}' timed out after ${timeout} ms`));
+      }, timeout);
+      if (signal) {
+        pending.onAbort = () => this.#cancelCall(id, new AbortedError(`call to '${name}' aborted`));
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#calls.set(id, pending);
+      this.#enqueue(bytes);
+    });
+  }
+
+  /** Sends to the peer's handler `name` without a reply; resolves once handed to the stream. */
+  send(name: string, args: Value = null): Promise<void> {
+    const closed = this.#closedError();
+    if (closed) return Promise.reject(closed);
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encodeOutgoing({ type: EnvelopeType.Send, name, args });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#flushWaiters.push({ resolve, reject });
+      this.#enqueue(bytes);
+    });
+  }
+
+  /** Sends a ping and resolves with the round-trip time in milliseconds once the pong arrives. */
+  ping(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<number> {
+    const closed = this.#closedError();
+    if (closed) return Promise.reject(closed);
+    const nonce = new Uint8Array(8);
+    globalThis.crypto.getRandomValues(nonce);
+    const key = hex(nonce);
+    const started = performance.now();
+    const timeout = options.timeout ?? this.#callTimeoutMs;
+    return new Promise<number>((resolve, reject) => {
+      const finish = (error?: Error): void => {
+        this.#pings.delete(key);
+        this.#timers.clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve(performance.now() - started);
+      };
+      const onAbort = (): void => finish(new AbortedError('ping aborted'));
+      const timer = this.#timers.setTimeout(() => finish(new TimeoutError(`no pong within ${timeout} ms`)), timeout);
+      if (options.signal?.aborted) return finish(new AbortedError('ping aborted'));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pings.set(key, { resolve: () => finish(), reject: finish });
+      this.#enqueue(encodeEnvelope({ type: EnvelopeType.Ping, nonce }));
+    });
+  }
+
+  /**
+   * Closes the connection: what was already handed over is flushed, the
+   * stream is ended, outstanding calls fail with `connection_closed`.
+   * Idempotent; resolves once the stream is closed.
+   */
+  close(reason?: PeerNetError): Promise<void> {
+    if (this.#phase !== 'closed') {
+      if (this.#send && this.#queue.length > 0 && !this.#awaitingDrain) this.#flush();
+      this.#shutdown(reason, false);
+    }
+    return this.closed.then(() => undefined);
+  }
+
+  // ---- inbound -------------------------------------------------------------
+
+  readonly #onData = (chunk: Uint8Array): void => {
+    if (this.#phase === 'closed') return;
+    try {
+      for (const frame of this.#frames.push(chunk)) {
+        if (this.#isClosed()) return;
+        if (this.#handshake) this.#onHandshakeMessage(this.#handshake, frame);
+        else this.#onTransportMessage(frame);
+      }
+    } catch (error) {
+      this.#fail(this.#phase === 'handshake' ? asHandshakeError(error) : asProtocolError(error));
+    }
+  };
+
+  #onHandshakeMessage(handshake: Handshake, message: Uint8Array): void {
+    const payload = handshake.readMessage(message);
+    if (this.#initiator) {
+      // Message 2: the responder identified itself. Check it before we say who we are.
+      this.#authenticate(handshake, payload);
+      const m3 = handshake.writeMessage(this.#ownPayload());
+      this.#finishHandshake(handshake);
+      this.#writeRaw([m3]);
+      // Open only once the responder confirms; it closes silently if it does not trust us.
+      this.#phase = 'confirming';
+      return;
+    }
+    if (++this.#handshakeMessagesRead === 1) {
+      // Message 1: `-> e` with an empty payload.
+      if (payload.length !== 0) throw new HandshakeFailedError('first handshake message carries a payload');
+      this.#writeRaw([handshake.writeMessage(this.#ownPayload())]);
+      return;
+    }
+    // Message 3: the initiator identified itself.
+    this.#authenticate(handshake, payload);
+    this.#finishHandshake(handshake);
+    // An empty transport message tells the initiator it was accepted.
+    this.#writeRaw([(this.#send as CipherState).encrypt(EMPTY)]);
+    this.#open();
+  }
+
+  #authenticate(handshake: Handshake, payloadBytes: Uint8Array): void {
+    const payload = decodeHandshakePayload(payloadBytes);
+    const peer = PeerId.fromBytes(payload.identityKey);
+    let mapped: Uint8Array;
+    try {
+      mapped = x25519PublicKeyOf(peer);
+    } catch (error) {
+      throw new HandshakeFailedError('the identity key in the handshake is not a valid Ed25519 key', { cause: error });
+    }
+    const staticKey = handshake.remoteStaticKey;
+    if (!staticKey || !equalBytes(mapped, staticKey)) {
+      throw new HandshakeFailedError('the identity key does not match the Noise static key');
+    }
+    if (this.#expectedPeer && !peer.equals(this.#expectedPeer)) {
+      throw new PeerMismatchError(`dialled ${this.#expectedPeer.toString()} but reached ${peer.toString()}`);
+    }
+    if (!this.#trust.has(peer)) throw new UntrustedPeerError(`peer ${peer.toString()} is not trusted`);
+    this.#peer = peer;
+  }
+
+  #ownPayload(): Uint8Array {
+    return encodeHandshakePayload({ identityKey: this.#identity.id.unsafeBytes, extensions: EMPTY });
+  }
+
+  #finishHandshake(handshake: Handshake): void {
+    const { send, receive } = handshake.split();
+    this.#send = send;
+    this.#receive = receive;
+    this.#handshake = undefined;
+    this.#frames.maxBytes = MAX_NOISE_MESSAGE_BYTES;
+  }
+
+  #open(): void {
+    this.#phase = 'open';
+    this.#clearHandshakeTimer();
+    this.#readyResolve(this);
+  }
+
+  #onTransportMessage(message: Uint8Array): void {
+    const plaintext = (this.#receive as CipherState).decrypt(message);
+    if (this.#phase === 'confirming') this.#open();
+    if (plaintext.length === 0) return;
+    const bodies = this.#envelopes.push(plaintext);
+    if (bodies.length === 0) return;
+    if (this.#backlog.length === 0) this.#backlog = bodies;
+    else for (const body of bodies) this.#backlog.push(body);
+    this.#processBacklog();
+  }
+
+  /**
+   * Handles received envelopes in order until the handler cap is reached;
+   * the rest (at most what one read brought) waits, with the stream paused.
+   */
+  #processBacklog(): void {
+    const backlog = this.#backlog;
+    while (this.#backlogAt < backlog.length) {
+      if (this.#handlersRunning >= this.#maxConcurrentHandlers) {
+        if (!this.#readingPaused) {
+          // Backpressure on a peer that calls faster than we serve: stop reading its stream.
+          this.#readingPaused = true;
+          this.#stream.pause();
+        }
+        return;
+      }
+      const body = backlog[this.#backlogAt++] as Uint8Array;
+      this.#onEnvelope(decodeEnvelope(body));
+      if (this.#isClosed()) return;
+    }
+    this.#backlog = [];
+    this.#backlogAt = 0;
+    if (this.#readingPaused) {
+      this.#readingPaused = false;
+      this.#stream.resume();
+    }
+  }
+
+  #onEnvelope(envelope: Envelope): void {
+    switch (envelope.type) {
+      case EnvelopeType.Call:
+        this.#serve(envelope.id, envelope.name, envelope.args);
+        return;
+      case EnvelopeType.Send:
+        this.#serve(undefined, envelope.name, envelope.args);
+        return;
+      case EnvelopeType.Reply:
+        this.#settleCall(envelope.id, envelope.result, undefined);
+        return;
+      case EnvelopeType.Error:
+        this.#settleCall(envelope.id, null, errorFromWire(envelope.code, envelope.message));
+        return;
+      case EnvelopeType.Ping:
+        this.#enqueue(encodeEnvelope({ type: EnvelopeType.Pong, nonce: envelope.nonce }));
+        return;
+      case EnvelopeType.Pong:
+        this.#pings.get(hex(envelope.nonce))?.resolve();
+        return;
+      case EnvelopeType.Cancel:
+        this.#serving.get(envelope.id)?.abort(new AbortedError('the caller cancelled the call'));
+        return;
+    }
+  }
+
+  #settleCall(id: number, result: Value, error: PeerNetError | undefined): void {
+    const pending = this.#calls.get(id);
+    // A reply to a call we gave up on (timeout, abort) is expected and ignored.
+    if (!pending) return;
+    this.#forgetCall(id, pending);
+    if (error) pending.reject(error);
+    else pending.resolve(result);
+  }
+
+  /** Runs a handler for a call (`id` set) or a send; the lookup happens now, for this envelope. */
+  #serve(id: number | undefined, name: string, args: Value): void {
+    if (id !== undefined && this.#serving.has(id)) {
+      throw new ProtocolError(`call id ${id} is already in progress`);
+    }
+    const peer = this.#peer as PeerId;
+    const entry = this.#handlers?.get(name);
+    if (!entry) {
+      if (id !== undefined) this.#replyError(id, new NoSuchHandleError(`no handler named '${name}'`));
+      return;
+    }
+    const controller = new AbortController();
+    if (id !== undefined) this.#serving.set(id, controller);
+    else this.#oneWayControllers.add(controller);
+    const context: HandlerContext = { peer, name, signal: controller.signal, oneWay: id === undefined };
+    this.#handlersRunning++;
+    void this.#runHandler(entry, args, context).then(
+      (result) => {
+        if (id !== undefined && !controller.signal.aborted) this.#reply(id, result);
+      },
+      (error: unknown) => {
+        if (controller.signal.aborted && this.#phase === 'closed') return;
+        if (id === undefined) this.#onHandlerError?.(error, context);
+        else if (!controller.signal.aborted) this.#replyError(id, handlerFailure(error, entry));
+      },
+    ).finally(() => {
+      if (id !== undefined) this.#serving.delete(id);
+      else this.#oneWayControllers.delete(controller);
+      this.#handlersRunning--;
+      if (this.#readingPaused && !this.#isClosed()) {
+        try {
+          this.#processBacklog();
+        } catch (error) {
+          this.#fail(asProtocolError(error));
+        }
+      }
+    });
+  }
+
+  async #runHandler(entry: ExposedHandler, args: Value, context: HandlerContext): Promise<Value> {
+    if (entry.authorize) {
+      let allowed: boolean;
+      try {
+        allowed = (await entry.authorize(context.peer, context.name)) === true;
+      } catch {
+        allowed = false;
+      }
+      if (!allowed) throw new ForbiddenError(`not allowed to use '${context.name}'`);
+    }
+    const result = await entry.handler(args, context);
+    return result === undefined ? null : result;
+  }
+
+  #reply(id: number, result: Value): void {
+    if (this.#phase === 'closed') return;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encodeOutgoing({ type: EnvelopeType.Reply, id, result });
+    } catch (error) {
+      this.#replyError(id, new HandlerError(`the handler's result could not be sent: ${messageOf(error)}`));
+      return;
+    }
+    this.#enqueue(bytes);
+  }
+
+  #replyError(id: number, error: PeerNetError): void {
+    if (this.#phase === 'closed') return;
+    this.#enqueue(encodeEnvelope({ type: EnvelopeType.Error, id, code: error.code, message: error.message }));
+  }
+
+  // ---- outbound ------------------------------------------------------------
+
+  #encodeOutgoing(envelope: Envelope): Uint8Array {
+    const bytes = encodeEnvelope(envelope);
+    if (bytes.length > this.#maxMessageBytes) {
+      throw new MessageTooLargeError(`message of ${bytes.length} bytes exceeds maxMessageBytes (${this.#maxMessageBytes})`);
+    }
+    if (this.#awaitingDrain && this.#queuedBytes + bytes.length > this.#maxQueuedBytes) {
+      throw new MessageTooLargeError(
+        `the peer is not reading: ${this.#queuedBytes} bytes are already queued (maxQueuedBytes ${this.#maxQueuedBytes})`,
+      );
+    }
+    return bytes;
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#flushScheduled && !this.#awaitingDrain) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#scheduledFlush);
+    }
+  }
+
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#phase !== 'closed' && !this.#awaitingDrain) this.#flush();
+  };
+
+  /** Encrypts everything queued into as few Noise messages as possible, in one stream write. */
+  #flush(): void {
+    // Before the handshake finished (initiator's early calls), keep queueing.
+    if (!this.#send || this.#queue.length === 0) return;
+    const send = this.#send;
+    const chunks = packEnvelopes(this.#queue);
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = [];
+    try {
+      this.#writeRaw(chunks.map((chunk) => send.encrypt(chunk)));
+    } catch (error) {
+      this.#fail(asProtocolError(error));
+      return;
+    }
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  #writeRaw(messages: Uint8Array[]): void {
+    if (!this.#stream.write(encodeFrames(messages))) this.#awaitingDrain = true;
+  }
+
+  readonly #onDrain = (): void => {
+    if (!this.#awaitingDrain) return;
+    this.#awaitingDrain = false;
+    if (this.#phase !== 'closed') this.#flush();
+  };
+
+  #cancelCall(id: number, error: PeerNetError): void {
+    const pending = this.#calls.get(id);
+    if (!pending) return;
+    this.#forgetCall(id, pending);
+    pending.reject(error);
+    if (this.#phase !== 'closed' && this.#send) this.#enqueue(encodeEnvelope({ type: EnvelopeType.Cancel, id }));
+  }
+
+  #forgetCall(id: number, pending: PendingCall): void {
+    this.#calls.delete(id);
+    this.#timers.clearTimeout(pending.timer);
+    if (pending.signal && pending.onAbort) pending.signal.removeEventListener('abort', pending.onAbort);
+  }
+
+  // ---- closing -------------------------------------------------------------
+
+  readonly #onEnd = (): void => {
+    this.#fail(new ConnectionClosedError('the peer closed the connection'));
+  };
+
+  readonly #onStreamClose = (): void => {
+    this.#fail(new ConnectionClosedError('the stream closed'));
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.#fail(new ConnectionClosedError(`stream error: ${error.message}`, { cause: error }));
+  };
+
+  #fail(reason: PeerNetError): void {
+    if (this.#phase === 'closed') return;
+    if (reason.code === 'connection_closed') {
+      // An initiator rejected after message 3 only sees the stream end before confirmation.
+      if (this.#phase === 'confirming') {
+        reason = new HandshakeFailedError('the peer closed the connection after the handshake (it does not trust us)', {
+          cause: reason,
+        });
+      } else if (this.#phase === 'handshake') {
+        reason = new HandshakeFailedError('the peer closed the connection during the handshake', { cause: reason });
+      }
+    }
+    this.#shutdown(reason, true);
+  }
+
+  #shutdown(reason: PeerNetError | undefined, destroy: boolean): void {
+    this.#phase = 'closed';
+    this.#closeReason = reason;
+    this.#clearHandshakeTimer();
+    this.#handshake = undefined;
+    this.#readyReject(reason ?? new ConnectionClosedError('connection closed before the handshake completed'));
+    const closedError = new ConnectionClosedError(
+      reason ? `connection closed: ${reason.message}` : 'connection closed',
+      reason ? { cause: reason } : undefined,
+    );
+    for (const [id, pending] of this.#calls) {
+      this.#forgetCall(id, pending);
+      pending.reject(closedError);
+    }
+    for (const controller of this.#serving.values()) controller.abort(closedError);
+    for (const controller of this.#oneWayControllers) controller.abort(closedError);
+    for (const waiter of this.#flushWaiters) waiter.reject(closedError);
+    this.#flushWaiters = [];
+    for (const ping of this.#pings.values()) ping.reject(closedError);
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#backlog = [];
+    this.#backlogAt = 0;
+    this.#stream.off('data', this.#onData);
+    this.#stream.off('drain', this.#onDrain);
+    this.#stream.off('end', this.#onEnd);
+    const done = (): void => {
+      this.#stream.off('close', this.#onStreamClose);
+      this.#stream.off('close', done);
+      this.#closedResolve(reason);
+    };
+    // Keep an error listener: a late socket error must not crash the process.
+    this.#stream.on('error', noop);
+    this.#stream.off('error', this.#onError);
+    if (this.#stream.destroyed) {
+      done();
+      return;
+    }
+    this.#stream.on('close', done);
+    if (destroy) {
+      this.#stream.destroy();
+      return;
+    }
+    // Graceful: let written bytes reach the peer, but do not wait on it for long.
+    this.#stream.end();
+    const grace = this.#timers.setTimeout(() => this.#stream.destroy(), CLOSE_GRACE_MS);
+    void this.closed.then(() => this.#timers.clearTimeout(grace));
+  }
+
+  #isClosed(): boolean {
+    return this.#phase === 'closed';
+  }
+
+  #clearHandshakeTimer(): void {
+    if (this.#handshakeTimer !== undefined) {
+      this.#timers.clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = undefined;
+    }
+  }
+
+  #closedError(): PeerNetError | undefined {
+    if (this.#phase !== 'closed') return undefined;
+    const reason = this.#closeReason;
+    return new ConnectionClosedError(reason ? `connection closed: ${reason.message}` : 'connection closed');
+  }
+}
+
+/** Runs the handshake over `stream` and resolves with the open connection, or rejects with a typed error. */
+export function openConnection(options: ConnectionOptions): Promise<Connection> {
+  try {
+    return new Connection(options).ready;
+  } catch (error) {
+    options.stream.destroy();
+    return Promise.reject(error);
+  }
+}
+
+function handlerFailure(error: unknown, entry: ExposedHandler): PeerNetError {
+  if (isPeerNetError(error) && isWireErrorCode(error.code)) {
+    return errorFromWire(error.code, error.message);
+  }
+  let message = messageOf(error);
+  if (entry.exposeErrorStack && error instanceof Error && error.stack) message = error.stack;
+  return new HandlerError(message);
+}
+
+function asHandshakeError(error: unknown): PeerNetError {
+  if (error instanceof PeerNetError) {
+    if (['untrusted_peer', 'peer_mismatch', 'handshake_failed', 'timeout', 'aborted'].includes(error.code)) {
+      return error;
+    }
+    return new HandshakeFailedError(error.message, { cause: error });
+  }
+  return new HandshakeFailedError(messageOf(error), { cause: error });
+}
+
+function asProtocolError(error: unknown): PeerNetError {
+  if (error instanceof PeerNetError) return error;
+  return new ProtocolError(messageOf(error), { cause: error });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return value;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+function noop(): void {}
+

@@ -1,0 +1,33 @@
+import { PeerNetError, type PeerNetErrorOptions } from '@peernet/interface';
+
+/** Options of the keyfile errors: the file concerned and the underlying error. */
+export interface KeyfileErrorOptions extends PeerNetErrorOptions {
+  /** Path of the keyfile the error is about. */
+  path?: string;
+}
+
+/**
+ * A keyfile that cannot be used: missing, unreadable, not a regular file,
+ * truncated, extended, corrupt or of an unknown format. Never answered by
+ * silently creating a new identity.
+ */
+export class InvalidKeyfileError extends PeerNetError {
+  /** The keyfile's path, when known. */
+  readonly path: string | undefined;
+
+  constructor(message: string, options?: KeyfileErrorOptions) {
+    super('invalid_keyfile', message, options);
+    this.path = options?.path;
+  }
+}
+
+/** A keyfile that group or others may read or write (like ssh, the key is refused). */
+export class InsecureKeyfileError extends PeerNetError {
+  /** The keyfile's path, when known. */
+  readonly path: string | undefined;
+
+  constructor(message: string, options?: KeyfileErrorOptions) {
+    super('insecure_keyfile', message, options);
+    this.path = options?.path;
+  }
+}

@@ -1,0 +1,14 @@
+export {
+  formatPeerId,
+  generateIdentity,
+  identityFromSeed,
+  parsePeerId,
+  verify,
+  x25519PublicKeyOf,
+} from './identity.js';
+export type { Identity, NoiseKeyPair, VerifyOptions } from './identity.js';
+export { KEYFILE_NAME, loadIdentity, loadOrCreateIdentity, saveIdentity } from './keyfile.js';
+export type { LoadOrCreateIdentityOptions, SaveIdentityOptions } from './keyfile.js';
+export { InsecureKeyfileError, InvalidKeyfileError } from './errors.js';
+export type { KeyfileErrorOptions } from './errors.js';
+export type { PeerId, PeerIdLike } from '@peernet/interface';

@@ -1,0 +1,181 @@
+import { InvalidArgumentError } from '@peernet/interface';
+import type { FileHandle } from 'node:fs/promises';
+import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { InsecureKeyfileError, InvalidKeyfileError } from './errors.js';
+import { generateIdentity, type Identity } from './identity.js';
+import { KEYFILE_BYTES, decodeKeyfile, encodeKeyfile } from './keyfile-format.js';
+
+/** Name of the keyfile inside a data directory. */
+export const KEYFILE_NAME = 'identity.key';
+
+// Anything larger is rejected without reading it.
+const MAX_READ_BYTES = 4096;
+
+/** Options of `saveIdentity`. */
+export interface SaveIdentityOptions {
+  /** Replace an existing file at the path (default false: refuse, keeping the old key). */
+  overwrite?: boolean;
+}
+
+/** Options of `loadOrCreateIdentity`. */
+export interface LoadOrCreateIdentityOptions {
+  /** Directory holding `identity.key`; created (mode 0700) if missing. */
+  dataDir: string;
+}
+
+function checkPath(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
+  if (value.includes('\0')) throw new InvalidArgumentError(`${what} must not contain NUL characters`);
+  return value;
+}
+
+function describeOpenError(error: unknown): string {
+  switch (errorCode(error)) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'not a regular file (it is a directory)';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function checkPermissions(mode: number, path: string): void {
+  // Windows has no POSIX modes; its ACLs are the user's business.
+  if (process.platform === 'win32') return;
+  if ((mode & 0o077) !== 0) {
+    const shown = (mode & 0o777).toString(8).padStart(4, '0');
+    throw new InsecureKeyfileError(
+      `Permissions ${shown} for keyfile '${path}' are too open. ` +
+        'A private key file must not be accessible by group or others, so this key is refused. ' +
+        `Run: chmod 600 '${path}'`,
+      { path },
+    );
+  }
+}
+
+async function readAtMost(handle: FileHandle, limit: number): Promise<Uint8Array> {
+  const buffer = new Uint8Array(limit);
+  let filled = 0;
+  while (filled < limit) {
+    const { bytesRead } = await handle.read(buffer, filled, limit - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buffer.subarray(0, filled);
+}
+
+// 'missing' only when nothing exists at the path; everything else is the typed error.
+async function readKeyfile(path: string): Promise<Identity | 'missing'> {
+  const { fs } = await nodeApis();
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO planted at the path must not hang.
+    handle = await fs.open(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') {
+      const link = await fs.lstat(path).catch(() => undefined);
+      if (link === undefined) return 'missing';
+      throw new InvalidKeyfileError(`cannot read keyfile ${path}: it is a symbolic link to a missing file`, {
+        path,
+        cause: error,
+      });
+    }
+    throw new InvalidKeyfileError(`cannot read keyfile ${path}: ${describeOpenError(error)}`, { path, cause: error });
+  }
+  let bytes: Uint8Array | undefined;
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      const kind = stat.isDirectory() ? 'a directory' : 'a special file';
+      throw new InvalidKeyfileError(`invalid keyfile ${path}: not a regular file (it is ${kind})`, { path });
+    }
+    checkPermissions(stat.mode, path);
+    if (stat.size > MAX_READ_BYTES) {
+      throw new InvalidKeyfileError(
+        `invalid keyfile ${path}: wrong size: ${stat.size} bytes instead of ${KEYFILE_BYTES}`,
+        { path },
+      );
+    }
+    bytes = await readAtMost(handle, MAX_READ_BYTES + 1);
+    return decodeKeyfile(bytes, path);
+  } finally {
+    bytes?.fill(0);
+    await handle.close();
+  }
+}
+
+/**
+ * Loads the identity stored at `path`. Throws `InvalidKeyfileError` if it is
+ * missing or damaged and `InsecureKeyfileError` if group or others can access it.
+ */
+export async function loadIdentity(path: string): Promise<Identity> {
+  checkPath(path, 'keyfile path');
+  const identity = await readKeyfile(path);
+  if (identity === 'missing') throw new InvalidKeyfileError(`cannot read keyfile ${path}: no such file`, { path });
+  return identity;
+}
+
+/**
+ * Writes `identity` to a new keyfile at `path` (mode 0600, atomic and
+ * durable). Refuses to replace an existing file unless `overwrite` is set.
+ */
+export async function saveIdentity(path: string, identity: Identity, options: SaveIdentityOptions = {}): Promise<void> {
+  checkPath(path, 'keyfile path');
+  const data = encodeKeyfile(identity);
+  try {
+    const outcome = await writeFileAtomic({ path, data, mode: options.overwrite === true ? 'replace' : 'exclusive' });
+    if (outcome === 'exists') {
+      throw new InvalidArgumentError(
+        `refusing to overwrite the existing keyfile ${path} (pass { overwrite: true } to replace it)`,
+      );
+    }
+  } finally {
+    data.fill(0);
+  }
+}
+
+/**
+ * Loads `dataDir/identity.key`, or creates it with a new identity if no file
+ * exists. Concurrent callers (even in other processes) all get the same
+ * identity. A damaged keyfile is an error, never replaced.
+ */
+export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions): Promise<Identity> {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
+  const dataDir = checkPath(options.dataDir, 'dataDir');
+  const { fs, path } = await nodeApis();
+  try {
+    await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot create data directory ${dataDir}: ${describeOpenError(error)}`, {
+      cause: error,
+    });
+  }
+  const file = path.join(dataDir, KEYFILE_NAME);
+  await removeStaleTempFiles(file);
+  const existing = await readKeyfile(file);
+  if (existing !== 'missing') return existing;
+
+  const created = generateIdentity();
+  const data = encodeKeyfile(created);
+  let outcome: 'written' | 'exists';
+  try {
+    outcome = await writeFileAtomic({ path: file, data, mode: 'exclusive' });
+  } finally {
+    data.fill(0);
+  }
+  if (outcome === 'written') return created;
+  // Another process created the keyfile first: its identity is the one.
+  const theirs = await readKeyfile(file);
+  if (theirs === 'missing') {
+    throw new InvalidKeyfileError(`keyfile ${file} appeared and vanished while it was being created`, { path: file });
+  }
+  return theirs;
+}

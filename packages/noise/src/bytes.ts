@@ -1,0 +1,43 @@
+import { InvalidArgumentError } from '@peernet/interface';
+
+/** A shared zero-length array for "no associated data" and empty payloads; never written to. */
+export const EMPTY = new Uint8Array(0);
+
+/** Throws an `InvalidArgumentError` unless `value` is a Uint8Array (of `length` bytes, when given). */
+export function assertBytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`${name} must be a Uint8Array, got ${describe(value)}`);
+  }
+  if (length !== undefined && value.length !== length) {
+    throw new InvalidArgumentError(`${name} must be ${length} bytes, got ${value.length}`);
+  }
+}
+
+/** Constant-time equality of two byte arrays of public length. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+/** True if every byte is zero, without an early exit. */
+export function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bytes.length; i++) acc |= bytes[i] as number;
+  return acc === 0;
+}
+
+/** `a || b` in a new array. */
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return typeof value;
+}

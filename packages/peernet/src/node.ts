@@ -1,0 +1,404 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import {
+  AbortedError,
+  InvalidArgumentError,
+  NotConnectedError,
+  PeerId,
+  UntrustedPeerError,
+  type DuplexStream,
+  type Listener,
+  type PeerIdLike,
+  type PeerNetError,
+  type Transport,
+  type TransportAddress,
+} from '@peernet/interface';
+import { loadOrCreateIdentity, type Identity } from '@peernet/identity';
+import { openFileTrustStore, type TrustEntry, type TrustStore } from '@peernet/trust';
+import {
+  Connection,
+  type Authorize,
+  type CallOptions,
+  type ExposedHandler,
+  type Handler,
+  type Value,
+} from '@peernet/connection';
+import type { CryptoProvider } from '@peernet/noise';
+import { tcp } from '@peernet/transport-tcp';
+
+/** Receives PeerNet's diagnostics; `console` fits. */
+export interface Logger {
+  debug?(message: string, details?: Record<string, unknown>): void;
+  info?(message: string, details?: Record<string, unknown>): void;
+  warn?(message: string, details?: Record<string, unknown>): void;
+}
+
+/** Options of `PeerNet.start`. */
+export interface PeerNetOptions {
+  /** Directory of `identity.key` and `trust.json` (created 0700 if missing). */
+  dataDir: string;
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  /** Address to listen on (default `0.0.0.0`: every IPv4 interface; only paired peers get past the handshake). */
+  host?: string;
+  /** Transport (default TCP). */
+  transport?: Transport;
+  /** Identity to use instead of `dataDir/identity.key`. */
+  identity?: Identity;
+  /** Trust store to use instead of `dataDir/trust.json`. */
+  trust?: TrustStore;
+  /** Time for a handshake, dialled or accepted (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Default timeout of `call` (default 5 s). */
+  callTimeoutMs?: number;
+  /** Largest message sent or accepted (default 16 MiB). */
+  maxMessageBytes?: number;
+  /** Handlers running at once per peer (default 256). */
+  maxConcurrentHandlers?: number;
+  /** Inbound connections allowed to be in their handshake at once; more are dropped (default 64). */
+  maxPendingHandshakes?: number;
+  /** Noise crypto provider (fastest available when omitted). */
+  crypto?: CryptoProvider;
+  /** Diagnostics (silent when omitted). */
+  logger?: Logger;
+}
+
+/** Options of `expose`. */
+export interface ExposeOptions {
+  /** Runs before the handler; false or a throw answers `forbidden` and the handler never runs. */
+  authorize?: Authorize;
+  /** Send thrown errors' stack traces to callers (default false). */
+  exposeErrorStack?: boolean;
+}
+
+/** Options of `connect`. */
+export interface ConnectOptions extends TransportAddress {
+  /** Aborts the dial and handshake. */
+  signal?: AbortSignal;
+}
+
+/** A row of `listPeers()`. */
+export interface PeerInfo {
+  readonly id: PeerId;
+  readonly label: string | undefined;
+  readonly addedAt: number;
+  readonly status: 'online' | 'offline';
+}
+
+/** The events of a node. */
+export interface PeerNetEvents {
+  /** A paired peer's session is authenticated and usable. */
+  'peer:online': [peer: PeerId];
+  /** A peer's session ended (the reason is undefined for a local close). */
+  'peer:offline': [peer: PeerId, reason: PeerNetError | undefined];
+}
+
+type Listener_<E extends keyof PeerNetEvents> = (...args: PeerNetEvents[E]) => void;
+
+/**
+ * A PeerNet node: an identity, a trust list, exposed handlers and at most one
+ * live session per paired peer. Create it with `PeerNet.start`.
+ */
+export class PeerNet {
+  /** This node's address. */
+  readonly id: PeerId;
+  readonly #identity: Identity;
+  readonly #trust: TrustStore;
+  readonly #ownsTrust: boolean;
+  readonly #transport: Transport;
+  readonly #options: PeerNetOptions;
+  readonly #logger: Logger;
+  readonly #events = new EventEmitter();
+  readonly #handlers = new Map<string, ExposedHandler>();
+  // The live session of each peer (by text id) and every connection object we hold, handshaking or not.
+  readonly #sessions = new Map<string, Connection>();
+  readonly #all = new Set<Connection>();
+  readonly #dials = new Map<string, Promise<void>>();
+  readonly #dialAborts = new Set<AbortController>();
+  #pendingInbound = 0;
+  #listener: Listener | undefined;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(options: PeerNetOptions, identity: Identity, trust: TrustStore, ownsTrust: boolean) {
+    this.#options = options;
+    this.#identity = identity;
+    this.id = identity.id;
+    this.#trust = trust;
+    this.#ownsTrust = ownsTrust;
+    this.#transport = options.transport ?? tcp();
+    this.#logger = options.logger ?? {};
+  }
+
+  /** Loads (or creates) the identity and trust list in `dataDir`, listens, and returns the running node. */
+  static async start(options: PeerNetOptions): Promise<PeerNet> {
+    if (!options || typeof options.dataDir !== 'string' || options.dataDir === '') {
+      throw new InvalidArgumentError('PeerNet.start needs a dataDir');
+    }
+    const identity = options.identity ?? (await loadOrCreateIdentity({ dataDir: options.dataDir }));
+    const trust = options.trust ?? (await openFileTrustStore({ path: join(options.dataDir, 'trust.json') }));
+    const node = new PeerNet(options, identity, trust, options.trust === undefined);
+    try {
+      node.#listener = await node.#transport.listen({
+        host: options.host ?? '0.0.0.0',
+        port: options.port ?? 0,
+        onStream: (stream, remote) => node.#accept(stream, remote),
+      });
+    } catch (error) {
+      if (node.#ownsTrust) await trust.close();
+      throw error;
+    }
+    return node;
+  }
+
+  /** The port this node listens on. */
+  get port(): number {
+    return (this.#listener as Listener).address.port;
+  }
+
+  /** The address this node listens on. */
+  get address(): TransportAddress {
+    return (this.#listener as Listener).address;
+  }
+
+  /** Makes `handler` callable by paired peers under `name` (replacing any handler of that name). */
+  expose(name: string, handler: Handler, options: ExposeOptions = {}): void {
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('handler name must be a non-empty string');
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function');
+    this.#handlers.set(name, { handler, authorize: options.authorize, exposeErrorStack: options.exposeErrorStack });
+  }
+
+  /** Removes a handler; takes effect for the next message that names it. Returns whether it existed. */
+  unexpose(name: string): boolean {
+    return this.#handlers.delete(name);
+  }
+
+  /** Trusts `id` (optionally with a label). Takes effect for the next handshake. */
+  pair(id: PeerIdLike, options: { label?: string } = {}): Promise<TrustEntry> {
+    return this.#trust.add(PeerId.from(id), options.label === undefined ? {} : { label: options.label });
+  }
+
+  /** Forgets `id` and closes its live session at once. Returns whether it was paired. */
+  async unpair(id: PeerIdLike): Promise<boolean> {
+    const peer = PeerId.from(id);
+    const removed = await this.#trust.remove(peer);
+    const closing: Promise<void>[] = [];
+    for (const connection of this.#all) {
+      if (connection.isOpen && connection.peer.equals(peer)) {
+        closing.push(connection.close(new UntrustedPeerError(`peer ${peer.toString()} was unpaired`)));
+      }
+    }
+    await Promise.all(closing);
+    return removed;
+  }
+
+  /** The paired peers with their live status. */
+  listPeers(): PeerInfo[] {
+    return this.#trust.list().map((entry) => ({
+      id: entry.id,
+      label: entry.label,
+      addedAt: entry.addedAt,
+      status: this.#sessions.has(entry.id.toString()) ? 'online' : 'offline',
+    }));
+  }
+
+  /** True if a session with `id` is live. */
+  isConnected(id: PeerIdLike): boolean {
+    return this.#sessions.has(PeerId.from(id).toString());
+  }
+
+  /**
+   * Dials `host:port` and authenticates the peer there as `id`: resolves once
+   * the session is up, rejects with `untrusted_peer`, `peer_mismatch`,
+   * `handshake_failed`, `timeout`, `aborted` or the transport's error.
+   * Resolves at once if a session with `id` is already live.
+   */
+  connect(id: PeerIdLike, options: ConnectOptions): Promise<void> {
+    const peer = PeerId.from(id);
+    const key = peer.toString();
+    if (this.#stopping) return Promise.reject(new NotConnectedError('node is stopped'));
+    if (this.#sessions.has(key)) return Promise.resolve();
+    if (!this.#trust.has(peer)) {
+      return Promise.reject(new UntrustedPeerError(`peer ${key} is not paired; pair it before connecting`));
+    }
+    const inFlight = this.#dials.get(key);
+    if (inFlight) return inFlight;
+    const dial = this.#dial(peer, options).finally(() => this.#dials.delete(key));
+    this.#dials.set(key, dial);
+    return dial;
+  }
+
+  /** Sends to `name` on `id` (no reply). Rejects at once with `not_connected` without a live session. */
+  send(id: PeerIdLike, name: string, args: Value = null): Promise<void> {
+    const session = this.#session(id);
+    return session ? session.send(name, args) : Promise.reject(this.#notConnected(id));
+  }
+
+  /** Calls `name` on `id` and resolves with its result. Rejects at once with `not_connected` without a live session. */
+  call(id: PeerIdLike, name: string, args: Value = null, options: CallOptions = {}): Promise<Value> {
+    const session = this.#session(id);
+    return session ? session.call(name, args, options) : Promise.reject(this.#notConnected(id));
+  }
+
+  /** Subscribes to an event. */
+  on<E extends keyof PeerNetEvents>(event: E, listener: Listener_<E>): this {
+    this.#events.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Subscribes to the next occurrence of an event. */
+  once<E extends keyof PeerNetEvents>(event: E, listener: Listener_<E>): this {
+    this.#events.once(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Unsubscribes. */
+  off<E extends keyof PeerNetEvents>(event: E, listener: Listener_<E>): this {
+    this.#events.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Stops listening, closes every session and releases every resource. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    for (const controller of this.#dialAborts) controller.abort();
+    await this.#listener?.close();
+    await Promise.all([...this.#all].map((connection) => connection.close()));
+    await Promise.allSettled([...this.#dials.values()]);
+    if (this.#ownsTrust) await this.#trust.close();
+    this.#events.removeAllListeners();
+  }
+
+  // ---- sessions ------------------------------------------------------------
+
+  #session(id: PeerIdLike): Connection | undefined {
+    return this.#sessions.get(PeerId.from(id).toString());
+  }
+
+  #notConnected(id: PeerIdLike): NotConnectedError {
+    return new NotConnectedError(`peer ${PeerId.from(id).toString()} is not connected`);
+  }
+
+  async #dial(peer: PeerId, options: ConnectOptions): Promise<void> {
+    const controller = new AbortController();
+    this.#dialAborts.add(controller);
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (options.signal?.aborted) throw new AbortedError('connect aborted');
+      const stream = await this.#transport.dial({ host: options.host, port: options.port }, { signal: controller.signal });
+      if (this.#stopping) {
+        stream.destroy();
+        throw new NotConnectedError('node is stopped');
+      }
+      const connection = this.#connection(stream, { initiator: true, expectedPeer: peer, signal: controller.signal });
+      await connection.ready;
+      this.#register(connection);
+    } catch (error) {
+      this.#logger.warn?.('dial failed', { peer: peer.toString(), host: options.host, port: options.port, error });
+      throw controller.signal.aborted && !(error instanceof AbortedError) && options.signal?.aborted
+        ? new AbortedError('connect aborted', { cause: error })
+        : error;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#dialAborts.delete(controller);
+    }
+  }
+
+  #accept(stream: DuplexStream, remote: TransportAddress): void {
+    const maxPending = this.#options.maxPendingHandshakes ?? 64;
+    if (this.#stopping || this.#pendingInbound >= maxPending) {
+      this.#logger.warn?.('dropping inbound connection: too many handshakes in progress', { remote, maxPending });
+      stream.destroy();
+      return;
+    }
+    this.#pendingInbound++;
+    const connection = this.#connection(stream, { initiator: false });
+    connection.ready.then(
+      () => {
+        this.#pendingInbound--;
+        this.#register(connection);
+      },
+      (error: PeerNetError) => {
+        this.#pendingInbound--;
+        this.#logger.warn?.('inbound handshake failed', { remote, code: error.code, reason: error.message });
+      },
+    );
+  }
+
+  #connection(
+    stream: DuplexStream,
+    role: { initiator: boolean; expectedPeer?: PeerId; signal?: AbortSignal },
+  ): Connection {
+    const o = this.#options;
+    const connection = new Connection({
+      stream,
+      identity: this.#identity,
+      trust: this.#trust,
+      handlers: this.#handlers,
+      ...role,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      callTimeoutMs: o.callTimeoutMs,
+      maxMessageBytes: o.maxMessageBytes,
+      maxConcurrentHandlers: o.maxConcurrentHandlers,
+      crypto: o.crypto,
+      onHandlerError: (error, context) =>
+        this.#logger.warn?.('send handler failed', { peer: context.peer.toString(), name: context.name, error }),
+    });
+    this.#all.add(connection);
+    void connection.closed.then((reason) => this.#onClosed(connection, reason));
+    return connection;
+  }
+
+  /**
+   * Makes an authenticated connection the peer's session. With two sessions
+   * for one peer (both dialled at once) both nodes keep the one initiated by
+   * the smaller id, so they agree without talking; a newer session from the
+   * same initiator replaces the older (the old one is likely dead).
+   */
+  #register(connection: Connection): void {
+    const peer = connection.peer;
+    const key = peer.toString();
+    if (this.#stopping || !this.#trust.has(peer)) {
+      void connection.close(new UntrustedPeerError(`peer ${key} is not paired`));
+      return;
+    }
+    const existing = this.#sessions.get(key);
+    if (existing === connection) return;
+    if (existing) {
+      const initiatorOf = (c: Connection): PeerId => (c.initiator ? this.id : peer);
+      const keepExisting =
+        existing.initiator !== connection.initiator &&
+        initiatorOf(existing).compare(initiatorOf(connection)) < 0;
+      if (keepExisting) {
+        void connection.close();
+        return;
+      }
+      this.#sessions.set(key, connection);
+      void existing.close();
+      this.#logger.debug?.('replaced session', { peer: key });
+      return;
+    }
+    this.#sessions.set(key, connection);
+    this.#logger.info?.('peer online', { peer: key });
+    this.#events.emit('peer:online', peer);
+  }
+
+  #onClosed(connection: Connection, reason: PeerNetError | undefined): void {
+    this.#all.delete(connection);
+    let peer: PeerId | undefined;
+    try {
+      peer = connection.peer;
+    } catch {
+      return; // never authenticated: nothing was online
+    }
+    const key = peer.toString();
+    if (this.#sessions.get(key) !== connection) return;
+    this.#sessions.delete(key);
+    this.#logger.info?.('peer offline', { peer: key, reason: reason?.message });
+    this.#events.emit('peer:offline', peer, reason);
+  }
+}

@@ -1,0 +1,2 @@
+export { tcp } from './tcp.js';
+export type { TcpListener, TcpOptions, TcpTransport } from './tcp.js';

@@ -1,0 +1,22 @@
+import { PeerNetError, type PeerNetErrorOptions } from '@peernet/interface';
+
+/** Options of `CorruptTrustStoreError`. */
+export interface CorruptTrustStoreErrorOptions extends PeerNetErrorOptions {
+  /** Path of the trust file, when there is one. */
+  path?: string;
+}
+
+/**
+ * A trust file that cannot be used as it is: unreadable, unparsable, of an
+ * unknown version, with invalid or duplicate ids, or open to tampering. The
+ * store refuses to open rather than start with a wrong (e.g. empty) allowlist.
+ */
+export class CorruptTrustStoreError extends PeerNetError {
+  /** The trust file's path, when known. */
+  readonly path: string | undefined;
+
+  constructor(message: string, options?: CorruptTrustStoreErrorOptions) {
+    super('corrupt_trust_store', message, options);
+    this.path = options?.path;
+  }
+}

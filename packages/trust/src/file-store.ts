@@ -1,0 +1,127 @@
+import { InvalidArgumentError } from '@peernet/interface';
+import type { FileHandle } from 'node:fs/promises';
+import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { CorruptTrustStoreError } from './errors.js';
+import { parseTrustFile, serializeTrustFile } from './format.js';
+import { QueuedTrustStore, type TrustEntry, type TrustStore } from './store.js';
+
+/** Largest trust file read (32 MiB, some 250 000 peers); a bigger one is refused unread. */
+export const MAX_TRUST_FILE_BYTES = 32 * 1024 * 1024;
+
+/** Options of `openFileTrustStore`. */
+export interface FileTrustStoreOptions {
+  /** The trust file. Its directory is created (0700) if missing; a missing file is an empty store. */
+  path: string;
+  /** Clock for `addedAt` (ms since the Unix epoch); defaults to `Date.now`. */
+  now?: () => number;
+}
+
+/** A trust store persisted in a JSON file (Node). */
+export interface FileTrustStore extends TrustStore {
+  /** Absolute path of the file written (a symbolic link is resolved at open). */
+  readonly path: string;
+}
+
+class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
+  readonly path: string;
+
+  constructor(path: string, entries: readonly TrustEntry[], now: (() => number) | undefined) {
+    super({ entries, now, persist: (list) => writeFileAtomic(path, serializeTrustFile(list)) });
+    this.path = path;
+  }
+}
+
+function describe(error: unknown): string {
+  switch (errorCode(error)) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
+
+async function readAll(handle: FileHandle, size: number): Promise<Uint8Array> {
+  // One byte more than stat said, to notice a file that grew meanwhile.
+  const buffer = new Uint8Array(Math.min(size, MAX_TRUST_FILE_BYTES) + 1);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buffer.subarray(0, filled);
+}
+
+async function readTrustFile(path: string): Promise<TrustEntry[]> {
+  const { fs } = await nodeApis();
+  const corrupt = (reason: string, cause?: unknown): CorruptTrustStoreError =>
+    new CorruptTrustStoreError(`cannot use trust store ${path}: ${reason}`, { path, cause });
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO planted at the path must not hang.
+    handle = await fs.open(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return [];
+    throw corrupt(describe(error), error);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw corrupt(`not a regular file (it is ${stat.isDirectory() ? 'a directory' : 'a special file'})`);
+    // Whoever can write the allowlist can make us trust anyone: refuse, as ssh does for authorized_keys.
+    if (process.platform !== 'win32' && (stat.mode & 0o022) !== 0) {
+      const shown = (stat.mode & 0o777).toString(8).padStart(4, '0');
+      throw corrupt(`it is writable by group or others (mode ${shown}), so its contents cannot be trusted; run: chmod 600 '${path}'`);
+    }
+    if (stat.size > MAX_TRUST_FILE_BYTES) throw corrupt(`it is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
+    const bytes = await readAll(handle, stat.size);
+    if (bytes.length > MAX_TRUST_FILE_BYTES) throw corrupt(`it is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
+    return parseTrustFile(bytes, path);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Opens (or starts) the trust store kept in the JSON file at `path`. A
+ * damaged file throws `CorruptTrustStoreError`, never yields an empty store.
+ * Temp files left by a crashed writer are removed. One process at a time
+ * should have a given file open.
+ */
+export async function openFileTrustStore(options: FileTrustStoreOptions): Promise<FileTrustStore> {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
+  const { path: given, now } = options;
+  if (typeof given !== 'string' || given.length === 0 || given.includes('\0')) {
+    throw new InvalidArgumentError('path must be a non-empty string without NUL characters');
+  }
+  if (now !== undefined && typeof now !== 'function') throw new InvalidArgumentError('now must be a function');
+  const { fs, path } = await nodeApis();
+  let file = path.resolve(given);
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new CorruptTrustStoreError(`cannot use trust store ${file}: cannot create its directory (${describe(error)})`, {
+      path: file,
+      cause: error,
+    });
+  }
+  // Write where the data lives: replacing a symbolic link by a file would silently fork the store.
+  try {
+    file = await fs.realpath(file);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') {
+      throw new CorruptTrustStoreError(`cannot use trust store ${file}: ${describe(error)}`, { path: file, cause: error });
+    }
+    if ((await fs.lstat(file).catch(() => undefined)) !== undefined) {
+      throw new CorruptTrustStoreError(`cannot use trust store ${file}: it is a symbolic link to a missing file`, {
+        path: file,
+      });
+    }
+  }
+  await removeStaleTempFiles(file);
+  return new JsonFileTrustStore(file, await readTrustFile(file), now);
+}
