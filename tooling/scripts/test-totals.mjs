@@ -7,7 +7,7 @@ const root = new URL('../..', import.meta.url).pathname;
 let passed = 0;
 let failed = 0;
 let files = 0;
-for (const group of ['packages', 'apps']) {
+for (const group of ['packages', 'apps', 'tooling']) {
   const dir = join(root, group);
   if (!existsSync(dir)) continue;
   for (const name of readdirSync(dir)) {

@@ -339,6 +339,11 @@ export class Connection {
     return this.closed.then(() => undefined);
   }
 
+  /** Closes at once, without flushing: for peers we give up on (eviction, protocol abuse). */
+  destroy(reason?: PeerNetError): void {
+    if (this.#phase !== 'closed') this.#shutdown(reason, true);
+  }
+
   // ---- inbound -------------------------------------------------------------
 
   readonly #onData = (chunk: Uint8Array): void => {

@@ -236,7 +236,7 @@ function prepareKeyPair(crypto: CryptoProvider, pair: KeyPair, name: string): X2
   }
   assertBytes(pair.publicKey, `${name}.publicKey`, DHLEN);
   assertBytes(pair.privateKey, `${name}.privateKey`, DHLEN);
-  const key = crypto.x25519(pair.privateKey);
+  const key = crypto.x25519(pair.privateKey, pair.publicKey);
   if (!bytesEqual(key.publicKey, pair.publicKey)) {
     throw new InvalidArgumentError(`${name}.publicKey is not the public key of ${name}.privateKey`);
   }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import {
   AbortedError,
+  HandshakeFailedError,
   InvalidArgumentError,
   NotConnectedError,
   PeerId,
@@ -21,6 +22,7 @@ import {
   type CallOptions,
   type ExposedHandler,
   type Handler,
+  type LocalIdentity,
   type Value,
 } from '@peernet/connection';
 import type { CryptoProvider } from '@peernet/noise';
@@ -55,7 +57,7 @@ export interface PeerNetOptions {
   maxMessageBytes?: number;
   /** Handlers running at once per peer (default 256). */
   maxConcurrentHandlers?: number;
-  /** Inbound connections allowed to be in their handshake at once; more are dropped (default 64). */
+  /** Inbound connections allowed in their handshake at once; beyond it the oldest is dropped (default 128). */
   maxPendingHandshakes?: number;
   /** Noise crypto provider (fastest available when omitted). */
   crypto?: CryptoProvider;
@@ -102,7 +104,9 @@ type Listener_<E extends keyof PeerNetEvents> = (...args: PeerNetEvents[E]) => v
 export class PeerNet {
   /** This node's address. */
   readonly id: PeerId;
-  readonly #identity: Identity;
+  // Our identity as sessions use it: the Noise key pair is derived once, so the
+  // crypto provider's prepared-key cache serves every handshake.
+  readonly #identity: LocalIdentity;
   readonly #trust: TrustStore;
   readonly #ownsTrust: boolean;
   readonly #transport: Transport;
@@ -115,13 +119,15 @@ export class PeerNet {
   readonly #all = new Set<Connection>();
   readonly #dials = new Map<string, Promise<void>>();
   readonly #dialAborts = new Set<AbortController>();
-  #pendingInbound = 0;
+  // Inbound connections still in their handshake, oldest first.
+  readonly #handshaking = new Set<Connection>();
   #listener: Listener | undefined;
   #stopping: Promise<void> | undefined;
 
   private constructor(options: PeerNetOptions, identity: Identity, trust: TrustStore, ownsTrust: boolean) {
     this.#options = options;
-    this.#identity = identity;
+    const noiseKeys = identity.noiseKeyPair();
+    this.#identity = { id: identity.id, noiseKeyPair: () => noiseKeys };
     this.id = identity.id;
     this.#trust = trust;
     this.#ownsTrust = ownsTrust;
@@ -309,21 +315,30 @@ export class PeerNet {
   }
 
   #accept(stream: DuplexStream, remote: TransportAddress): void {
-    const maxPending = this.#options.maxPendingHandshakes ?? 64;
-    if (this.#stopping || this.#pendingInbound >= maxPending) {
-      this.#logger.warn?.('dropping inbound connection: too many handshakes in progress', { remote, maxPending });
+    if (this.#stopping) {
       stream.destroy();
       return;
     }
-    this.#pendingInbound++;
+    const maxPending = this.#options.maxPendingHandshakes ?? 128;
+    if (this.#handshaking.size >= maxPending) {
+      // Evict the oldest: an honest handshake takes one round trip, so under a
+      // flood of idle connections the newest one is the likeliest to be real.
+      const [oldest] = this.#handshaking;
+      if (oldest) {
+        this.#handshaking.delete(oldest);
+        oldest.destroy(new HandshakeFailedError('evicted: too many handshakes in progress'));
+        this.#logger.warn?.('too many handshakes in progress; evicted the oldest', { maxPending });
+      }
+    }
     const connection = this.#connection(stream, { initiator: false });
+    this.#handshaking.add(connection);
     connection.ready.then(
       () => {
-        this.#pendingInbound--;
+        this.#handshaking.delete(connection);
         this.#register(connection);
       },
       (error: PeerNetError) => {
-        this.#pendingInbound--;
+        this.#handshaking.delete(connection);
         this.#logger.warn?.('inbound handshake failed', { remote, code: error.code, reason: error.message });
       },
     );

@@ -1,5 +1,43 @@
 import { nodeCrypto } from './node.js';
-import type { CryptoProvider } from './provider.js';
+import { pureJsCrypto } from './pure.js';
+import type { Aead, CryptoProvider } from './provider.js';
 
-/** The provider used when none is given. */
-export const defaultCrypto: CryptoProvider = nodeCrypto;
+/**
+ * Messages shorter than this go to the pure-JS AEAD, longer ones to node:crypto.
+ * Node pays a fixed cost per message (a cipher object, a native call) that
+ * stablelib does not: below ~256 bytes the JS path is faster, above it
+ * OpenSSL's per-byte speed wins (bench/providers.mjs).
+ */
+export const NODE_AEAD_MIN_LENGTH = 256;
+
+class HybridAead implements Aead {
+  readonly #node: Aead;
+  readonly #js: Aead;
+
+  constructor(key: Uint8Array) {
+    this.#node = nodeCrypto.aead(key);
+    this.#js = pureJsCrypto.aead(key);
+  }
+
+  seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return (plaintext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node).seal(nonce, ad, plaintext);
+  }
+
+  open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
+    return (ciphertext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node).open(nonce, ad, ciphertext);
+  }
+}
+
+/**
+ * The provider used when none is given: node:crypto for X25519, SHA-256,
+ * HMAC and AEAD messages of 256 bytes and more; the pure-JS AEAD below that.
+ * Both AEADs compute the same function, so the split is invisible on the wire.
+ */
+export const defaultCrypto: CryptoProvider = Object.freeze({
+  name: 'node+js-small-aead',
+  generateKeyPair: () => nodeCrypto.generateKeyPair(),
+  x25519: (privateKey: Uint8Array, publicKey?: Uint8Array) => nodeCrypto.x25519(privateKey, publicKey),
+  sha256: (...chunks: Uint8Array[]) => nodeCrypto.sha256(...chunks),
+  hmacSha256: (key: Uint8Array, data: Uint8Array) => nodeCrypto.hmacSha256(key, data),
+  aead: (key: Uint8Array): Aead => new HybridAead(key),
+});

@@ -40,8 +40,13 @@ export interface CryptoProvider {
   readonly name: string;
   /** A fresh random X25519 key pair. */
   generateKeyPair(): KeyPair;
-  /** Prepares a 32-byte private key for DH; may return a cached object for the same bytes. */
-  x25519(privateKey: Uint8Array): X25519PrivateKey;
+  /**
+   * Prepares a 32-byte private key for DH; may return a cached object for the same bytes.
+   * `publicKey`, when given, is the public key the caller expects: a provider may use it to
+   * import faster, but the returned `publicKey` must be derived from `privateKey` alone, so
+   * that the caller can check the pair.
+   */
+  x25519(privateKey: Uint8Array, publicKey?: Uint8Array): X25519PrivateKey;
   /** SHA-256 of the concatenation of `chunks`. */
   sha256(...chunks: Uint8Array[]): Uint8Array;
   /** HMAC-SHA256. */
@@ -50,7 +55,7 @@ export interface CryptoProvider {
   aead(key: Uint8Array): Aead;
 }
 
-/** Throws the typed low-order error; both providers use it so they fail alike. */
+/** The typed low-order error; both providers raise it so that they fail alike. */
 export function lowOrderError(cause?: unknown): NoiseError {
   return new NoiseError(
     'X25519 produced an all-zero shared secret: the peer public key is a low-order point',

@@ -81,6 +81,7 @@ export const pureJsCrypto: CryptoProvider = Object.freeze({
     keys.set(secretKey, prepare(Uint8Array.from(secretKey), publicKey));
     return { publicKey: Uint8Array.from(publicKey), privateKey: secretKey };
   },
+  // The public key hint does not help here: deriving it is the whole cost.
   x25519(privateKey: Uint8Array): X25519PrivateKey {
     return keys.get(privateKey, (copy) => prepare(copy));
   },

@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PeerNet, type PeerNetOptions } from 'peernet';
+
+const nodes: PeerNet[] = [];
+const dirs: string[] = [];
+
+/** Starts a node on 127.0.0.1 with a fresh temp data dir; stopped by `cleanup()`. */
+export async function startNode(options: Partial<PeerNetOptions> = {}): Promise<PeerNet> {
+  const dataDir = options.dataDir ?? (await tempDir());
+  const node = await PeerNet.start({ host: '127.0.0.1', ...options, dataDir });
+  nodes.push(node);
+  return node;
+}
+
+/** A fresh temp directory, removed by `cleanup()`. */
+export async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'peernet-test-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Pairs both ways and connects a to b. */
+export async function connected(a: PeerNet, b: PeerNet): Promise<void> {
+  await a.pair(b.id, { label: 'b' });
+  await b.pair(a.id, { label: 'a' });
+  const online = new Promise<void>((resolve) => b.once('peer:online', () => resolve()));
+  await a.connect(b.id, { host: '127.0.0.1', port: b.port });
+  await online;
+}
+
+/** Stops every node and removes every temp dir. */
+export async function cleanup(): Promise<void> {
+  await Promise.all(nodes.splice(0).map((node) => node.stop()));
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
+/** Resolves with the next emission of `event` on `node`, or rejects after `ms`. */
+export function nextEvent<T extends unknown[]>(
+  node: { once(event: string, listener: (...args: T) => void): unknown; off(event: string, listener: (...args: T) => void): unknown },
+  event: string,
+  ms = 5000,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      node.off(event, listener);
+      reject(new Error(`no '${event}' within ${ms} ms`));
+    }, ms);
+    const listener = (...args: T): void => {
+      clearTimeout(timer);
+      resolve(args);
+    };
+    node.once(event, listener);
+  });
+}
