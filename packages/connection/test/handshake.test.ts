@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Connection, PROLOGUE } from '@peernet/connection';
 import { encodeFrame, NoiseFrameDecoder } from '@peernet/frame';
 import { createHandshake, generateKeyPair } from '@peernet/noise';
-import { connectParties, pairBoth, party, socketPair, type Party } from './helpers';
+import { connectParties, pairBoth, party, socketPair, type Party } from './helpers.js';
 
 /** Collects every byte a socket receives. */
 function record(socket: NodeJS.EventEmitter): () => number {

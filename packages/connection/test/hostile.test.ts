@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { encodeEnvelope, encodeValue } from '@peernet/connection';
-import { envelopeBytes, pairBoth, party, rawInitiator, type Party } from './helpers';
+import { envelopeBytes, pairBoth, party, rawInitiator, type Party } from './helpers.js';
 
 async function trustedPair(): Promise<[Party, Party]> {
   const a = party();

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { PeerNetError, type PeerId } from '@peernet/interface';
 import type { Connection, Value } from '@peernet/connection';
-import { connectParties, pairBoth, party, type Party } from './helpers';
+import { connectParties, pairBoth, party, type Party } from './helpers.js';
 
 let open: Connection[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PeerNet, type PeerNetOptions } from 'peernet';
+import { PeerNet, type PeerNetEvents, type PeerNetOptions } from 'peernet';
 
 const nodes: PeerNet[] = [];
 const dirs: string[] = [];
@@ -37,20 +37,16 @@ export async function cleanup(): Promise<void> {
 }
 
 /** Resolves with the next emission of `event` on `node`, or rejects after `ms`. */
-export function nextEvent<T extends unknown[]>(
-  node: { once(event: string, listener: (...args: T) => void): unknown; off(event: string, listener: (...args: T) => void): unknown },
-  event: string,
-  ms = 5000,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
+export function nextEvent<E extends keyof PeerNetEvents>(node: PeerNet, event: E, ms = 5000): Promise<PeerNetEvents[E]> {
+  return new Promise((resolve, reject) => {
+    const listener = (...args: PeerNetEvents[E]): void => {
+      clearTimeout(timer);
+      resolve(args);
+    };
     const timer = setTimeout(() => {
       node.off(event, listener);
       reject(new Error(`no '${event}' within ${ms} ms`));
     }, ms);
-    const listener = (...args: T): void => {
-      clearTimeout(timer);
-      resolve(args);
-    };
     node.once(event, listener);
   });
 }

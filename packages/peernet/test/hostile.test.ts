@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'peernet';
-import { cleanup, connected, startNode } from './helpers';
+import { cleanup, connected, startNode } from './helpers.js';
 
 afterEach(cleanup);
 

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PeerId, type PeerNet, type Value } from 'peernet';
-import { cleanup, connected, nextEvent, startNode, tempDir } from './helpers';
+import { cleanup, connected, nextEvent, startNode, tempDir } from './helpers.js';
 
 afterEach(cleanup);
 
@@ -26,7 +26,7 @@ describe('PeerNet: two nodes on 127.0.0.1', () => {
     const got: Value[] = [];
     const sent = new Promise<void>((resolve) => b.expose('note', (args) => void (got.push(args), resolve())));
     b.expose('echo', (args, { peer }) => ({ args, from: peer.toString() }));
-    const aOnline = nextEvent<[PeerId]>(a, 'peer:online');
+    const aOnline = nextEvent(a, 'peer:online');
     await connected(a, b);
     expect((await aOnline)[0].equals(b.id)).toBe(true);
     expect(a.isConnected(b.id) && b.isConnected(a.id.toString())).toBe(true);
@@ -119,8 +119,8 @@ describe('PeerNet: two nodes on 127.0.0.1', () => {
     const a = await startNode();
     const b = await startNode();
     await connected(a, b);
-    const bOffline = nextEvent<[PeerId, unknown]>(b, 'peer:offline');
-    const aOffline = nextEvent<[PeerId, unknown]>(a, 'peer:offline');
+    const bOffline = nextEvent(b, 'peer:offline');
+    const aOffline = nextEvent(a, 'peer:offline');
     expect(await a.unpair(b.id)).toBe(true);
     expect(a.isConnected(b.id)).toBe(false);
     expect((await bOffline)[0].equals(a.id)).toBe(true);

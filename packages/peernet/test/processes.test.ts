@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PeerId } from 'peernet';
-import { cleanup, nextEvent, startNode, tempDir } from './helpers';
+import { cleanup, nextEvent, startNode, tempDir } from './helpers.js';
 
 const script = join(__dirname, 'fixtures', 'child-node.mjs');
 const children: ChildProcess[] = [];
