@@ -26,7 +26,9 @@ interface Manifest {
   files?: string[];
 }
 
-const packages = readdirSync(join(root, 'packages')).map((dir) => ({
+const packages = readdirSync(join(root, 'packages'))
+  .filter((dir) => existsSync(join(root, 'packages', dir, 'package.json')))
+  .map((dir) => ({
   dir: join(root, 'packages', dir),
   manifest: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as Manifest,
 }));
