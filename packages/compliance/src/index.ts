@@ -15,3 +15,4 @@ export {
 
 // A `discoverySuite(name, { setup, teardown })` for `Discovery` implementations
 // belongs here next to `transportSuite`, in its own `discovery-suite.ts`.
+export { FakeClock, settle } from './fake-clock.js';

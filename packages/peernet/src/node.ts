@@ -2,11 +2,13 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import {
   AbortedError,
+  ConnectionClosedError,
   HandshakeFailedError,
   InvalidArgumentError,
   NotConnectedError,
   PeerId,
   UntrustedPeerError,
+  type Discovery,
   type DuplexStream,
   type Listener,
   type PeerIdLike,
@@ -27,6 +29,8 @@ import {
 } from '@peernet/connection';
 import type { CryptoProvider } from '@peernet/noise';
 import { tcp } from '@peernet/transport-tcp';
+import { watchLiveness } from '@peernet/liveness';
+import { Registry, watchNetwork, type BackoffOptions, type NetworkWatch, type PeerRecord } from '@peernet/registry';
 
 /** Receives PeerNet's diagnostics; `console` fits. */
 export interface Logger {
@@ -63,6 +67,14 @@ export interface PeerNetOptions {
   crypto?: CryptoProvider;
   /** Diagnostics (silent when omitted). */
   logger?: Logger;
+  /** Discovery mechanisms: `Discovery` instances (none when omitted; see the built-in ones). */
+  discovery?: readonly Discovery[];
+  /** Heartbeat on every session (ping every 15 s, close after 30 s without pong); `false` turns it off. */
+  liveness?: { intervalMs?: number; timeoutMs?: number } | false;
+  /** Reconnect schedule (500 ms doubling to 30 s, with jitter). */
+  reconnect?: BackoffOptions;
+  /** Interface polling (every 2 s); on a change, sessions are dropped and peers re-dialled. `false` turns it off. */
+  networkMonitor?: { intervalMs?: number } | false;
 }
 
 /** Options of `expose`. */
@@ -84,7 +96,11 @@ export interface PeerInfo {
   readonly id: PeerId;
   readonly label: string | undefined;
   readonly addedAt: number;
-  readonly status: 'online' | 'offline';
+  readonly status: 'online' | 'connecting' | 'offline';
+  /** Addresses known for the peer, most recently seen first. */
+  readonly addresses: readonly TransportAddress[];
+  /** When a discovery last reported the peer (ms since epoch). */
+  readonly lastSeen: number | undefined;
 }
 
 /** The events of a node. */
@@ -93,6 +109,8 @@ export interface PeerNetEvents {
   'peer:online': [peer: PeerId];
   /** A peer's session ended (the reason is undefined for a local close). */
   'peer:offline': [peer: PeerId, reason: PeerNetError | undefined];
+  /** A discovery reported a peer, paired or not, or new addresses for it. */
+  'peer:discovered': [peer: { id: PeerId; addresses: readonly TransportAddress[]; trusted: boolean; source: string }];
 }
 
 type Listener_<E extends keyof PeerNetEvents> = (...args: PeerNetEvents[E]) => void;
@@ -123,6 +141,10 @@ export class PeerNet {
   readonly #handshaking = new Set<Connection>();
   #listener: Listener | undefined;
   #stopping: Promise<void> | undefined;
+  readonly #registry: Registry;
+  #network: NetworkWatch | undefined;
+  readonly #onTrustAdded = (entry: TrustEntry): void => this.#registry.peerTrusted(entry.id);
+  readonly #onTrustRemoved = (entry: TrustEntry): void => this.#registry.peerUntrusted(entry.id);
 
   private constructor(options: PeerNetOptions, identity: Identity, trust: TrustStore, ownsTrust: boolean) {
     this.#options = options;
@@ -133,6 +155,19 @@ export class PeerNet {
     this.#ownsTrust = ownsTrust;
     this.#transport = options.transport ?? tcp();
     this.#logger = options.logger ?? {};
+    this.#registry = new Registry({
+      dialer: {
+        connect: (id, address, { signal }) => this.#connectTo(id, { host: address.host, port: address.port, signal }),
+        isConnected: (id) => this.isConnected(id),
+        isTrusted: (id) => this.#trust.has(id),
+      },
+      discoveries: options.discovery ?? [],
+      ...(options.reconnect ? { backoff: options.reconnect } : {}),
+    });
+    this.#registry.on('peer:discovered', (peer) => this.#events.emit('peer:discovered', peer));
+    this.#registry.on('dial:failed', (id, error, retryInMs) =>
+      this.#logger.debug?.('dial failed', { peer: id.toString(), error: error.message, retryInMs }),
+    );
   }
 
   /** Loads (or creates) the identity and trust list in `dataDir`, listens, and returns the running node. */
@@ -149,8 +184,15 @@ export class PeerNet {
         port: options.port ?? 0,
         onStream: (stream, remote) => node.#accept(stream, remote),
       });
+      trust.on('added', node.#onTrustAdded);
+      trust.on('removed', node.#onTrustRemoved);
+      await node.#registry.start();
+      await node.#registry.announce(node.port);
+      if (options.networkMonitor !== false) {
+        node.#network = watchNetwork(() => node.#onNetworkChange(), options.networkMonitor ?? {});
+      }
     } catch (error) {
-      if (node.#ownsTrust) await trust.close();
+      await node.stop();
       throw error;
     }
     return node;
@@ -197,14 +239,20 @@ export class PeerNet {
     return removed;
   }
 
-  /** The paired peers with their live status. */
+  /** The paired peers with their live status and known addresses. */
   listPeers(): PeerInfo[] {
-    return this.#trust.list().map((entry) => ({
-      id: entry.id,
-      label: entry.label,
-      addedAt: entry.addedAt,
-      status: this.#sessions.has(entry.id.toString()) ? 'online' : 'offline',
-    }));
+    return this.#trust.list().map((entry) => {
+      const record: PeerRecord | undefined = this.#registry.peer(entry.id);
+      const online = this.#sessions.has(entry.id.toString());
+      return {
+        id: entry.id,
+        label: entry.label,
+        addedAt: entry.addedAt,
+        status: online ? 'online' : record?.status === 'connecting' ? 'connecting' : 'offline',
+        addresses: (record?.addresses ?? []).map(({ host, port }) => ({ host, port })),
+        lastSeen: record?.lastSeen,
+      };
+    });
   }
 
   /** True if a session with `id` is live. */
@@ -220,6 +268,14 @@ export class PeerNet {
    */
   connect(id: PeerIdLike, options: ConnectOptions): Promise<void> {
     const peer = PeerId.from(id);
+    if (this.#trust.has(peer) && !this.#stopping) {
+      // Remember the address, so the session is re-established if it drops.
+      this.#registry.addAddress(peer, { host: options.host, port: options.port });
+    }
+    return this.#connectTo(peer, options);
+  }
+
+  #connectTo(peer: PeerId, options: ConnectOptions): Promise<void> {
     const key = peer.toString();
     if (this.#stopping) return Promise.reject(new NotConnectedError('node is stopped'));
     if (this.#sessions.has(key)) return Promise.resolve();
@@ -270,6 +326,10 @@ export class PeerNet {
   }
 
   async #stop(): Promise<void> {
+    this.#network?.stop();
+    this.#trust.off('added', this.#onTrustAdded);
+    this.#trust.off('removed', this.#onTrustRemoved);
+    await this.#registry.stop();
     for (const controller of this.#dialAborts) controller.abort();
     await this.#listener?.close();
     await Promise.all([...this.#all].map((connection) => connection.close()));
@@ -365,6 +425,7 @@ export class PeerNet {
     });
     this.#all.add(connection);
     void connection.closed.then((reason) => this.#onClosed(connection, reason));
+    if (o.liveness !== false) void connection.ready.then((c) => watchLiveness(c, o.liveness || {}), () => undefined);
     return connection;
   }
 
@@ -398,6 +459,7 @@ export class PeerNet {
       return;
     }
     this.#sessions.set(key, connection);
+    this.#registry.peerOnline(peer);
     this.#logger.info?.('peer online', { peer: key });
     this.#events.emit('peer:online', peer);
   }
@@ -415,5 +477,22 @@ export class PeerNet {
     this.#sessions.delete(key);
     this.#logger.info?.('peer offline', { peer: key, reason: reason?.message });
     this.#events.emit('peer:offline', peer, reason);
+    if (!this.#stopping) this.#registry.peerOffline(peer);
+  }
+
+  /** Addresses changed: sessions may be bound to a vanished address, so drop them and start over. */
+  #onNetworkChange(): void {
+    if (this.#stopping) return;
+    this.#logger.info?.('network changed: dropping sessions, re-announcing, re-dialling');
+    const closing = [...this.#sessions.values()].map((connection) => {
+      connection.destroy(new ConnectionClosedError('the network changed'));
+      return connection.closed;
+    });
+    // After the sessions are gone (and reported offline), dial everyone at once.
+    void Promise.all(closing).then(() => {
+      if (this.#stopping) return;
+      this.#registry.networkChanged();
+      return this.#registry.announce(this.port);
+    }).catch((error: unknown) => this.#logger.warn?.('re-announce failed', { error }));
   }
 }

@@ -9,7 +9,7 @@ const dirs: string[] = [];
 /** Starts a node on 127.0.0.1 with a fresh temp data dir; stopped by `cleanup()`. */
 export async function startNode(options: Partial<PeerNetOptions> = {}): Promise<PeerNet> {
   const dataDir = options.dataDir ?? (await tempDir());
-  const node = await PeerNet.start({ host: '127.0.0.1', ...options, dataDir });
+  const node = await PeerNet.start({ host: '127.0.0.1', discovery: [], ...options, dataDir });
   nodes.push(node);
   return node;
 }

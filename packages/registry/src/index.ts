@@ -1,0 +1,7 @@
+export { Registry } from './registry.js';
+export type { AddressSource, Dialer, PeerRecord, RegistryEvents, RegistryOptions } from './registry.js';
+export { backoffDelay, backoffOptions } from './backoff.js';
+export type { Backoff, BackoffOptions } from './backoff.js';
+export { networkFingerprint, watchNetwork } from './network-monitor.js';
+export type { NetworkMonitorOptions, NetworkWatch } from './network-monitor.js';
+export type { Timers } from './timers.js';
