@@ -16,7 +16,7 @@ const root = await mkdtemp(join(tmpdir(), 'peernet-demo-'));
 const nodes: PeerNet[] = [];
 try {
   const start = async (name: string): Promise<PeerNet> => {
-    const node = await PeerNet.start({ dataDir: join(root, name), host: '127.0.0.1' });
+    const node = await PeerNet.start({ dataDir: join(root, name), host: '127.0.0.1', discovery: [] });
     nodes.push(node);
     say(name, `started: id ${node.id.toString()} on 127.0.0.1:${node.port}`);
     return node;

@@ -13,6 +13,7 @@ export {
   withTimeout,
 } from './util.js';
 
-// A `discoverySuite(name, { setup, teardown })` for `Discovery` implementations
-// belongs here next to `transportSuite`, in its own `discovery-suite.ts`.
+export * from './discovery-suite.js';
 export { FakeClock, settle } from './fake-clock.js';
+export { createNetnsLab, netnsUnavailableReason } from './netns.js';
+export type { NetnsHost, NetnsLab } from './netns.js';

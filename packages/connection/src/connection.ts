@@ -165,6 +165,7 @@ export class Connection {
   #backlog: Uint8Array[] = [];
   #backlogAt = 0;
   readonly #oneWayControllers = new Set<AbortController>();
+  #drainWaiters: Array<() => void> = [];
   // Outgoing pings, by nonce (hex).
   readonly #pings = new Map<string, Waiter>();
 
@@ -337,6 +338,16 @@ export class Connection {
       this.#shutdown(reason, false);
     }
     return this.closed.then(() => undefined);
+  }
+
+  /**
+   * Resolves once no call is outstanding in either direction on this
+   * connection (at once if none is), or once it closes. Used to retire a
+   * duplicate session without failing the calls already on it.
+   */
+  drained(): Promise<void> {
+    if (this.#phase === 'closed' || (this.#calls.size === 0 && this.#serving.size === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   /** Closes at once, without flushing: for peers we give up on (eviction, protocol abuse). */
@@ -522,7 +533,10 @@ export class Connection {
         else if (!controller.signal.aborted) this.#replyError(id, handlerFailure(error, entry));
       },
     ).finally(() => {
-      if (id !== undefined) this.#serving.delete(id);
+      if (id !== undefined) {
+        this.#serving.delete(id);
+        this.#checkDrained();
+      }
       else this.#oneWayControllers.delete(controller);
       this.#handlersRunning--;
       if (this.#readingPaused && !this.#isClosed()) {
@@ -636,6 +650,12 @@ export class Connection {
     this.#calls.delete(id);
     this.#timers.clearTimeout(pending.timer);
     if (pending.signal && pending.onAbort) pending.signal.removeEventListener('abort', pending.onAbort);
+    this.#checkDrained();
+  }
+
+  #checkDrained(): void {
+    if (this.#drainWaiters.length === 0 || this.#calls.size > 0 || this.#serving.size > 0) return;
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
   }
 
   // ---- closing -------------------------------------------------------------
@@ -686,6 +706,7 @@ export class Connection {
     for (const waiter of this.#flushWaiters) waiter.reject(closedError);
     this.#flushWaiters = [];
     for (const ping of this.#pings.values()) ping.reject(closedError);
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#backlog = [];

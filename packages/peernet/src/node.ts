@@ -30,7 +30,16 @@ import {
 import type { CryptoProvider } from '@peernet/noise';
 import { tcp } from '@peernet/transport-tcp';
 import { watchLiveness } from '@peernet/liveness';
-import { Registry, watchNetwork, type BackoffOptions, type NetworkWatch, type PeerRecord } from '@peernet/registry';
+import { udpDiscovery } from '@peernet/discovery-udp';
+import { mdnsDiscovery } from '@peernet/discovery-mdns';
+import {
+  Registry,
+  watchNetwork,
+  type BackoffOptions,
+  type NetworkChange,
+  type NetworkWatch,
+  type PeerRecord,
+} from '@peernet/registry';
 
 /** Receives PeerNet's diagnostics; `console` fits. */
 export interface Logger {
@@ -67,13 +76,27 @@ export interface PeerNetOptions {
   crypto?: CryptoProvider;
   /** Diagnostics (silent when omitted). */
   logger?: Logger;
-  /** Discovery mechanisms: `Discovery` instances (none when omitted; see the built-in ones). */
-  discovery?: readonly Discovery[];
+  /**
+   * How peers are found: `'mdns'` (DNS-SD), `'udp'` (signed broadcasts) and/or
+   * your own `Discovery` instances. Default `['mdns', 'udp']`; `[]` for none
+   * (then only `connect()` makes sessions).
+   */
+  discovery?: readonly ('mdns' | 'udp' | Discovery)[];
+  /**
+   * Interfaces the built-in discoveries send and listen on: IPv4 addresses
+   * (`'127.0.0.1'`) or names (`'eth0'`). Default: every non-internal IPv4 interface.
+   */
+  interfaces?: readonly string[];
+  /** UDP port of the broadcast discovery (default 4040; the same on every node of a LAN). */
+  udpPort?: number;
   /** Heartbeat on every session (ping every 15 s, close after 30 s without pong); `false` turns it off. */
   liveness?: { intervalMs?: number; timeoutMs?: number } | false;
   /** Reconnect schedule (500 ms doubling to 30 s, with jitter). */
   reconnect?: BackoffOptions;
-  /** Interface polling (every 2 s); on a change, sessions are dropped and peers re-dialled. `false` turns it off. */
+  /**
+   * Interface polling (every 2 s). When an address goes away, sessions are
+   * dropped; on any change the node re-announces and re-dials. `false` turns it off.
+   */
   networkMonitor?: { intervalMs?: number } | false;
 }
 
@@ -113,6 +136,11 @@ export interface PeerNetEvents {
   'peer:discovered': [peer: { id: PeerId; addresses: readonly TransportAddress[]; trusted: boolean; source: string }];
 }
 
+// How long an existing session may take to answer before a duplicate replaces it.
+const DUPLICATE_PROBE_MS = 2_000;
+// How long a retired duplicate stays open for calls already on their way.
+const RETIRE_LINGER_MS = 1_000;
+
 type Listener_<E extends keyof PeerNetEvents> = (...args: PeerNetEvents[E]) => void;
 
 /**
@@ -135,6 +163,8 @@ export class PeerNet {
   // The live session of each peer (by text id) and every connection object we hold, handshaking or not.
   readonly #sessions = new Map<string, Connection>();
   readonly #all = new Set<Connection>();
+  // The older session of a duplicate pair while a ping decides which one stays.
+  readonly #standby = new Map<string, Connection>();
   readonly #dials = new Map<string, Promise<void>>();
   readonly #dialAborts = new Set<AbortController>();
   // Inbound connections still in their handshake, oldest first.
@@ -146,7 +176,13 @@ export class PeerNet {
   readonly #onTrustAdded = (entry: TrustEntry): void => this.#registry.peerTrusted(entry.id);
   readonly #onTrustRemoved = (entry: TrustEntry): void => this.#registry.peerUntrusted(entry.id);
 
-  private constructor(options: PeerNetOptions, identity: Identity, trust: TrustStore, ownsTrust: boolean) {
+  private constructor(
+    options: PeerNetOptions,
+    identity: Identity,
+    trust: TrustStore,
+    ownsTrust: boolean,
+    discoveries: readonly Discovery[],
+  ) {
     this.#options = options;
     const noiseKeys = identity.noiseKeyPair();
     this.#identity = { id: identity.id, noiseKeyPair: () => noiseKeys };
@@ -161,7 +197,7 @@ export class PeerNet {
         isConnected: (id) => this.isConnected(id),
         isTrusted: (id) => this.#trust.has(id),
       },
-      discoveries: options.discovery ?? [],
+      discoveries,
       ...(options.reconnect ? { backoff: options.reconnect } : {}),
     });
     this.#registry.on('peer:discovered', (peer) => this.#events.emit('peer:discovered', peer));
@@ -177,7 +213,21 @@ export class PeerNet {
     }
     const identity = options.identity ?? (await loadOrCreateIdentity({ dataDir: options.dataDir }));
     const trust = options.trust ?? (await openFileTrustStore({ path: join(options.dataDir, 'trust.json') }));
-    const node = new PeerNet(options, identity, trust, options.trust === undefined);
+    const discoveries = (options.discovery ?? ['mdns', 'udp']).map((d) => {
+      const interfaces = options.interfaces ? { interfaces: options.interfaces } : {};
+      if (d === 'mdns') return mdnsDiscovery({ identity, ...interfaces });
+      if (d === 'udp') {
+        return udpDiscovery({
+          identity,
+          ...interfaces,
+          ...(options.udpPort === undefined ? {} : { port: options.udpPort }),
+          isWanted: (id) => trust.has(id),
+        });
+      }
+      if (typeof d === 'object' && d !== null && typeof d.start === 'function') return d;
+      throw new InvalidArgumentError(`unknown discovery ${JSON.stringify(d)}: use 'mdns', 'udp' or a Discovery`);
+    });
+    const node = new PeerNet(options, identity, trust, options.trust === undefined, discoveries);
     try {
       node.#listener = await node.#transport.listen({
         host: options.host ?? '0.0.0.0',
@@ -189,7 +239,7 @@ export class PeerNet {
       await node.#registry.start();
       await node.#registry.announce(node.port);
       if (options.networkMonitor !== false) {
-        node.#network = watchNetwork(() => node.#onNetworkChange(), options.networkMonitor ?? {});
+        node.#network = watchNetwork((change) => node.#onNetworkChange(change), options.networkMonitor ?? {});
       }
     } catch (error) {
       await node.stop();
@@ -445,23 +495,62 @@ export class PeerNet {
     const existing = this.#sessions.get(key);
     if (existing === connection) return;
     if (existing) {
-      const initiatorOf = (c: Connection): PeerId => (c.initiator ? this.id : peer);
-      const keepExisting =
-        existing.initiator !== connection.initiator &&
-        initiatorOf(existing).compare(initiatorOf(connection)) < 0;
-      if (keepExisting) {
-        void connection.close();
-        return;
-      }
-      this.#sessions.set(key, connection);
-      void existing.close();
-      this.#logger.debug?.('replaced session', { peer: key });
+      this.#resolveDuplicate(peer, existing, connection);
       return;
     }
     this.#sessions.set(key, connection);
     this.#registry.peerOnline(peer);
     this.#logger.info?.('peer online', { peer: key });
     this.#events.emit('peer:online', peer);
+  }
+
+  /**
+   * Two sessions with one peer. If the same side dialled both, that side gave
+   * up the old one: the new one wins. Otherwise either both sides dialled at
+   * once (both sessions alive: keep the one initiated by the smaller id, which
+   * the peer computes identically) or the old session is dead and the peer
+   * re-dialled (a ping on it fails: the new one wins). Until the ping answers,
+   * new calls use the newer session and the older one stands by; the loser is
+   * retired only after the calls already on it are answered.
+   */
+  #resolveDuplicate(peer: PeerId, existing: Connection, incoming: Connection): void {
+    const key = peer.toString();
+    this.#sessions.set(key, incoming);
+    if (existing.initiator === incoming.initiator) {
+      this.#retire(existing);
+      return;
+    }
+    this.#standby.set(key, existing);
+    const initiatorOf = (c: Connection): PeerId => (c.initiator ? this.id : peer);
+    existing.ping({ timeout: DUPLICATE_PROBE_MS }).then(
+      () => {
+        if (this.#standby.get(key) !== existing) return; // one of them closed meanwhile
+        this.#standby.delete(key);
+        if (!incoming.isOpen) return;
+        const keepExisting = initiatorOf(existing).compare(initiatorOf(incoming)) < 0;
+        this.#sessions.set(key, keepExisting ? existing : incoming);
+        this.#retire(keepExisting ? incoming : existing);
+      },
+      () => {
+        if (this.#standby.get(key) === existing) this.#standby.delete(key);
+        existing.destroy(new ConnectionClosedError('replaced by a newer session; this one stopped answering'));
+      },
+    );
+  }
+
+  /**
+   * Closes a session that lost to a duplicate once the calls already on it
+   * are answered (new calls go to the winner), or after the call timeout.
+   */
+  #retire(connection: Connection): void {
+    const close = (): void => void connection.close();
+    const deadline = setTimeout(close, (this.#options.callTimeoutMs ?? 5_000) + RETIRE_LINGER_MS);
+    // Linger a moment first: a call the peer sent before it switched may still be on the wire.
+    const linger = setTimeout(() => void connection.drained().then(close), RETIRE_LINGER_MS);
+    void connection.closed.then(() => {
+      clearTimeout(deadline);
+      clearTimeout(linger);
+    });
   }
 
   #onClosed(connection: Connection, reason: PeerNetError | undefined): void {
@@ -473,26 +562,45 @@ export class PeerNet {
       return; // never authenticated: nothing was online
     }
     const key = peer.toString();
+    if (this.#standby.get(key) === connection) this.#standby.delete(key);
     if (this.#sessions.get(key) !== connection) return;
+    const standby = this.#standby.get(key);
+    if (standby?.isOpen) {
+      // The other session of a duplicate pair is alive: the peer never went offline.
+      this.#standby.delete(key);
+      this.#sessions.set(key, standby);
+      return;
+    }
     this.#sessions.delete(key);
     this.#logger.info?.('peer offline', { peer: key, reason: reason?.message });
     this.#events.emit('peer:offline', peer, reason);
     if (!this.#stopping) this.#registry.peerOffline(peer);
   }
 
-  /** Addresses changed: sessions may be bound to a vanished address, so drop them and start over. */
-  #onNetworkChange(): void {
+  /**
+   * Addresses changed. When one vanished, sessions may be bound to it and
+   * would only die by liveness timeout, so drop them all and start over; when
+   * addresses only appeared, keep the sessions. Either way, announce again
+   * and dial every offline peer now.
+   */
+  #onNetworkChange(change: NetworkChange): void {
     if (this.#stopping) return;
-    this.#logger.info?.('network changed: dropping sessions, re-announcing, re-dialling');
-    const closing = [...this.#sessions.values()].map((connection) => {
-      connection.destroy(new ConnectionClosedError('the network changed'));
-      return connection.closed;
-    });
+    this.#logger.info?.('network changed', { added: change.added, removed: change.removed });
+    const closing =
+      change.removed.length === 0
+        ? []
+        : [...this.#sessions.values()].map((connection) => {
+            connection.destroy(new ConnectionClosedError('a local address went away'));
+            return connection.closed;
+          });
     // After the sessions are gone (and reported offline), dial everyone at once.
-    void Promise.all(closing).then(() => {
-      if (this.#stopping) return;
-      this.#registry.networkChanged();
-      return this.#registry.announce(this.port);
-    }).catch((error: unknown) => this.#logger.warn?.('re-announce failed', { error }));
+    void Promise.all(closing)
+      .then(() => {
+        if (this.#stopping) return;
+        this.#registry.networkChanged();
+        return this.#registry.announce(this.port);
+      })
+      .catch((error: unknown) => this.#logger.warn?.('re-announce failed', { error }));
   }
+
 }

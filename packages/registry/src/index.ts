@@ -2,6 +2,6 @@ export { Registry } from './registry.js';
 export type { AddressSource, Dialer, PeerRecord, RegistryEvents, RegistryOptions } from './registry.js';
 export { backoffDelay, backoffOptions } from './backoff.js';
 export type { Backoff, BackoffOptions } from './backoff.js';
-export { networkFingerprint, watchNetwork } from './network-monitor.js';
-export type { NetworkMonitorOptions, NetworkWatch } from './network-monitor.js';
+export { networkAddresses, watchNetwork } from './network-monitor.js';
+export type { NetworkChange, NetworkMonitorOptions, NetworkWatch } from './network-monitor.js';
 export type { Timers } from './timers.js';

@@ -12,17 +12,25 @@ export interface NetworkMonitorOptions {
 }
 
 /**
- * A canonical description of the machine's non-internal addresses: equal
- * strings mean nothing a peer could dial has changed.
+ * The machine's non-internal addresses, one `name/family/address/netmask`
+ * string each, sorted: equal lists mean nothing a peer could dial has changed.
  */
-export function networkFingerprint(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string {
+export function networkAddresses(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string[] {
   const entries: string[] = [];
   for (const [name, infos] of Object.entries(interfaces)) {
     for (const info of infos ?? []) {
       if (!info.internal) entries.push(`${name}/${info.family}/${info.address}/${info.netmask}`);
     }
   }
-  return entries.sort().join(',');
+  return entries.sort();
+}
+
+/** What changed between two polls. */
+export interface NetworkChange {
+  /** Addresses that appeared. */
+  readonly added: readonly string[];
+  /** Addresses that disappeared (sessions bound to them are dead). */
+  readonly removed: readonly string[];
 }
 
 /** A running network monitor. */
@@ -31,21 +39,21 @@ export interface NetworkWatch {
   stop(): void;
 }
 
-/** Polls the interfaces and calls `onChange` when the set of addresses changes. */
-export function watchNetwork(onChange: () => void, options: NetworkMonitorOptions = {}): NetworkWatch {
+/** Polls the interfaces and calls `onChange` with the difference when the set of addresses changes. */
+export function watchNetwork(onChange: (change: NetworkChange) => void, options: NetworkMonitorOptions = {}): NetworkWatch {
   const read = options.networkInterfaces ?? osNetworkInterfaces;
   const timers = options.timers ?? defaultTimers;
   const intervalMs = options.intervalMs ?? 2_000;
-  let last = networkFingerprint(read());
+  let last = networkAddresses(read());
   let timer: unknown;
   let stopped = false;
   const poll = (): void => {
     if (stopped) return;
-    const now = networkFingerprint(read());
-    if (now !== last) {
-      last = now;
-      onChange();
-    }
+    const now = networkAddresses(read());
+    const added = now.filter((a) => !last.includes(a));
+    const removed = last.filter((a) => !now.includes(a));
+    last = now;
+    if (added.length > 0 || removed.length > 0) onChange({ added, removed });
     if (!stopped) timer = timers.setTimeout(poll, intervalMs);
   };
   timer = timers.setTimeout(poll, intervalMs);

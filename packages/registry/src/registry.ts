@@ -147,7 +147,10 @@ export class Registry {
     const entry = this.#entry(id);
     entry.online = true;
     entry.attempts = 0;
-    this.#cancel(entry);
+    // A dial already under way is left to finish: the peer may be completing
+    // it as its own session right now, and the node resolves duplicates.
+    if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
+    entry.timer = undefined;
   }
 
   /** The node reports a session down: reconnect with backoff while trusted and addressable. */

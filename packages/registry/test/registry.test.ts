@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { FakeClock, settle } from '@peernet/compliance';
 import { NotConnectedError, PeerId, type DiscoveredPeer, type Discovery, type TransportAddress } from '@peernet/interface';
-import { Registry, backoffDelay, backoffOptions, networkFingerprint, watchNetwork, type Dialer } from '@peernet/registry';
+import { Registry, backoffDelay, backoffOptions, networkAddresses, watchNetwork, type Dialer } from '@peernet/registry';
 
 const idOf = (n: number): PeerId => PeerId.fromBytes(new Uint8Array(32).fill(n));
 
@@ -205,22 +205,27 @@ describe('network monitor', () => {
   });
 
   it('fingerprints only non-internal addresses, order-independently', () => {
-    expect(networkFingerprint(eth('10.0.0.1'))).toBe('eth0/IPv4/10.0.0.1/255.255.255.0');
-    expect(networkFingerprint({ lo: eth('1.1.1.1').lo })).toBe('');
+    expect(networkAddresses(eth('10.0.0.1'))).toEqual(['eth0/IPv4/10.0.0.1/255.255.255.0']);
+    expect(networkAddresses({ lo: eth('1.1.1.1').lo })).toEqual([]);
   });
 
   it('reports a change within one poll, once', async () => {
     const clock = new FakeClock();
     let current = eth('10.0.0.1');
-    let changes = 0;
-    const watch = watchNetwork(() => changes++, { intervalMs: 2000, networkInterfaces: () => current, timers: clock });
+    const changes: unknown[] = [];
+    const watch = watchNetwork((change) => changes.push(change), { intervalMs: 2000, networkInterfaces: () => current, timers: clock });
     await clock.advance(10_000);
-    expect(changes).toBe(0);
+    expect(changes).toEqual([]);
     current = eth('10.0.0.2');
     await clock.advance(2000);
-    expect(changes).toBe(1);
+    expect(changes).toEqual([
+      { added: ['eth0/IPv4/10.0.0.2/255.255.255.0'], removed: ['eth0/IPv4/10.0.0.1/255.255.255.0'] },
+    ]);
     await clock.advance(10_000);
-    expect(changes).toBe(1);
+    expect(changes).toHaveLength(1);
+    current = { ...eth('10.0.0.2'), wlan0: eth('192.168.1.5').eth0 };
+    await clock.advance(2000);
+    expect(changes[1]).toEqual({ added: ['wlan0/IPv4/192.168.1.5/255.255.255.0'], removed: [] });
     watch.stop();
     expect(clock.pending).toBe(0);
   });

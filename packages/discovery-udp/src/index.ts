@@ -1,0 +1,31 @@
+export {
+  DEFAULT_INTERVAL_MS,
+  DEFAULT_MAX_PEERS,
+  DEFAULT_PORT,
+  DEFAULT_VERIFY_PER_SECOND,
+  DEFAULT_WANTED_VERIFY_PER_SECOND,
+  udpDiscovery,
+} from './discovery.js';
+export type { UdpDiscovery, UdpDiscoveryIdentity, UdpDiscoveryOptions, UdpDiscoveryStats } from './discovery.js';
+export {
+  DEFAULT_WINDOW_MS,
+  FLAG_GOODBYE,
+  PACKET_BYTES,
+  PROTOCOL_VERSION,
+  decodeAnnouncement,
+  encodeAnnouncement,
+} from './packet.js';
+export type {
+  Announcement,
+  AnnouncementSigner,
+  DecodeAnnouncementOptions,
+  DecodeResult,
+  DropReason,
+  EncodeAnnouncementOptions,
+} from './packet.js';
+export { DEFAULT_REPLAY_CAPACITY, ReplayTable } from './replay-table.js';
+export type { ReplayTableOptions } from './replay-table.js';
+export { TokenBucket } from './token-bucket.js';
+export type { TokenBucketOptions } from './token-bucket.js';
+export type { InterfaceTable } from './interfaces.js';
+export type { ReceiveCounters } from './receiver.js';
