@@ -84,7 +84,12 @@ class Instance {
   }
 
   /** Waits for a `'peer'` event for `id`, after the first `skip` such events, that satisfies `accept`. */
-  waitForPeer(id: PeerId, what: string, accept: (peer: DiscoveredPeer) => boolean = () => true, skip = 0): Promise<DiscoveredPeer> {
+  waitForPeer(
+    id: PeerId,
+    what: string,
+    accept: (peer: DiscoveredPeer) => boolean = () => true,
+    skip = 0,
+  ): Promise<DiscoveredPeer> {
     const find = (): DiscoveredPeer | undefined => this.peerEvents(id).slice(skip).find(accept);
     return this.#until(find, what);
   }
@@ -150,7 +155,10 @@ function announcedPorts(count: number): number[] {
  * real traffic between instances created by `setup`. Call it at the top
  * level of a test file; `setup` runs before each test.
  */
-export function discoverySuite<I extends DiscoverySuiteIdentity>(name: string, options: DiscoverySuiteOptions<I>): void {
+export function discoverySuite<I extends DiscoverySuiteIdentity>(
+  name: string,
+  options: DiscoverySuiteOptions<I>,
+): void {
   const timeout = options.timeout ?? 5000;
   const testTimeout = timeout * 6;
 
@@ -258,8 +266,9 @@ export function discoverySuite<I extends DiscoverySuiteIdentity>(name: string, o
       for (const [i, observer] of all.entries()) {
         for (const [j, other] of all.entries()) {
           if (i === j) continue;
-          const peer = await observer.waitForPeer(other.id, `instance ${i} to see instance ${j}`, hasPort(ports[j] as number));
-          checkPeer(peer, other.id, ports[j] as number);
+          const port = ports[j] as number;
+          const peer = await observer.waitForPeer(other.id, `instance ${i} to see instance ${j}`, hasPort(port));
+          checkPeer(peer, other.id, port);
         }
       }
       for (const instance of all) {
@@ -301,7 +310,8 @@ export function discoverySuite<I extends DiscoverySuiteIdentity>(name: string, o
     it('start() twice is harmless, and stop() right after start() leaves nothing open', async () => {
       const a = await create();
       await announce(a, announcedPorts(1)[0] as number);
-      await withTimeout(Promise.all([a.discovery.start(), a.discovery.start()]), timeout, 'two concurrent start() calls');
+      const twice = Promise.all([a.discovery.start(), a.discovery.start()]);
+      await withTimeout(twice, timeout, 'two concurrent start() calls');
       await start(a);
       await stop(a);
       const b = await create();

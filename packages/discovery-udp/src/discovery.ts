@@ -120,7 +120,7 @@ interface Settings {
   networkInterfaces: () => InterfaceTable;
 }
 
-/** Creates a discovery by signed UDP broadcast announcements, named `'udp'`. Throws `InvalidArgumentError` for a bad option. */
+/** Creates the signed UDP broadcast discovery, named `'udp'`; throws `InvalidArgumentError` for a bad option. */
 export function udpDiscovery(options: UdpDiscoveryOptions): UdpDiscovery {
   return new UdpBroadcastDiscovery(settingsOf(options));
 }
@@ -191,7 +191,10 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     return this.#serially(async () => {
       this.#announcedPort = port;
       // Announcing again while running re-sends at once: that is how a node re-announces after a network change.
-      if (this.#running) await this.#announce(false);
+      if (this.#running) {
+        this.#refreshInterfaces();
+        await this.#announce(false);
+      }
     });
   }
 
@@ -220,14 +223,13 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     return resolveInterfaces(this.#settings.restriction, this.#settings.networkInterfaces());
   }
 
-  /** The interfaces now; on a failed lookup, the last known ones (a transient failure must not stop the timer). */
-  #refreshInterfaces(): Ipv4Interface[] {
+  /** Re-reads the interfaces; a failed lookup keeps the last ones (a transient failure must not stop the timer). */
+  #refreshInterfaces(): void {
     try {
       this.#interfaces = this.#resolveInterfaces();
     } catch {
       // Keep the previous list.
     }
-    return this.#interfaces;
   }
 
   async #start(): Promise<void> {
@@ -283,6 +285,8 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
   }
 
   #tick(): void {
+    // Interfaces come and go: follow them within the restriction, for sending and for the source filter.
+    this.#refreshInterfaces();
     const now = this.#settings.now();
     this.#receiver.replays.prune(now);
     const { lost, changed } = this.#peers.expire(now);
@@ -296,8 +300,7 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     const socket = this.#socket;
     const port = this.#announcedPort;
     if (socket === undefined || port === undefined) return Promise.resolve();
-    // Interfaces come and go: follow them on every send, within the restriction.
-    const targets = broadcastAddressesOf(this.#refreshInterfaces());
+    const targets = broadcastAddressesOf(this.#interfaces);
     let packet: Uint8Array;
     try {
       packet = encodeAnnouncement({ identity: this.#settings.identity, port, goodbye, now: this.#timestamp() });
@@ -372,7 +375,9 @@ function messageOf(error: unknown): string {
 function integerOption(value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`udpDiscovery option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `udpDiscovery option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -380,7 +385,9 @@ function integerOption(value: unknown, name: string, fallback: number, min: numb
 function rateOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidArgumentError(`udpDiscovery option ${name} must be a number >= 0 (or Infinity), got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `udpDiscovery option ${name} must be a number >= 0 (or Infinity), got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -412,7 +419,7 @@ function settingsOf(options: UdpDiscoveryOptions): Settings {
     port: integerOption(options.port, 'port', DEFAULT_PORT, 1, 65535),
     restriction: checkRestriction(options.interfaces),
     intervalMs,
-    ttlMs: integerOption(options.ttlMs, 'ttlMs', Math.min(3 * intervalMs, Number.MAX_SAFE_INTEGER), 1, Number.MAX_SAFE_INTEGER),
+    ttlMs: integerOption(options.ttlMs, 'ttlMs', 3 * intervalMs, 1, Number.MAX_SAFE_INTEGER),
     windowMs: integerOption(options.windowMs, 'windowMs', DEFAULT_WINDOW_MS, 0, Number.MAX_SAFE_INTEGER),
     verifyPerSecond: rateOption(options.verifyPerSecond, 'verifyPerSecond', DEFAULT_VERIFY_PER_SECOND),
     wantedVerifyPerSecond: rateOption(

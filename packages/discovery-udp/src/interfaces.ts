@@ -14,7 +14,9 @@ export interface Ipv4Interface {
   readonly netmask: string;
   /** Directed broadcast address (`address | ~netmask`), or undefined for /0, /31 and /32 networks. */
   readonly broadcast: string | undefined;
+  /** The network address as a 32-bit number, for the source filter. */
   readonly network: number;
+  /** The netmask as a 32-bit number. */
   readonly mask: number;
 }
 
@@ -46,14 +48,18 @@ export function checkRestriction(interfaces: unknown): readonly string[] | undef
   }
   for (const entry of interfaces) {
     if (typeof entry !== 'string' || entry.length === 0 || /\s/.test(entry)) {
-      throw new InvalidArgumentError(`interfaces entries must be IPv4 addresses or interface names, got ${JSON.stringify(entry)}`);
+      throw new InvalidArgumentError(
+        `interfaces entries must be IPv4 addresses or interface names, got ${JSON.stringify(entry)}`,
+      );
     }
     if (entry.includes(':')) {
-      throw new InvalidArgumentError(`UDP broadcast is IPv4 only: ${JSON.stringify(entry)} cannot be used in interfaces`);
+      throw new InvalidArgumentError(`UDP broadcast is IPv4 only: ${JSON.stringify(entry)} cannot be in interfaces`);
     }
     const ip = parseIpv4(entry);
     if (ip === 0 || ip === 0xffffffff) {
-      throw new InvalidArgumentError(`${entry} is not an interface address; name an interface or one of its IPv4 addresses`);
+      throw new InvalidArgumentError(
+        `${entry} is not an interface address; name an interface or one of its IPv4 addresses`,
+      );
     }
   }
   return [...interfaces] as string[];

@@ -120,7 +120,9 @@ export function encodeAnnouncement(options: EncodeAnnouncementOptions): Uint8Arr
     throw new InvalidArgumentError(`encodeAnnouncement goodbye must be a boolean, got ${typeof goodbye}`);
   }
   if (typeof now !== 'number' || !Number.isSafeInteger(now) || now < 0) {
-    throw new InvalidArgumentError(`announcement time must be a non-negative safe integer (unix ms), got ${String(now)}`);
+    throw new InvalidArgumentError(
+      `announcement time must be a non-negative safe integer (unix ms), got ${String(now)}`,
+    );
   }
   const packet = new Uint8Array(PACKET_BYTES);
   const view = new DataView(packet.buffer);
@@ -185,7 +187,9 @@ function checkDecodeOptions(options: DecodeAnnouncementOptions): DecodeAnnouncem
     throw new InvalidArgumentError('decodeAnnouncement options must be an object with `now`');
   }
   if (typeof options.now !== 'number' || !Number.isFinite(options.now)) {
-    throw new InvalidArgumentError(`decodeAnnouncement now must be a finite number (unix ms), got ${String(options.now)}`);
+    throw new InvalidArgumentError(
+      `decodeAnnouncement now must be a finite number (unix ms), got ${String(options.now)}`,
+    );
   }
   const { windowMs } = options;
   if (windowMs !== undefined && (typeof windowMs !== 'number' || !(windowMs >= 0) || !Number.isFinite(windowMs))) {

@@ -5,19 +5,33 @@ import { TokenBucket } from './token-bucket.js';
 
 /** Counters of everything received, by outcome. */
 export interface ReceiveCounters {
+  /** Datagrams looked at; each also lands in exactly one of the outcome counters below. */
   received: number;
+  /** Passed every check, signature included. */
   accepted: number;
+  /** Source address outside the subnets of the interfaces in use. */
   foreignSource: number;
+  /** Not exactly 112 bytes. */
   malformed: number;
+  /** Not starting with "PNET". */
   badMagic: number;
+  /** Version other than 2. */
   badVersion: number;
+  /** A flag bit other than goodbye set. */
   badFlags: number;
+  /** Announced port 0. */
   badPort: number;
+  /** Timestamp outside the time window. */
   stale: number;
+  /** Our own key. */
   own: number;
+  /** Timestamp not later than the last one accepted from the key. */
   replayed: number;
+  /** No verification token left in the key's budget. */
   rateLimited: number;
+  /** Signature did not verify. */
   badSignature: number;
+  /** Signature checks performed (not an outcome: `accepted + badSignature`). */
   verified: number;
 }
 

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '@peernet/interface';
 export interface TokenBucketOptions {
   /** Tokens added per second; `Infinity` means no limit, `0` means nothing after the burst. */
   ratePerSecond: number;
-  /** Most tokens held (and the number available at first). Default: one second's worth (at least 1 if the rate is above 0). */
+  /** Most tokens held, and the number at first. Default: one second's worth (at least 1 if the rate is above 0). */
   burst?: number;
 }
 

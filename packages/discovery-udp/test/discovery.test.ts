@@ -55,7 +55,11 @@ async function raw(address = '127.0.0.1', port = 0, reuseAddr = false): Promise<
 }
 
 /** Sends announcements of `identity` with strictly increasing times, as a real sender does. */
-function announcer(identity: Identity, socket: RawSocket, target: number): (port: number, goodbye?: boolean) => Promise<void> {
+function announcer(
+  identity: Identity,
+  socket: RawSocket,
+  target: number,
+): (port: number, goodbye?: boolean) => Promise<void> {
   let last = 0;
   return (port, goodbye = false) => {
     last = Math.max(Date.now(), last + 1);
@@ -67,7 +71,10 @@ describe('udpDiscovery options', () => {
   const identity = generateIdentity();
   it.each<[string, Partial<UdpDiscoveryOptions>]>([
     ['no identity', { identity: undefined as never }],
-    ['an identity whose key does not match its id', { identity: { ...identity, id: generateIdentity().id, publicKey: identity.publicKey, sign: identity.sign } }],
+    [
+      'an identity whose key does not match its id',
+      { identity: { id: generateIdentity().id, publicKey: identity.publicKey, sign: identity.sign } },
+    ],
     ['port 0', { port: 0 }],
     ['port 65536', { port: 65536 }],
     ['intervalMs 0', { intervalMs: 0 }],
@@ -99,17 +106,23 @@ describe('udpDiscovery options', () => {
     // The default (every non-internal interface) is only ever computed here, from a made-up table, never used.
     const table = () => ({
       lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4' as const, mac: '', internal: true, cidr: null }],
-      eth0: [{ address: '192.168.7.9', netmask: '255.255.255.0', family: 'IPv4' as const, mac: '', internal: false, cidr: null }],
+      eth0: [
+        { address: '192.168.7.9', netmask: '255.255.255.0', family: 'IPv4' as const, mac: '', internal: false, cidr: null },
+      ],
     });
     expect(udpDiscovery({ identity, networkInterfaces: table }).broadcastAddresses()).toEqual(['192.168.7.255']);
-    expect(udpDiscovery({ identity, interfaces: ['lo'], networkInterfaces: table }).broadcastAddresses()).toEqual(['127.255.255.255']);
+    const byName = udpDiscovery({ identity, interfaces: ['lo'], networkInterfaces: table });
+    expect(byName.broadcastAddresses()).toEqual(['127.255.255.255']);
   });
 });
 
 describe('udpDiscovery on loopback', () => {
   it('start() rejects when no restricted interface exists, and holds nothing', async () => {
     const d = loopbackDiscovery({ port: randomPort(), interfaces: ['no-such-interface0'] });
-    await expect(d.start()).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('no-such-interface0') });
+    await expect(d.start()).rejects.toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringContaining('no-such-interface0'),
+    });
   });
 
   it('start() rejects with invalid_argument when the port is taken without address reuse', async () => {
@@ -251,6 +264,29 @@ describe('udpDiscovery on loopback', () => {
     await waitUntil(() => d.stats.received === 2, TIMEOUT, 'both datagrams');
     expect(log.peers(stranger.id)).toHaveLength(0);
     expect(d.stats).toMatchObject({ rateLimited: 1, accepted: 1, verified: 1 });
+  });
+
+  it('follows the interface table on every tick: stops sending while the interface is gone, resumes when it is back', async () => {
+    const port = randomPort();
+    let present = true;
+    let lookups = 0; // one lookup per tick: the ticks made visible
+    const table = () => {
+      lookups++;
+      return present ? loopbackOnly() : {};
+    };
+    const d = loopbackDiscovery({ port, intervalMs: 20, networkInterfaces: table });
+    await d.announce({ port: 6000 });
+    await d.start();
+    await waitUntil(() => d.stats.sent >= 2, TIMEOUT, 'two announcements');
+    present = false;
+    const gone = lookups;
+    await waitUntil(() => lookups >= gone + 2, TIMEOUT, 'two ticks without the interface');
+    const sentWhileGone = d.stats.sent;
+    await waitUntil(() => lookups >= gone + 6, TIMEOUT, 'four more ticks');
+    expect(d.stats.sent).toBe(sentWhileGone);
+    present = true;
+    await waitUntil(() => d.stats.sent > sentWhileGone, TIMEOUT, 'sending to resume');
+    expect(d.stats.sendErrors).toBe(0);
   });
 
   it("drops its own announcements that broadcast loops back", async () => {

@@ -84,7 +84,9 @@ describe('a flood of forged, replayed and garbage datagrams', () => {
       await log.until(() => log.peers(friend.id).length === 1, 3000, 'the genuine friend');
 
       // Packets whose drop does not depend on their time are signed once and sent many times.
-      const stale = strangers.map((stranger) => encodeAnnouncement({ identity: stranger, port: 7000, now: Date.now() - 31_000 }));
+      const stale = strangers.map((stranger) =>
+        encodeAnnouncement({ identity: stranger, port: 7000, now: Date.now() - 31_000 }),
+      );
       const own = encodeAnnouncement({ identity: me, port: 7000, now: Date.now() });
       const started = Date.now();
       const forgedIds = new Set<string>();

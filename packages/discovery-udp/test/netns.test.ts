@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { withTimeout } from '@peernet/compliance';
-import { type NetnsLab, createNetnsLab, netnsUnavailableReason } from './netns.js';
+import { type NetnsLab, createNetnsLab, netnsUnavailableReason } from '@peernet/compliance';
 import { randomPort } from './helpers.js';
 
 const packageDir = path.resolve(__dirname, '..');
@@ -70,12 +70,16 @@ class Node {
       waiter = () => {
         const line = this.find(event, match);
         if (line !== undefined) resolve(line);
-        else if (this.child.exitCode !== null) reject(new Error(`node exited (${this.child.exitCode}) before ${what}: ${this.stderr}`));
+        else if (this.child.exitCode !== null) {
+          reject(new Error(`node exited (${this.child.exitCode}) before ${what}: ${this.stderr}`));
+        }
       };
       this.#waiters.add(waiter);
       waiter();
     });
-    return withTimeout(found, TIMEOUT, `${what} (stderr: ${this.stderr || 'empty'})`).finally(() => this.#waiters.delete(waiter));
+    return withTimeout(found, TIMEOUT, `${what} (stderr: ${this.stderr || 'empty'})`).finally(() =>
+      this.#waiters.delete(waiter),
+    );
   }
 
   #notify(): void {
@@ -101,7 +105,7 @@ if (unavailable !== undefined) {
             'Build it first: cd packages/discovery-udp && npx tsc -b',
         );
       }
-      lab = createNetnsLab(3);
+      lab = createNetnsLab({ hosts: 3 });
     });
 
     afterAll(async () => {
@@ -114,11 +118,13 @@ if (unavailable !== undefined) {
       const hosts = lab?.hosts ?? [];
       const udpPort = randomPort();
       const announced = hosts.map((_, i) => 9001 + i);
-      for (const [i, host] of hosts.entries()) nodes.push(new Node(host.namespace, [String(udpPort), String(announced[i]), 'eth0']));
+      for (const [i, host] of hosts.entries()) {
+        nodes.push(new Node(host.namespace, [String(udpPort), String(announced[i]), 'eth0']));
+      }
 
       const ready = await Promise.all(nodes.map((node, i) => node.waitFor('ready', `node ${i + 1} to start`)));
       // Inside its namespace each node broadcasts on eth0's subnet only.
-      for (const line of ready) expect(line.broadcast).toEqual([lab?.broadcast]);
+      for (const line of ready) expect(line.broadcast).toEqual([lab?.hosts[0]?.address.replace(/\.\d+$/, '.255')]);
 
       for (const [i, node] of nodes.entries()) {
         for (const [j, other] of ready.entries()) {
@@ -133,7 +139,9 @@ if (unavailable !== undefined) {
       third.child.stdin?.write('stop\n');
       await third.waitFor('stopped', 'node 3 to stop');
       expect(await withTimeout(third.exited, TIMEOUT, 'node 3 to exit by itself after stop()')).toBe(0);
-      for (const node of [first, second]) await node.waitFor('lost', "'peer:lost' for node 3", (line) => line.id === ready[2]?.id);
+      for (const node of [first, second]) {
+        await node.waitFor('lost', "'peer:lost' for node 3", (line) => line.id === ready[2]?.id);
+      }
 
       for (const node of [first, second]) node.child.stdin?.write('stop\n');
       for (const node of [first, second]) {

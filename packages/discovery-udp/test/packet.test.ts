@@ -277,8 +277,11 @@ describe('decodeAnnouncement', () => {
   });
 
   it('refuses bad options (they are programming errors, not network input)', () => {
-    for (const options of [undefined, null, {}, { now: Number.NaN }, { now: NOW, windowMs: -1 }, { now: NOW, windowMs: Number.NaN }]) {
-      expect(() => decodeAnnouncement(packet(), options as never)).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    const bad = [undefined, null, {}, { now: Number.NaN }, { now: NOW, windowMs: -1 }, { now: NOW, windowMs: Number.NaN }];
+    for (const options of bad) {
+      expect(() => decodeAnnouncement(packet(), options as never)).toThrow(
+        expect.objectContaining({ code: 'invalid_argument' }),
+      );
     }
   });
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { FakeClock, settle } from '@peernet/compliance';
 import { NotConnectedError, PeerId, type DiscoveredPeer, type Discovery, type TransportAddress } from '@peernet/interface';
 import { Registry, backoffDelay, backoffOptions, networkAddresses, watchNetwork, type Dialer } from '@peernet/registry';
@@ -211,7 +212,7 @@ describe('network monitor', () => {
 
   it('reports a change within one poll, once', async () => {
     const clock = new FakeClock();
-    let current = eth('10.0.0.1');
+    let current: NodeJS.Dict<NetworkInterfaceInfo[]> = eth('10.0.0.1');
     const changes: unknown[] = [];
     const watch = watchNetwork((change) => changes.push(change), { intervalMs: 2000, networkInterfaces: () => current, timers: clock });
     await clock.advance(10_000);
