@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
-import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from '@peernet/atomic-file';
 import { InsecureKeyfileError, InvalidKeyfileError } from './errors.js';
 import { generateIdentity, type Identity } from './identity.js';
 import { KEYFILE_BYTES, decodeKeyfile, encodeKeyfile } from './keyfile-format.js';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
-import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from '@peernet/atomic-file';
 import { CorruptTrustStoreError } from './errors.js';
 import { parseTrustFile, serializeTrustFile } from './format.js';
 import { QueuedTrustStore, type TrustEntry, type TrustStore } from './store.js';
@@ -26,7 +26,7 @@ class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
   readonly path: string;
 
   constructor(path: string, entries: readonly TrustEntry[], now: (() => number) | undefined) {
-    super({ entries, now, persist: (list) => writeFileAtomic(path, serializeTrustFile(list)) });
+    super({ entries, now, persist: (list) => writeFileAtomic({ path, data: serializeTrustFile(list), mode: 'replace' }).then(() => undefined) });
     this.path = path;
   }
 }

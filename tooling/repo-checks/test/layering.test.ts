@@ -5,7 +5,7 @@ const root = join(__dirname, '..', '..', '..');
 
 /** DESIGN.md's layering, lowest first: a package may depend only on lower layers. */
 const layers: string[][] = [
-  ['@peernet/interface'],
+  ['@peernet/interface', '@peernet/atomic-file'],
   ['@peernet/identity', '@peernet/noise', '@peernet/frame', '@peernet/trust'],
   ['@peernet/connection'],
   ['@peernet/transport-tcp', '@peernet/discovery-mdns', '@peernet/discovery-udp', '@peernet/liveness'],
