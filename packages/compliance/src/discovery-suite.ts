@@ -6,7 +6,7 @@ import {
   isPeerId,
   isPeerNetError,
 } from '@peernet/interface';
-import { resourceSnapshot, resourcesAbove, waitUntil, withTimeout } from './util.js';
+import { Waiters, resourceSnapshot, resourcesAbove, waitUntil, withTimeout } from './util.js';
 
 /** The least the suite needs to know of an identity: its peer id. */
 export interface DiscoverySuiteIdentity {
@@ -60,7 +60,7 @@ class Instance {
   readonly discovery: Discovery;
   readonly id: PeerId;
   readonly sightings: Sighting[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
   readonly #timeout: number;
 
   constructor(discovery: Discovery, id: PeerId, timeout: number) {
@@ -101,24 +101,13 @@ class Instance {
 
   #record(sighting: Sighting): void {
     this.sightings.push(sighting);
-    for (const waiter of [...this.#waiters]) waiter();
+    this.#waiters.wake();
   }
 
   #until<T>(find: () => T | undefined, what: string): Promise<T> {
-    const found = find();
-    if (found !== undefined) return Promise.resolve(found);
-    let waiter: () => void = () => {};
-    const reached = new Promise<T>((resolve) => {
-      waiter = () => {
-        const value = find();
-        if (value !== undefined) resolve(value);
-      };
-      this.#waiters.add(waiter);
-    });
-    return withTimeout(reached, this.#timeout, `${what} (saw: ${this.describe()})`).finally(() =>
-      this.#waiters.delete(waiter),
-    );
+    return this.#waiters.until(find, this.#timeout, () => `${what} (saw: ${this.describe()})`);
   }
+
 
   describe(): string {
     if (this.sightings.length === 0) return 'nothing';

@@ -9,6 +9,7 @@ export {
   resourceSnapshot,
   resourcesAbove,
   sha256,
+  Waiters,
   waitUntil,
   withTimeout,
 } from './util.js';
@@ -17,3 +18,5 @@ export * from './discovery-suite.js';
 export { FakeClock, settle } from './fake-clock.js';
 export { createNetnsLab, netnsUnavailableReason } from './netns.js';
 export type { NetnsHost, NetnsLab } from './netns.js';
+export { runJestFixtures } from './child-jest.js';
+export type { ChildTestResult, RunJestFixturesOptions } from './child-jest.js';

@@ -58,6 +58,41 @@ export async function waitUntil(condition: () => boolean, timeout: number, what:
   }
 }
 
+/**
+ * Lets tests wait for a state of something that records events: call
+ * `wake()` whenever a new event is recorded, and `until(find, ...)` resolves
+ * with the first non-undefined `find()` result, or rejects after `timeout`.
+ */
+export class Waiters {
+  readonly #waiters = new Set<() => void>();
+
+  /** Re-checks every pending `until`. */
+  wake(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  /** Resolves with `find()`'s first defined value (checked now and on every `wake()`). */
+  until<T>(find: () => T | undefined, timeout: number, what: string | (() => string)): Promise<T> {
+    const found = find();
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise<T>((resolve, reject) => {
+      const waiter = (): void => {
+        const value = find();
+        if (value === undefined) return;
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        // Described only on failure, so the message can show what was seen by then.
+        reject(new Error(`timed out after ${timeout} ms waiting for ${typeof what === 'string' ? what : what()}`));
+      }, timeout);
+      this.#waiters.add(waiter);
+    });
+  }
+}
+
 /** Consumes a stream, counting and hashing what arrives, and lets tests wait for progress. */
 export class Reader {
   received = 0;

@@ -1,37 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { runJestFixtures, type ChildTestResult } from '@peernet/compliance';
 
-interface AssertionResult {
-  fullName: string;
-  status: string;
-  failureMessages: string[];
-}
+type AssertionResult = ChildTestResult;
 
 // The suite is only worth something if it fails transports that break the contract.
 describe('transportSuite catches broken transports', () => {
   let results: AssertionResult[] = [];
 
   beforeAll(() => {
-    const packageDir = path.resolve(__dirname, '..');
-    const child = spawnSync(
-      process.execPath,
-      [
-        require.resolve('jest/bin/jest'),
-        '--ci',
-        '--forceExit',
-        '--json',
-        '--testMatch',
-        '<rootDir>/test/fixtures/*.fixture.ts',
-        '--testNamePattern',
-        'carries bytes both ways|removes its abort listener|invalid dial address|applies backpressure',
-      ],
-      { cwd: packageDir, encoding: 'utf8', timeout: 60_000 },
-    );
-    if (!child.stdout.trimStart().startsWith('{')) {
-      throw new Error(`the child jest run produced no report: ${child.error ?? ''}\n${child.stderr.slice(-2000)}`);
-    }
-    const report = JSON.parse(child.stdout) as { testResults: Array<{ assertionResults: AssertionResult[] }> };
-    results = report.testResults.flatMap((file) => file.assertionResults).filter((r) => r.status !== 'pending');
+    results = runJestFixtures({ packageDir: path.resolve(__dirname, '..'), testNames: ['carries bytes both ways', 'removes its abort listener', 'invalid dial address', 'applies backpressure'], timeout: 60_000 });
   }, 70_000);
 
   const outcome = (suite: string, test: string): AssertionResult => {

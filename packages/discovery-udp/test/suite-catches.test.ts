@@ -1,11 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { runJestFixtures, type ChildTestResult } from '@peernet/compliance';
 
-interface AssertionResult {
-  fullName: string;
-  status: string;
-  failureMessages: string[];
-}
+type AssertionResult = ChildTestResult;
 
 const TESTS = [
   'two instances find each other',
@@ -20,26 +16,7 @@ describe('discoverySuite catches broken discoveries', () => {
   let results: AssertionResult[] = [];
 
   beforeAll(() => {
-    const packageDir = path.resolve(__dirname, '..');
-    const child = spawnSync(
-      process.execPath,
-      [
-        require.resolve('jest/bin/jest'),
-        '--ci',
-        '--forceExit',
-        '--json',
-        '--testMatch',
-        '<rootDir>/test/fixtures/*.fixture.ts',
-        '--testNamePattern',
-        TESTS.join('|'),
-      ],
-      { cwd: packageDir, encoding: 'utf8', timeout: 90_000 },
-    );
-    if (!child.stdout.trimStart().startsWith('{')) {
-      throw new Error(`the child jest run produced no report: ${child.error ?? ''}\n${child.stderr.slice(-2000)}`);
-    }
-    const report = JSON.parse(child.stdout) as { testResults: Array<{ assertionResults: AssertionResult[] }> };
-    results = report.testResults.flatMap((file) => file.assertionResults).filter((r) => r.status !== 'pending');
+    results = runJestFixtures({ packageDir: path.resolve(__dirname, '..'), testNames: TESTS, timeout: 90_000 });
   }, 100_000);
 
   const outcome = (suite: string, test: string): AssertionResult => {

@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createNetnsLab, netnsUnavailableReason, type NetnsHost, type NetnsLab } from '@peernet/compliance';
+import { Waiters, createNetnsLab, netnsUnavailableReason, type NetnsHost, type NetnsLab } from '@peernet/compliance';
 import { generateIdentity, saveIdentity, type Identity } from '@peernet/identity';
 import { openFileTrustStore } from '@peernet/trust';
 import { cleanup, tempDir } from './helpers.js';
@@ -28,7 +28,7 @@ interface NodeEvent {
 /** A node process in a namespace, with its event log and a way to wait on it. */
 class LanNode {
   readonly events: NodeEvent[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
   #tag = 0;
   readonly child: ChildProcess;
 
@@ -39,27 +39,17 @@ class LanNode {
     });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.events.push(JSON.parse(line) as NodeEvent);
-      for (const wake of this.#waiters) wake();
+      this.#waiters.wake();
     });
   }
 
   /** Resolves with the first event (from index `from` on) matching `match`, or rejects after `ms`. */
   waitFor(match: (e: NodeEvent) => boolean, ms: number, from = 0): Promise<NodeEvent> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = this.events.slice(from).find(match);
-        if (!found) return false;
-        this.#waiters.delete(check);
-        clearTimeout(timer);
-        resolve(found);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`${this.host.namespace}: no matching event within ${ms} ms; saw ${JSON.stringify(this.events.slice(from))}`));
-      }, ms);
-      if (!check()) this.#waiters.add(check);
-    });
+    return this.#waiters.until(
+      () => this.events.slice(from).find(match),
+      ms,
+      () => `a matching event from ${this.host.namespace}; saw ${JSON.stringify(this.events.slice(from))}`,
+    );
   }
 
   /** Calls `name` on `peer` through this node; resolves with the result or the error code. */
