@@ -1,6 +1,6 @@
 import { type RemoteInfo, createSocket } from 'node:dgram';
 import dnsPacket, { type Packet } from 'dns-packet';
-import { withTimeout } from '@peernet/compliance';
+import { Waiters } from '@peernet/compliance';
 import type { DiscoveredPeer, Discovery, PeerId } from '@peernet/interface';
 
 type Sighting = { kind: 'peer'; peer: DiscoveredPeer; at: number } | { kind: 'lost'; id: PeerId; at: number };
@@ -8,7 +8,7 @@ type Sighting = { kind: 'peer'; peer: DiscoveredPeer; at: number } | { kind: 'lo
 /** Records what a discovery reports and lets a test wait for it. */
 export class Recorder {
   readonly sightings: Sighting[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   constructor(discovery: Discovery) {
     discovery.on('peer', (peer) => this.#push({ kind: 'peer', peer, at: performance.now() }));
@@ -37,22 +37,13 @@ export class Recorder {
 
   #push(sighting: Sighting): void {
     this.sightings.push(sighting);
-    for (const waiter of [...this.#waiters]) waiter();
+    this.#waiters.wake();
   }
 
   #until<T>(find: () => T | undefined, timeout: number, what: string): Promise<T> {
-    const found = find();
-    if (found !== undefined) return Promise.resolve(found);
-    let waiter: () => void = () => {};
-    const reached = new Promise<T>((resolve) => {
-      waiter = () => {
-        const value = find();
-        if (value !== undefined) resolve(value);
-      };
-      this.#waiters.add(waiter);
-    });
-    return withTimeout(reached, timeout, what).finally(() => this.#waiters.delete(waiter));
+    return this.#waiters.until(find, timeout, what);
   }
+
 }
 
 function short(id: PeerId): string {
@@ -84,7 +75,7 @@ export interface LoopbackWire {
 export async function loopbackWire(port = 5353): Promise<LoopbackWire> {
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
   const seen: Seen[] = [];
-  const waiters = new Set<() => void>();
+  const waiters = new Waiters();
   socket.on('error', () => {});
   socket.on('message', (bytes, rinfo) => {
     try {
@@ -92,7 +83,7 @@ export async function loopbackWire(port = 5353): Promise<LoopbackWire> {
     } catch {
       return;
     }
-    for (const waiter of [...waiters]) waiter();
+    waiters.wake();
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -114,18 +105,7 @@ export async function loopbackWire(port = 5353): Promise<LoopbackWire> {
       );
     },
     waitFor(accept, timeout, what, from = 0) {
-      const find = (): Seen | undefined => seen.slice(from).find(accept);
-      const found = find();
-      if (found !== undefined) return Promise.resolve(found);
-      let waiter: () => void = () => {};
-      const reached = new Promise<Seen>((resolve) => {
-        waiter = () => {
-          const value = find();
-          if (value !== undefined) resolve(value);
-        };
-        waiters.add(waiter);
-      });
-      return withTimeout(reached, timeout, what).finally(() => waiters.delete(waiter));
+      return waiters.until(() => seen.slice(from).find(accept), timeout, what);
     },
     close() {
       return new Promise((resolve) => socket.close(() => resolve()));

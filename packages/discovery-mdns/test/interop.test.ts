@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type NetnsHost, type NetnsLab, createNetnsLab, netnsUnavailableReason, withTimeout } from '@peernet/compliance';
+import { type NetnsHost, type NetnsLab, Waiters, createNetnsLab, netnsUnavailableReason, withTimeout } from '@peernet/compliance';
 import { generateIdentity } from '@peernet/identity';
 
 const PYTHON = '/usr/bin/python3';
@@ -95,13 +95,13 @@ print("unregistered", flush=True)
 class Lines {
   readonly lines: string[] = [];
   readonly stderr: string[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcess) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       this.lines.push(line);
-      for (const waiter of [...this.#waiters]) waiter();
+      this.#waiters.wake();
     });
     createInterface({ input: child.stderr! }).on('line', (line) => this.stderr.push(line));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -116,18 +116,10 @@ class Lines {
       }
       return undefined;
     };
-    const found = find();
-    if (found !== undefined) return Promise.resolve(found);
-    let waiter: () => void = () => {};
-    const reached = new Promise<T>((resolve) => {
-      waiter = () => {
-        const value = find();
-        if (value !== undefined) resolve(value);
-      };
-      this.#waiters.add(waiter);
-    });
-    return withTimeout(reached, timeout, `${what} (stdout: ${this.lines.join(' | ') || '-'}; stderr: ${this.stderr.join(' | ') || '-'})`).finally(
-      () => this.#waiters.delete(waiter),
+    return this.#waiters.until(
+      find,
+      timeout,
+      () => `${what} (stdout: ${this.lines.join(' | ') || '-'}; stderr: ${this.stderr.join(' | ') || '-'})`,
     );
   }
 
