@@ -213,20 +213,13 @@ export class PeerNet {
     }
     const identity = options.identity ?? (await loadOrCreateIdentity({ dataDir: options.dataDir }));
     const trust = options.trust ?? (await openFileTrustStore({ path: join(options.dataDir, 'trust.json') }));
-    const discoveries = (options.discovery ?? ['mdns', 'udp']).map((d) => {
-      const interfaces = options.interfaces ? { interfaces: options.interfaces } : {};
-      if (d === 'mdns') return mdnsDiscovery({ identity, ...interfaces });
-      if (d === 'udp') {
-        return udpDiscovery({
-          identity,
-          ...interfaces,
-          ...(options.udpPort === undefined ? {} : { port: options.udpPort }),
-          isWanted: (id) => trust.has(id),
-        });
-      }
-      if (typeof d === 'object' && d !== null && typeof d.start === 'function') return d;
-      throw new InvalidArgumentError(`unknown discovery ${JSON.stringify(d)}: use 'mdns', 'udp' or a Discovery`);
-    });
+    let discoveries: Discovery[];
+    try {
+      discoveries = builtInDiscoveries(options, identity, trust);
+    } catch (error) {
+      if (options.trust === undefined) await trust.close();
+      throw error;
+    }
     const node = new PeerNet(options, identity, trust, options.trust === undefined, discoveries);
     try {
       node.#listener = await node.#transport.listen({
@@ -602,5 +595,22 @@ export class PeerNet {
       })
       .catch((error: unknown) => this.#logger.warn?.('re-announce failed', { error }));
   }
+}
 
+/** Turns the `discovery` option into `Discovery` instances. */
+function builtInDiscoveries(options: PeerNetOptions, identity: Identity, trust: TrustStore): Discovery[] {
+  return (options.discovery ?? ['mdns', 'udp']).map((d) => {
+    const interfaces = options.interfaces ? { interfaces: options.interfaces } : {};
+    if (d === 'mdns') return mdnsDiscovery({ identity, ...interfaces });
+    if (d === 'udp') {
+      return udpDiscovery({
+        identity,
+        ...interfaces,
+        ...(options.udpPort === undefined ? {} : { port: options.udpPort }),
+        isWanted: (id) => trust.has(id),
+      });
+    }
+    if (typeof d === 'object' && d !== null && typeof d.start === 'function') return d;
+    throw new InvalidArgumentError(`unknown discovery ${JSON.stringify(d)}: use 'mdns', 'udp' or a Discovery`);
+  });
 }

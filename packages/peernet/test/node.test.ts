@@ -179,6 +179,14 @@ describe('PeerNet.start argument checks', () => {
     await expect(PeerNet.start({} as never)).rejects.toMatchObject({ code: 'invalid_argument' });
   });
 
+  it('refuses an unknown discovery name', async () => {
+    const dataDir = await tempDir();
+    await expect(startNode({ dataDir, discovery: ['bluetooth' as never] })).rejects.toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/unknown discovery "bluetooth"/),
+    });
+  });
+
   it('refuses a corrupt keyfile instead of making a new identity', async () => {
     const dataDir = await tempDir();
     const { writeFile } = await import('node:fs/promises');
