@@ -1,17 +1,10 @@
 import { discoverySuite } from '@peernet/compliance';
 import { generateIdentity } from '@peernet/identity';
 import { udpDiscovery } from '../src/index.js';
-import { type SendGuard, guardLoopbackSends, loopbackName, loopbackOnly, randomPort } from './helpers.js';
+import { loopbackName, loopbackOnly, randomPort, useLoopbackGuard } from './helpers.js';
 
 // Loopback only: the guard refuses any datagram to a destination outside 127.0.0.0/8.
-let guard: SendGuard;
-beforeAll(() => {
-  guard = guardLoopbackSends();
-});
-afterAll(() => {
-  guard.restore();
-  expect(guard.violations).toEqual([]);
-});
+useLoopbackGuard();
 
 for (const restriction of ['127.0.0.1', loopbackName()]) {
   discoverySuite(`udp restricted to ${restriction}`, {

@@ -9,18 +9,11 @@ import {
   encodeAnnouncement,
   udpDiscovery,
 } from '../src/index.js';
-import { EventLog, RawSocket, type SendGuard, guardLoopbackSends, loopbackOnly, randomPort } from './helpers.js';
+import { EventLog, RawSocket, loopbackOnly, randomPort, useLoopbackGuard } from './helpers.js';
 
 const TIMEOUT = 3000;
 
-let guard: SendGuard;
-beforeAll(() => {
-  guard = guardLoopbackSends();
-});
-afterAll(() => {
-  guard.restore();
-  expect(guard.violations).toEqual([]);
-});
+useLoopbackGuard();
 
 // Everything a test opens is closed after it, and must leave nothing behind.
 let baseline = new Map<string, number>();

@@ -2,7 +2,7 @@ import { pseudoRandomBytes, resourceSnapshot, resourcesAbove, waitUntil } from '
 import { type Identity, generateIdentity } from '@peernet/identity';
 import { PeerId } from '@peernet/interface';
 import { PACKET_BYTES, type UdpDiscoveryStats, encodeAnnouncement, udpDiscovery } from '../src/index.js';
-import { EventLog, RawSocket, type SendGuard, guardLoopbackSends, loopbackOnly, randomPort } from './helpers.js';
+import { EventLog, RawSocket, loopbackOnly, randomPort, useLoopbackGuard } from './helpers.js';
 
 const TOTAL = 10_000;
 const BATCH = 50;
@@ -12,14 +12,7 @@ const WANTED_VERIFY_PER_SECOND = 20;
 const MAX_TRACKED_KEYS = 4;
 const MAX_PEERS = 4;
 
-let guard: SendGuard;
-beforeAll(() => {
-  guard = guardLoopbackSends();
-});
-afterAll(() => {
-  guard.restore();
-  expect(guard.violations).toEqual([]);
-});
+useLoopbackGuard();
 
 /** Every received datagram ends in exactly one outcome counter. */
 function outcomes(s: UdpDiscoveryStats): number {

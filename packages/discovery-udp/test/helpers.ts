@@ -168,3 +168,18 @@ export class EventLog {
     for (const waiter of [...this.#waiters]) waiter();
   }
 }
+
+/**
+ * For a whole test file: refuses (and records) any datagram to a destination
+ * outside 127.0.0.0/8, and fails the file if one was attempted.
+ */
+export function useLoopbackGuard(): void {
+  let guard: SendGuard;
+  beforeAll(() => {
+    guard = guardLoopbackSends();
+  });
+  afterAll(() => {
+    guard.restore();
+    expect(guard.violations).toEqual([]);
+  });
+}
