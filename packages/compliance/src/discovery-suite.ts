@@ -178,6 +178,17 @@ export function discoverySuite<I extends DiscoverySuiteIdentity>(
     const announce = (instance: Instance, port: number): Promise<void> =>
       withTimeout(instance.discovery.announce({ port }), timeout, `announce({ port: ${port} })`);
 
+    /** Creates one instance per port, then has each announce its port and start, in order. */
+    const startAnnouncing = async (ports: readonly number[]): Promise<Instance[]> => {
+      const all: Instance[] = [];
+      for (let i = 0; i < ports.length; i++) all.push(await create());
+      for (const [i, instance] of all.entries()) {
+        await announce(instance, ports[i] as number);
+        await start(instance);
+      }
+      return all;
+    };
+
     /** Checks the shape of a `'peer'` event and the hosts, if the setup named them. */
     const checkPeer = (peer: DiscoveredPeer, id: PeerId, port: number): void => {
       expect(isPeerId(peer.id)).toBe(true);
@@ -247,11 +258,7 @@ export function discoverySuite<I extends DiscoverySuiteIdentity>(
 
     it('three instances each find the other two and never report themselves', async () => {
       const ports = announcedPorts(3);
-      const all = [await create(), await create(), await create()];
-      for (const [i, instance] of all.entries()) {
-        await announce(instance, ports[i] as number);
-        await start(instance);
-      }
+      const all = await startAnnouncing(ports);
       for (const [i, observer] of all.entries()) {
         for (const [j, other] of all.entries()) {
           if (i === j) continue;
@@ -268,11 +275,7 @@ export function discoverySuite<I extends DiscoverySuiteIdentity>(
 
     it("stop() says goodbye: the others report 'peer:lost' with its id", async () => {
       const ports = announcedPorts(3);
-      const all = [await create(), await create(), await create()];
-      for (const [i, instance] of all.entries()) {
-        await announce(instance, ports[i] as number);
-        await start(instance);
-      }
+      const all = await startAnnouncing(ports);
       const [leaver, ...stayers] = all as [Instance, Instance, Instance];
       for (const stayer of stayers) await stayer.waitForPeer(leaver.id, 'a sighting of the instance that will stop');
       await stop(leaver);

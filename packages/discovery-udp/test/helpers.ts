@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { type NetworkInterfaceInfo, networkInterfaces } from 'node:os';
-import { withTimeout } from '@peernet/compliance';
+import { Waiters } from '@peernet/compliance';
 import type { DiscoveredPeer, PeerId } from '@peernet/interface';
 
 /**
@@ -72,13 +72,13 @@ export function randomPort(): number {
 export class RawSocket {
   readonly socket: dgram.Socket;
   readonly received: Array<{ bytes: Uint8Array; from: string }> = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   private constructor(socket: dgram.Socket) {
     this.socket = socket;
     socket.on('message', (message, remote) => {
       this.received.push({ bytes: Uint8Array.from(message), from: remote.address });
-      for (const waiter of [...this.#waiters]) waiter();
+      this.#waiters.wake();
     });
   }
 
@@ -109,16 +109,9 @@ export class RawSocket {
 
   /** Waits until `condition()` holds, re-checked on every datagram. */
   async waitFor(condition: () => boolean, timeout: number, what: string): Promise<void> {
-    if (condition()) return;
-    let waiter: () => void = () => {};
-    const reached = new Promise<void>((resolve) => {
-      waiter = () => {
-        if (condition()) resolve();
-      };
-      this.#waiters.add(waiter);
-    });
-    await withTimeout(reached, timeout, `${what} (got ${this.received.length})`).finally(() => this.#waiters.delete(waiter));
+    await this.#waiters.until(() => condition() || undefined, timeout, () => `${what} (got ${this.received.length})`);
   }
+
 
   close(): Promise<void> {
     return new Promise<void>((resolve) => this.socket.close(() => resolve()));
@@ -128,7 +121,7 @@ export class RawSocket {
 /** What a discovery reported, in order, with waits for what is still to come. */
 export class EventLog {
   readonly events: Array<{ kind: 'peer'; peer: DiscoveredPeer } | { kind: 'lost'; id: PeerId }> = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   constructor(discovery: {
     on(event: 'peer', listener: (peer: DiscoveredPeer) => void): unknown;
@@ -152,20 +145,13 @@ export class EventLog {
 
   /** Waits until `condition()` holds, re-checked on every event. */
   async until(condition: () => boolean, timeout: number, what: string): Promise<void> {
-    if (condition()) return;
-    let waiter: () => void = () => {};
-    const reached = new Promise<void>((resolve) => {
-      waiter = () => {
-        if (condition()) resolve();
-      };
-      this.#waiters.add(waiter);
-    });
-    await withTimeout(reached, timeout, what).finally(() => this.#waiters.delete(waiter));
+    await this.#waiters.until(() => condition() || undefined, timeout, what);
   }
+
 
   #push(event: EventLog['events'][number]): void {
     this.events.push(event);
-    for (const waiter of [...this.#waiters]) waiter();
+    this.#waiters.wake();
   }
 }
 
