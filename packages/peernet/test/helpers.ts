@@ -50,3 +50,27 @@ export function nextEvent<E extends keyof PeerNetEvents>(node: PeerNet, event: E
     node.once(event, listener);
   });
 }
+
+/** Two started nodes with a live session between them. */
+export async function pair(options: Partial<PeerNetOptions> = {}): Promise<{ a: PeerNet; b: PeerNet }> {
+  const [a, b] = await Promise.all([startNode(options), startNode(options)]);
+  await connected(a, b);
+  return { a, b };
+}
+
+/** A promise with its resolve function, for waiting on an event instead of sleeping. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** The rejection of `promise` (fails the test if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code?: string; message: string };
+  }
+  throw new Error('expected a rejection');
+}
