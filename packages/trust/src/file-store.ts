@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from '@peernet/atomic-file';
 import { CorruptTrustStoreError } from './errors.js';
 import { parseTrustFile, serializeTrustFile } from './format.js';
-import { QueuedTrustStore, type TrustEntry, type TrustStore } from './store.js';
+import { QueuedTrustStore, type TrustChanges, type TrustEntry, type TrustStore } from './store.js';
 
 /** Largest trust file read (32 MiB, some 250 000 peers); a bigger one is refused unread. */
 export const MAX_TRUST_FILE_BYTES = 32 * 1024 * 1024;
@@ -20,6 +20,14 @@ export interface FileTrustStoreOptions {
 export interface FileTrustStore extends TrustStore {
   /** Absolute path of the file written (a symbolic link is resolved at open). */
   readonly path: string;
+  /**
+   * Re-reads the file after another process changed it (e.g. `peernet pair`
+   * while a node runs) and applies the differences, emitting `added`,
+   * `updated` and `removed` as for local changes. The file wins over
+   * memory. A damaged file rejects with `CorruptTrustStoreError` and changes
+   * nothing.
+   */
+  reload(): Promise<TrustChanges>;
 }
 
 class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
@@ -28,6 +36,10 @@ class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
   constructor(path: string, entries: readonly TrustEntry[], now: (() => number) | undefined) {
     super({ entries, now, persist: (list) => writeFileAtomic({ path, data: serializeTrustFile(list), mode: 'replace' }).then(() => undefined) });
     this.path = path;
+  }
+
+  reload(): Promise<TrustChanges> {
+    return this.replaceFrom(() => readTrustFile(this.path));
   }
 }
 

@@ -57,6 +57,13 @@ export interface TrustStore {
   close(): Promise<void>;
 }
 
+/** What `FileTrustStore.reload` found changed. */
+export interface TrustChanges {
+  readonly added: TrustEntry[];
+  readonly updated: TrustEntry[];
+  readonly removed: TrustEntry[];
+}
+
 /** What a concrete store plugs into the shared logic. */
 export interface StoreBackend {
   /** Entries the store starts with (already validated and unique). */
@@ -173,6 +180,43 @@ export abstract class QueuedTrustStore implements TrustStore {
         if (count > 0) this.#pendingRemovals.set(key, count);
         else this.#pendingRemovals.delete(key);
       }
+    });
+  }
+
+  /**
+   * Replaces every entry with what `read` returns (the durable copy, changed
+   * elsewhere) and emits the differences; queued like a mutation. Nothing is
+   * written. If `read` rejects, the entries stay as they were.
+   */
+  protected replaceFrom(read: () => Promise<readonly TrustEntry[]>): Promise<TrustChanges> {
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueue(async () => {
+      const next = new Map((await read()).map((entry) => [entry.id.toString(), entry]));
+      const previous = this.#entries;
+      this.#entries = next;
+      this.#dirty = false;
+      const changes: TrustChanges = { added: [], updated: [], removed: [] };
+      for (const [key, entry] of previous) {
+        if (!next.has(key)) {
+          changes.removed.push(entry);
+          this.#emitter.emit('removed', entry);
+        }
+      }
+      for (const [key, entry] of next) {
+        const before = previous.get(key);
+        if (before === undefined) {
+          changes.added.push(entry);
+          this.#emitter.emit('added', entry);
+        } else if (before.label !== entry.label) {
+          changes.updated.push(entry);
+          this.#emitter.emit('updated', entry, before);
+        }
+      }
+      return changes;
     });
   }
 

@@ -128,6 +128,43 @@ describe('FileTrustStore persistence', () => {
   });
 });
 
+describe('FileTrustStore.reload', () => {
+  it("applies another process's edits and emits them; a damaged file changes nothing", async () => {
+    const file = path.join(freshDir(), 'trust.json');
+    const store = await openFileTrustStore({ path: file });
+    await store.add(id(1), { label: 'one' });
+    await store.add(id(2), { label: 'two' });
+    const events: string[] = [];
+    store.on('added', (e) => events.push(`added ${e.label}`));
+    store.on('updated', (e, before) => events.push(`updated ${before.label}→${e.label}`));
+    store.on('removed', (e) => events.push(`removed ${e.label}`));
+
+    // Another process: drops 2, relabels 1, adds 3.
+    const other = await openFileTrustStore({ path: file });
+    await other.remove(id(2));
+    await other.add(id(1), { label: 'uno' });
+    await other.add(id(3), { label: 'three' });
+    await other.close();
+
+    const changes = await store.reload();
+    expect(events).toEqual(['removed two', 'updated one→uno', 'added three']);
+    expect([changes.added, changes.updated, changes.removed].map((list) => list.map((e) => e.label))).toEqual([
+      ['three'],
+      ['uno'],
+      ['two'],
+    ]);
+    expect(store.has(id(2))).toBe(false);
+    expect(store.get(id(3))?.label).toBe('three');
+    expect(await store.reload()).toEqual({ added: [], updated: [], removed: [] });
+
+    fs.writeFileSync(file, '{"version":1,"peers":[{"id":"', { mode: 0o600 });
+    await expect(store.reload()).rejects.toBeInstanceOf(CorruptTrustStoreError);
+    expect(store.list().map((e) => e.label)).toEqual(['uno', 'three']);
+    await store.close();
+    await expect(store.reload()).rejects.toThrow(/closed/);
+  });
+});
+
 describe('FileTrustStore with a damaged file', () => {
   const cases: Array<[string, string | Uint8Array]> = [
     ['an empty file', ''],
