@@ -10,19 +10,6 @@ import {
 } from '@peernet/frame';
 import { FrameTooLargeError, InvalidArgumentError, MessageTooLargeError } from '@peernet/interface';
 
-/** Cuts `bytes` at the given points (sorted, deduplicated, in range). */
-function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const parts: Uint8Array[] = [];
-  let last = 0;
-  for (const p of points) {
-    parts.push(bytes.subarray(last, p));
-    last = p;
-  }
-  parts.push(bytes.subarray(last));
-  return parts;
-}
-
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -34,26 +21,6 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 describe('NoiseFrameDecoder', () => {
-  it('decodes frames from any split of the stream, holding at most one partial frame', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
-        fc.array(fc.nat(), { maxLength: 30 }),
-        (messages, cuts) => {
-          const wire = encodeFrames(messages);
-          const decoder = new NoiseFrameDecoder();
-          const out: Uint8Array[] = [];
-          for (const part of split(wire, cuts)) {
-            out.push(...decoder.push(part));
-            expect(decoder.bufferedBytes).toBeLessThanOrEqual(2 + 300);
-          }
-          expect(out).toEqual(messages);
-          expect(decoder.idle).toBe(true);
-        },
-      ),
-    );
-  });
-
   it('decodes byte by byte, including empty frames', () => {
     const messages = [new Uint8Array(0), Uint8Array.of(1, 2, 3), new Uint8Array(0)];
     const decoder = new NoiseFrameDecoder();
