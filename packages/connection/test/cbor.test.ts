@@ -580,25 +580,6 @@ const { value: arbitraryValue } = fc.letrec<{ value: Value; array: Value[]; obje
   object: object(tie('value')),
 }));
 
-const INTERESTING_BYTES = [
-  0x00, 0x17, 0x18, 0x1b, 0x1f, 0x20, 0x3b, 0x40, 0x5b, 0x5f, 0x60, 0x61, 0x7b, 0x7f, 0x80, 0x81, 0x9b, 0x9f, 0xa0,
-  0xa1, 0xbb, 0xbf, 0xc2, 0xc3, 0xd8, 0xf4, 0xf5, 0xf6, 0xf7, 0xf9, 0xfa, 0xfb, 0xff, 0xc3, 0xe6, 0xed, 0xf0,
-];
-
-const anyByte = fc.oneof(fc.constantFrom(...INTERESTING_BYTES), fc.integer({ min: 0, max: 255 }));
-
-function decodesOrProtocolError(bytes: Uint8Array): void {
-  try {
-    decodeValue(bytes);
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-  }
-}
-
-function prototypeSnapshot(): string[] {
-  return Object.getOwnPropertyNames(Object.prototype).sort();
-}
-
 describe('CBOR: properties', () => {
   it('decode(encode(v)) equals v for every value of the value set', () => {
     fc.assert(
@@ -624,47 +605,5 @@ describe('CBOR: properties', () => {
         expect(decodeValue(encodeValue(value))).toEqual(normalise(value));
       }),
     );
-  });
-
-  it('throws only ProtocolError on random bytes and never pollutes Object.prototype', () => {
-    const before = prototypeSnapshot();
-    fc.assert(
-      fc.property(
-        fc.oneof(
-          fc.uint8Array({ maxLength: 64 }),
-          fc.array(anyByte, { maxLength: 64 }).map((bytes) => Uint8Array.from(bytes)),
-        ),
-        (bytes) => decodesOrProtocolError(bytes),
-      ),
-      { numRuns: 5000 },
-    );
-    expect(prototypeSnapshot()).toEqual(before);
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  });
-
-  it('throws only ProtocolError on mutated valid encodings and never pollutes Object.prototype', () => {
-    const before = prototypeSnapshot();
-    const mutation = fc.record({
-      at: fc.nat(),
-      byte: anyByte,
-      kind: fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'flip'),
-    });
-    fc.assert(
-      fc.property(arbitraryValue, fc.array(mutation, { minLength: 1, maxLength: 4 }), (value, mutations) => {
-        let bytes = Array.from(encodeValue(value));
-        for (const { at, byte, kind } of mutations) {
-          const i = bytes.length === 0 ? 0 : at % bytes.length;
-          if (kind === 'replace') bytes[i] = byte;
-          else if (kind === 'insert') bytes.splice(i, 0, byte);
-          else if (kind === 'delete') bytes.splice(i, 1);
-          else if (kind === 'truncate') bytes = bytes.slice(0, i);
-          else bytes[i] = (bytes[i] ?? 0) ^ (1 << (byte & 7));
-        }
-        decodesOrProtocolError(Uint8Array.from(bytes));
-      }),
-      { numRuns: 3000 },
-    );
-    expect(prototypeSnapshot()).toEqual(before);
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
