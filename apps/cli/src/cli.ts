@@ -1,10 +1,12 @@
-import { join } from 'node:path';
+import { watch } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { PeerNet, PeerId, PeerNetError, type Logger, type PeerNetOptions, type Value } from 'peernet';
 import { loadOrCreateIdentity } from '@peernet/identity';
 import { openFileTrustStore, type FileTrustStore } from '@peernet/trust';
 import { defaultDataDir } from './data-dir.js';
+import { querySnapshot, serveSnapshots, type Snapshot } from './control.js';
 import { renderQr } from './qr.js';
 
 /** Exit codes (also in the README). */
@@ -316,9 +318,14 @@ async function cmdUnpair(ctx: Context, rest: string[]): Promise<number> {
 async function cmdPeers(ctx: Context, rest: string[]): Promise<number> {
   noExtra(rest, 0);
   const entries = await withTrust(ctx, async (trust) => trust.list());
+  // Live status comes from a `peernet serve` running on this data dir, if there is one.
+  const live = await querySnapshot(ctx.dataDir);
+  const liveById = new Map(live?.peers.map((p) => [p.id, p]));
   const rows = entries.map((e) => ({
     id: e.id.toString(),
     label: e.label ?? null,
+    status: live ? (liveById.get(e.id.toString())?.status ?? 'offline') : null,
+    address: liveById.get(e.id.toString())?.address ?? null,
     added: new Date(e.addedAt).toISOString(),
   }));
   if (ctx.json) {
@@ -329,9 +336,19 @@ async function cmdPeers(ctx: Context, rest: string[]): Promise<number> {
     ctx.out('no paired peers');
     return EXIT.ok;
   }
-  const labelWidth = Math.max(5, ...rows.map((r) => (r.label ?? '-').length));
-  ctx.out(`${'ID'.padEnd(52)}  ${'LABEL'.padEnd(labelWidth)}  ADDED`);
-  for (const r of rows) ctx.out(`${r.id}  ${(r.label ?? '-').padEnd(labelWidth)}  ${r.added}`);
+  const width = (header: string, values: (string | null)[]): number =>
+    Math.max(header.length, ...values.map((v) => (v ?? '-').length));
+  const labelWidth = width('LABEL', rows.map((r) => r.label));
+  const statusWidth = width('STATUS', rows.map((r) => r.status));
+  const addressWidth = width('ADDRESS', rows.map((r) => r.address));
+  const line = (...cells: [string, number][]): string => cells.map(([text, w]) => text.padEnd(w)).join('  ').trimEnd();
+  ctx.out(line(['ID', 52], ['LABEL', labelWidth], ['STATUS', statusWidth], ['ADDRESS', addressWidth], ['ADDED', 0]));
+  for (const r of rows) {
+    ctx.out(
+      line([r.id, 52], [r.label ?? '-', labelWidth], [r.status ?? '-', statusWidth], [r.address ?? '-', addressWidth], [r.added, 0]),
+    );
+  }
+  if (!live) ctx.out('(status unknown: no peernet serve is running on this data dir)');
   return EXIT.ok;
 }
 
@@ -360,28 +377,104 @@ async function cmdServe(ctx: Context, rest: string[]): Promise<number> {
   for (const name of exposed) {
     if (name !== 'echo' && name !== 'chat') throw usageError(`--expose knows 'echo' and 'chat', not ${JSON.stringify(name)}`);
   }
-  const node = await PeerNet.start(nodeOptions(ctx));
+  const event = (fields: Record<string, unknown>, text: string): void =>
+    ctx.out(ctx.json ? JSON.stringify(fields) : text);
+  // Two nodes with one identity would keep replacing each other's sessions.
+  if (await querySnapshot(ctx.dataDir)) {
+    throw new CliError('already_running', `another peernet serve is running on ${ctx.dataDir}`, EXIT.failure);
+  }
+  // The node gets a trust store we hold, so that edits by `peernet pair`/`unpair` can be reloaded into it.
+  const trust = await openFileTrustStore({ path: join(ctx.dataDir, 'trust.json') });
+  const closers: (() => Promise<void>)[] = [() => trust.close()];
   try {
+    const node = await PeerNet.start({ ...nodeOptions(ctx), trust });
+    closers.unshift(() => node.stop());
     if (exposed.includes('echo')) node.expose('echo', (args) => args);
     if (exposed.includes('chat')) node.expose('chat', (args, { peer }) => printChat(ctx, peer, args));
     const { host, port } = node.address;
     const id = node.id.toString();
-    ctx.out(ctx.json ? JSON.stringify({ event: 'listening', id, host, port }) : `listening ${id} ${host}:${port}`);
-    node.on('peer:online', (peer) =>
-      ctx.out(ctx.json ? JSON.stringify({ event: 'online', peer: peer.toString() }) : `online ${peer.toString()}`),
-    );
+    event({ event: 'listening', id, host, port }, `listening ${id} ${host}:${port}`);
+    node.on('peer:online', (peer) => event({ event: 'online', peer: peer.toString() }, `online ${peer.toString()}`));
     node.on('peer:offline', (peer, reason) =>
-      ctx.out(
-        ctx.json
-          ? JSON.stringify({ event: 'offline', peer: peer.toString(), reason: reason?.code ?? null })
-          : `offline ${peer.toString()}${reason ? ` (${reason.code})` : ''}`,
+      event(
+        { event: 'offline', peer: peer.toString(), reason: reason?.code ?? null },
+        `offline ${peer.toString()}${reason ? ` (${reason.code})` : ''}`,
       ),
     );
+    closers.unshift(await watchTrustFile(ctx, trust, event));
+    closers.unshift(await answerStatus(ctx, node, `${host}:${port}`));
     await untilSignal();
   } finally {
-    await node.stop();
+    for (const close of closers) await close();
   }
   return EXIT.ok;
+}
+
+/** Reloads the trust file whenever another process rewrites it; returns the stopper. */
+async function watchTrustFile(
+  ctx: Context,
+  trust: FileTrustStore,
+  event: (fields: Record<string, unknown>, text: string) => void,
+): Promise<() => Promise<void>> {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const reload = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = trust
+      .reload()
+      .then(({ added, removed }) => {
+        for (const e of removed) event({ event: 'unpaired', peer: e.id.toString() }, `unpaired ${e.id.toString()}`);
+        for (const e of added) event({ event: 'paired', peer: e.id.toString() }, `paired ${e.id.toString()}`);
+      })
+      .catch((error: unknown) => {
+        // A damaged edit leaves the pairings as they were; say so and keep serving.
+        process.stderr.write(`peernet: ${classify(error).code}: ${(error as Error).message}\n`);
+      })
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          reload();
+        }
+      });
+  };
+  // The file is replaced by a rename, so watch its directory, not the file.
+  const watcher = watch(dirname(trust.path), (_, name) => {
+    if (name === basename(trust.path)) reload();
+  });
+  watcher.on('error', () => watcher.close());
+  return async () => {
+    watcher.close();
+    await running;
+  };
+}
+
+/** Answers `peernet peers` on this data dir with the node's live view; returns the stopper. */
+async function answerStatus(ctx: Context, node: PeerNet, listening: string): Promise<() => Promise<void>> {
+  const snapshot = (): Snapshot => ({
+    pid: process.pid,
+    id: node.id.toString(),
+    listening,
+    peers: node.listPeers().map((p) => ({
+      id: p.id.toString(),
+      status: p.status,
+      address: p.addresses[0] ? `${p.addresses[0].host}:${p.addresses[0].port}` : null,
+    })),
+  });
+  try {
+    const control = await serveSnapshots(ctx.dataDir, snapshot);
+    return () => control.close();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'already_running') {
+      throw new CliError('already_running', (error as Error).message, EXIT.failure);
+    }
+    // E.g. a data dir path too long for a Unix socket: serving works, `peers` just shows no live status.
+    logger(ctx)?.warn?.('live status for `peernet peers` is unavailable', { error: (error as Error).message });
+    return async () => undefined;
+  }
 }
 
 /** Starts a node and waits until `peer` is connected (dialling `--connect` if given) within `timeoutMs`. */
@@ -389,6 +482,7 @@ async function startConnected(
   ctx: Context,
   peer: PeerId,
   timeoutMs: number,
+  setup: (node: PeerNet) => void = () => undefined,
 ): Promise<{ node: PeerNet; close: () => Promise<void> }> {
   const identity = await loadOrCreateIdentity({ dataDir: ctx.dataDir });
   const trust = await openFileTrustStore({ path: join(ctx.dataDir, 'trust.json') });
@@ -404,6 +498,8 @@ async function startConnected(
     await trust.close();
     throw error;
   }
+  // Handlers go up before the session does, so nothing the peer sends first is refused.
+  setup(node);
   const stop = async (): Promise<void> => {
     await node.stop();
     await trust.close();
@@ -471,12 +567,19 @@ async function cmdChat(ctx: Context, rest: string[]): Promise<number> {
   noExtra(rest, 1);
   const peer = parsePeer(rest[0]);
   const timeoutMs = parseIntFlag('timeout', ctx.flags.timeout, 1, 3_600_000) ?? 10_000;
-  const { node, close } = await startConnected(ctx, peer, timeoutMs);
+  const { node, close } = await startConnected(ctx, peer, timeoutMs, (n) => {
+    n.expose('chat', (args, { peer: from }) => printChat(ctx, from, args), { authorize: (from) => from.equals(peer) });
+    if (ctx.flags.connect !== undefined) return;
+    // Tell the user where the peer can reach us while we wait for it.
+    const { host, port } = n.address;
+    ctx.out(
+      ctx.json
+        ? JSON.stringify({ event: 'waiting', peer: peer.toString(), host, port })
+        : `waiting for ${peer.toString()} (listening on ${host}:${port})`,
+    );
+  });
   let failure: unknown;
   try {
-    node.expose('chat', (args, { peer: from }) => printChat(ctx, from, args), {
-      authorize: (from) => from.equals(peer),
-    });
     const offline = new Promise<void>((resolve) =>
       node.on('peer:offline', (p) => {
         if (p.equals(peer)) resolve();

@@ -133,6 +133,38 @@ async function pairedDirs(): Promise<{ a: string; b: string; idA: string; idB: s
   return { a, b, idA, idB };
 }
 
+/** Starts an interactive `peernet chat` whose stdout lines can be awaited one by one. */
+function startChat(args: readonly string[]): { child: ChildProcess; line: (pattern: RegExp, ms?: number) => Promise<string> } {
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
+    lines.push(l);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  /** The next unread line, which must match `pattern`. */
+  const line = async (pattern: RegExp, ms = 10_000): Promise<string> => {
+    const deadline = Date.now() + ms;
+    while (lines.length === 0) {
+      if (child.exitCode !== null) throw new Error(`chat exited with ${child.exitCode}; stderr: ${stderr}`);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`chat printed nothing within ${ms} ms; stderr: ${stderr}`)), Math.max(0, deadline - Date.now()));
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    const next = lines.shift() as string;
+    expect(next).toMatch(pattern);
+    return next;
+  };
+  return { child, line };
+}
+
 function randomUdpPort(): number {
   return 40_000 + Math.floor(Math.random() * 20_000);
 }
@@ -157,9 +189,10 @@ describe('identity and trust', () => {
 
     const table = await cli(['peers', '--data-dir', dir]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(new RegExp(`^ID +LABEL +ADDED\n${other} +laptop +\\d{4}-\\d\\d-\\d\\dT`));
+    expect(table.stdout).toMatch(new RegExp(`^ID +LABEL +STATUS +ADDRESS +ADDED\n${other} +laptop +- +- +\\d{4}-\\d\\d-\\d\\dT`));
+    expect(table.stdout).toMatch(/\(status unknown: no peernet serve is running on this data dir\)\n$/);
     const listed = JSON.parse((await cli(['peers', '--json', '--data-dir', dir])).stdout) as unknown[];
-    expect(listed).toEqual([{ id: other, label: 'laptop', added: expect.any(String) }]);
+    expect(listed).toEqual([{ id: other, label: 'laptop', status: null, address: null, added: expect.any(String) }]);
 
     expect(await cli(['unpair', other, '--data-dir', dir])).toMatchObject({ code: 0, stdout: `unpaired ${other}\n` });
     expect((await cli(['peers', '--json', '--data-dir', dir])).stdout).toBe('[]\n');
@@ -251,22 +284,71 @@ describe('two processes', () => {
     await server.line(new RegExp(`^online ${idA}$`));
   });
 
-  it('chat: stdin lines reach the peer, the peer prints them, EOF exits 0', async () => {
+  it('chat: stdin lines reach the peer, the peer prints them, EOF exits 0; peers shows the live status', async () => {
     const { a, b, idA } = await pairedDirs();
     const server = await serve(['--expose', 'chat', '--data-dir', b, ...NO_DISCOVERY]);
-    const child = spawn(
-      process.execPath,
-      [main, 'chat', server.id, '--connect', `127.0.0.1:${server.port}`, '--data-dir', a, ...NO_DISCOVERY],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    children.push(child);
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    const [first] = (await once(lines, 'line')) as [string];
-    expect(first).toMatch(/^connected to /);
-    child.stdin?.write('hello there\n');
+    const chat = startChat(['chat', server.id, '--connect', `127.0.0.1:${server.port}`, '--data-dir', a, ...NO_DISCOVERY]);
+    expect(await chat.line(/./)).toMatch(/^connected to /);
+    chat.child.stdin?.write('hello there\n');
     await server.line(new RegExp(`^<${idA.slice(0, 8)}> hello there$`));
-    child.stdin?.end();
-    const [code] = (await once(child, 'exit')) as [number | null];
+    await server.line(new RegExp(`^online ${idA}$`));
+
+    // The running serve answers `peers` on its data dir.
+    const live = JSON.parse((await cli(['peers', '--json', '--data-dir', b])).stdout) as { status: string; address: string }[];
+    expect(live).toEqual([{ id: idA, label: 'a', status: 'online', address: null, added: expect.any(String) }]);
+    // (No address: a gave none; it dialled in, and its listening port is not known to b.)
+    expect((await cli(['peers', '--data-dir', b])).stdout).toMatch(new RegExp(`^${idA} +a +online +- +\\d{4}-`, 'm'));
+
+    chat.child.stdin?.end();
+    const [code] = (await once(chat.child, 'exit')) as [number | null];
     expect(code).toBe(0);
+    await server.line(new RegExp(`^offline ${idA}`));
+    const after = JSON.parse((await cli(['peers', '--json', '--data-dir', b])).stdout) as { status: string }[];
+    expect(after[0]?.status).toBe('offline');
+  });
+
+  it('chat both ways between two chat processes', async () => {
+    const { a, b, idA, idB } = await pairedDirs();
+    // b waits for a and says where; a dials it there.
+    const waiting = startChat(['chat', idA, '--data-dir', b, ...NO_DISCOVERY]);
+    const port = /^waiting for [a-z2-7]{52} \(listening on 127\.0\.0\.1:(\d+)\)$/.exec(await waiting.line(/^waiting/))?.[1];
+    const dialling = startChat(['chat', idB, '--connect', `127.0.0.1:${port}`, '--data-dir', a, ...NO_DISCOVERY]);
+    expect(await dialling.line(/./)).toMatch(/^connected to /);
+    expect(await waiting.line(/./)).toMatch(/^connected to /);
+    dialling.child.stdin?.write('ping from a\n');
+    expect(await waiting.line(/./)).toBe(`<${idA.slice(0, 8)}> ping from a`);
+    waiting.child.stdin?.write('pong from b\n');
+    expect(await dialling.line(/./)).toBe(`<${idB.slice(0, 8)}> pong from b`);
+    // One side leaving ends the other's chat too.
+    dialling.child.stdin?.end();
+    const codes = await Promise.all([once(dialling.child, 'exit'), once(waiting.child, 'exit')]);
+    expect(codes.map(([code]) => code as number | null)).toEqual([0, 0]);
+  });
+
+  it('a running serve picks up pair and unpair made by other commands', async () => {
+    const a = await tempDir();
+    const b = await tempDir();
+    const idA = await idOf(a);
+    const server = await serve(['--expose', 'echo', '--data-dir', b, ...NO_DISCOVERY]);
+    await cli(['pair', server.id, '--data-dir', a]);
+    const call = (): Promise<Result> =>
+      cli(['call', server.id, 'echo', '"hi"', '--connect', `127.0.0.1:${server.port}`, '--data-dir', a, ...NO_DISCOVERY]);
+
+    expect((await call()).stderr).toMatch(/handshake_failed/);
+    expect((await cli(['pair', idA, '--data-dir', b])).code).toBe(0);
+    await server.line(new RegExp(`^paired ${idA}$`));
+    expect(await call()).toMatchObject({ code: 0, stdout: '"hi"\n' });
+
+    expect((await cli(['unpair', idA, '--data-dir', b])).code).toBe(0);
+    await server.line(new RegExp(`^unpaired ${idA}$`));
+    expect((await call()).stderr).toMatch(/handshake_failed/);
+  });
+
+  it('a second serve on the same data dir is refused (exit 1, already_running)', async () => {
+    const b = await tempDir();
+    await serve(['--data-dir', b, ...NO_DISCOVERY]);
+    const second = await cli(['serve', '--data-dir', b, ...NO_DISCOVERY]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/^peernet: already_running: another peernet serve is running on /);
   });
 });
