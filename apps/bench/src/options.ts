@@ -1,0 +1,93 @@
+import { KINDS, type Kind } from './material.js';
+import { FIGURES, type FigureName } from './report.js';
+
+/** What the command line asked for. */
+export interface BenchOptions {
+  argv: string[];
+  help: boolean;
+  quick: boolean;
+  silent: boolean;
+  reps: number;
+  only: FigureName[];
+  kinds: Kind[];
+  json: string | undefined;
+  handshakeMs: number;
+  rttCount: number;
+  rttWarmup: number;
+  streamMs: number;
+  idle: number;
+  primitives: boolean;
+  scale: boolean;
+  scaleConnections: number;
+  profileDir: string | undefined;
+}
+
+export const USAGE = `pnpm bench [-- options]
+
+  --json FILE          also write the figures as JSON
+  --quick              short runs, 1 repetition (checks the harness, not the speed)
+  --reps N             repetitions of every figure (default 3; quick: 1)
+  --only A,B           only these figures: ${FIGURES.join(', ')}
+  --kinds A,B          only these of peernet, tls, tcp
+  --idle N             idle connections for idle_kib_per_conn (default 1000; quick: 50)
+  --scale [N]          also open N (default 10000) idle connections per kind, with checkpoints
+  --no-primitives      skip the crypto provider figures
+  --profile DIR        write a V8 CPU profile of every worker process to DIR
+  --silent             no progress lines on stderr`;
+
+/** Parses the arguments after \`--\` (a lone \`--\`, as some pnpm versions pass it, is ignored). */
+export function parseOptions(argv: string[]): BenchOptions {
+  const args = argv.filter((a) => a !== '--');
+  const has = (name: string): boolean => args.includes(name);
+  const value = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
+    return v;
+  };
+  const count = (name: string, fallback: number): number => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+    return n;
+  };
+  const known = new Set(['--json', '--quick', '--reps', '--only', '--kinds', '--idle', '--scale', '--no-primitives', '--profile', '--silent', '--help', '-h']);
+  args.forEach((a, i) => {
+    const previous = args[i - 1];
+    const isValue = previous !== undefined && ['--json', '--reps', '--only', '--kinds', '--idle', '--profile', '--scale'].includes(previous);
+    if (!known.has(a) && !isValue) throw new Error(`unknown option ${a}\n\n${USAGE}`);
+  });
+  const quick = has('--quick');
+  const list = <T extends string>(name: string, all: readonly T[]): T[] => {
+    const v = value(name);
+    if (v === undefined) return [];
+    const items = v.split(',') as T[];
+    for (const item of items) if (!all.includes(item)) throw new Error(`${name}: unknown ${item} (one of ${all.join(', ')})`);
+    return items;
+  };
+  const scaleIndex = args.indexOf('--scale');
+  const scaleValue = scaleIndex >= 0 ? args[scaleIndex + 1] : undefined;
+  const scaleConnections = scaleValue !== undefined && /^\d+$/.test(scaleValue) ? Number(scaleValue) : 10_000;
+  const kinds = list('--kinds', KINDS);
+  return {
+    argv: args,
+    help: has('--help') || has('-h'),
+    quick,
+    silent: has('--silent'),
+    reps: count('--reps', quick ? 1 : 3),
+    only: list('--only', FIGURES),
+    kinds: kinds.length > 0 ? kinds : [...KINDS],
+    json: value('--json'),
+    handshakeMs: quick ? 300 : 3000,
+    rttCount: quick ? 300 : 10_000,
+    rttWarmup: quick ? 50 : 1000,
+    streamMs: quick ? 300 : 3000,
+    idle: count('--idle', quick ? 50 : 1000),
+    primitives: !has('--no-primitives'),
+    scale: scaleIndex >= 0,
+    scaleConnections,
+    profileDir: value('--profile'),
+  };
+}
