@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// Runs the real bench (orchestrator, server and client processes, all on
+// 127.0.0.1) in its quick mode and checks the shape of what it reports.
+// Timings are never asserted: only that every figure was measured.
+const main = join(__dirname, '..', 'dist', 'main.js');
+const FIGURES = [
+  'handshakes_per_s',
+  'handshakes_per_s_8',
+  'rtt_p50_us',
+  'rtt_p99_us',
+  'msgs_per_s',
+  'bulk_mb_per_s',
+  'idle_kib_per_conn',
+];
+let dir: string;
+
+beforeAll(async () => {
+  if (!existsSync(main)) throw new Error(`${main} is missing: build apps/bench first (pnpm turbo run build --filter @peernet/bench...)`);
+  dir = await mkdtemp(join(tmpdir(), 'peernet-bench-test-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('measures every figure for PeerNet, TLS and TCP and writes the JSON report', async () => {
+  const file = join(dir, 'figures.json');
+  const child = spawn(process.execPath, [main, '--', '--quick', '--idle', '20', '--json', file, '--silent'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+
+  const report = JSON.parse(await readFile(file, 'utf8')) as {
+    machine: Record<string, unknown>;
+    command: string;
+    figures: Record<string, Record<string, number>>;
+    ratios: Record<string, { ratio: number; met: boolean }>;
+    primitives: Record<string, Record<string, number>>;
+  };
+  expect(report.machine).toMatchObject({ cpus: expect.any(Number), node: process.version, cpu: expect.any(String) });
+  expect(report.command).toBe('pnpm bench -- --quick --idle 20 --json ' + file + ' --silent');
+  expect(Object.keys(report.figures).sort()).toEqual([...FIGURES].sort());
+  for (const figure of FIGURES) {
+    const row = report.figures[figure] as Record<string, number>;
+    expect(Object.keys(row).sort()).toEqual(['peernet', 'tcp', 'tls']);
+    for (const value of Object.values(row)) expect(Number.isFinite(value)).toBe(true);
+  }
+  // 20 idle connections are too few for a positive RSS growth every time; the other figures are rates and times.
+  for (const figure of FIGURES.filter((f) => f !== 'idle_kib_per_conn')) {
+    for (const value of Object.values(report.figures[figure] as Record<string, number>)) expect(value).toBeGreaterThan(0);
+    expect(report.ratios[figure]).toMatchObject({ ratio: expect.any(Number), met: expect.any(Boolean) });
+  }
+  expect(Object.keys(report.primitives).sort()).toEqual(['node', 'node+js-small-aead', 'pure-js']);
+  for (const row of Object.values(report.primitives)) {
+    expect(row).toMatchObject({ aead_seal_open_64_per_s: expect.any(Number), xx_handshake_both_sides_per_s: expect.any(Number) });
+  }
+  // The same table is printed, with the ratios.
+  expect(stdout).toContain('| handshakes/s, 1 dialer |');
+  expect(stdout).toMatch(/× tls/);
+}, 90_000);
