@@ -147,7 +147,8 @@ function assertNoPollution(): void {
  */
 function weight(value: unknown): number {
   if (typeof value === 'string') return 1 + value.length;
-  if (typeof value === 'bigint') return 1 + Math.ceil((value < 0n ? -value : value).toString(16).length / 2);
+  // A negative integer is encoded as -1 - n, so its magnitude needs the bytes of n.
+  if (typeof value === 'bigint') return 1 + Math.ceil((value < 0n ? -1n - value : value).toString(16).length / 2);
   if (value instanceof Uint8Array) return 1 + value.length;
   if (Array.isArray(value)) return value.reduce((n: number, v) => n + weight(v), 1);
   if (typeof value === 'object' && value !== null) {
