@@ -25,12 +25,6 @@ function resigned(bytes: Uint8Array, edit: (copy: Uint8Array) => void): Uint8Arr
   return copy;
 }
 
-function setTime(bytes: Uint8Array, time: number): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  view.setUint32(40, Math.floor(time / 2 ** 32));
-  view.setUint32(44, time % 2 ** 32);
-}
-
 const decode = (bytes: Uint8Array, now = NOW) => decodeAnnouncement(bytes, { now, ownId: receiver.id });
 
 describe('encodeAnnouncement', () => {
@@ -282,26 +276,6 @@ describe('decodeAnnouncement', () => {
       expect(() => decodeAnnouncement(packet(), options as never)).toThrow(
         expect.objectContaining({ code: 'invalid_argument' }),
       );
-    }
-  });
-
-  it('never throws on random bytes of the right size', () => {
-    for (let seed = 1; seed <= 200; seed++) {
-      const bytes = new Uint8Array(PACKET_BYTES);
-      let x = seed;
-      for (let i = 0; i < bytes.length; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        bytes[i] = x & 0xff;
-      }
-      // Keep the header valid on half of them so the deeper checks run too.
-      if (seed % 2 === 0) {
-        bytes.set([0x50, 0x4e, 0x45, 0x54, 2, 0], 0);
-        setTime(bytes, NOW);
-      }
-      const result = decode(bytes);
-      expect(result.ok).toBe(false);
     }
   });
 });
