@@ -76,7 +76,7 @@ export interface ConnectionOptions {
   maxMessageBytes?: number | undefined;
   /** Handlers running at once for this peer; beyond it the connection stops reading (default 256). */
   maxConcurrentHandlers?: number | undefined;
-  /** Bytes queued behind a stream that does not drain before `send`/`call` are refused (default 64 MiB). */
+  /** Bytes queued behind a stream that does not drain before `send`/`call` are refused and reading stops until it drains (default 64 MiB). */
   maxQueuedBytes?: number | undefined;
   /** Aborts the handshake. */
   signal?: AbortSignal | undefined;
@@ -110,6 +110,9 @@ interface Waiter {
 }
 
 const EMPTY = new Uint8Array(0);
+// Heap cost of one queued envelope beyond its bytes, counted against maxQueuedBytes
+// when deciding to stop reading, so a flood of tiny replies is bounded too.
+const QUEUED_ENTRY_OVERHEAD = 128;
 // How long a graceful close waits for the peer to close its side.
 const CLOSE_GRACE_MS = 2_000;
 const defaultTimers: Timers = {
@@ -158,13 +161,17 @@ export class Connection {
   #nextCallId = 1;
   readonly #calls = new Map<number, PendingCall>();
   // Incoming calls being served, by the peer's id, so a cancel can abort them.
-  readonly #serving = new Map<number, AbortController>();
+  readonly #serving = new Map<number, Serving>();
   #handlersRunning = 0;
   #readingPaused = false;
+  // Reading stopped because the peer does not read what we write (see #enqueue).
+  #pausedForOutput = false;
   // Envelopes received but not yet handled because the handler cap was reached.
   #backlog: Uint8Array[] = [];
   #backlogAt = 0;
-  readonly #oneWayControllers = new Set<AbortController>();
+  readonly #oneWayServing = new Set<Serving>();
+  // True while #processBacklog runs: a handler that finishes synchronously must not re-enter it.
+  #inBacklog = false;
   #drainWaiters: Array<() => void> = [];
   // Outgoing pings, by nonce (hex).
   readonly #pings = new Map<string, Waiter>();
@@ -401,7 +408,7 @@ export class Connection {
     const peer = PeerId.fromBytes(payload.identityKey);
     let mapped: Uint8Array;
     try {
-      mapped = x25519PublicKeyOf(peer);
+      mapped = montgomeryForm(peer);
     } catch (error) {
       throw new HandshakeFailedError('the identity key in the handshake is not a valid Ed25519 key', { cause: error });
     }
@@ -450,25 +457,31 @@ export class Connection {
    * the rest (at most what one read brought) waits, with the stream paused.
    */
   #processBacklog(): void {
-    const backlog = this.#backlog;
-    while (this.#backlogAt < backlog.length) {
-      if (this.#handlersRunning >= this.#maxConcurrentHandlers) {
-        if (!this.#readingPaused) {
-          // Backpressure on a peer that calls faster than we serve: stop reading its stream.
-          this.#readingPaused = true;
-          this.#stream.pause();
+    if (this.#inBacklog) return;
+    this.#inBacklog = true;
+    try {
+      const backlog = this.#backlog;
+      while (this.#backlogAt < backlog.length) {
+        if (this.#handlersRunning >= this.#maxConcurrentHandlers) {
+          if (!this.#readingPaused) {
+            // Backpressure on a peer that calls faster than we serve: stop reading its stream.
+            this.#readingPaused = true;
+            this.#stream.pause();
+          }
+          return;
         }
-        return;
+        const body = backlog[this.#backlogAt++] as Uint8Array;
+        this.#onEnvelope(decodeEnvelope(body));
+        if (this.#isClosed()) return;
       }
-      const body = backlog[this.#backlogAt++] as Uint8Array;
-      this.#onEnvelope(decodeEnvelope(body));
-      if (this.#isClosed()) return;
-    }
-    this.#backlog = [];
-    this.#backlogAt = 0;
-    if (this.#readingPaused) {
-      this.#readingPaused = false;
-      this.#stream.resume();
+      this.#backlog = [];
+      this.#backlogAt = 0;
+      if (this.#readingPaused) {
+        this.#readingPaused = false;
+        this.#stream.resume();
+      }
+    } finally {
+      this.#inBacklog = false;
     }
   }
 
@@ -507,60 +520,81 @@ export class Connection {
     else pending.resolve(result);
   }
 
-  /** Runs a handler for a call (`id` set) or a send; the lookup happens now, for this envelope. */
+  /**
+   * Runs a handler for a call (`id` set) or a send; the lookup happens now, for
+   * this envelope. A handler that returns a plain value completes here, without
+   * a promise; only what it returns decides whether we wait.
+   */
   #serve(id: number | undefined, name: string, args: Value): void {
     if (id !== undefined && this.#serving.has(id)) {
       throw new ProtocolError(`call id ${id} is already in progress`);
     }
-    const peer = this.#peer as PeerId;
     const entry = this.#handlers?.get(name);
     if (!entry) {
       if (id !== undefined) this.#replyError(id, new NoSuchHandleError(`no handler named '${name}'`));
       return;
     }
-    const controller = new AbortController();
-    if (id !== undefined) this.#serving.set(id, controller);
-    else this.#oneWayControllers.add(controller);
-    const context: HandlerContext = { peer, name, signal: controller.signal, oneWay: id === undefined };
+    const serving = new Serving(this.#peer as PeerId, name, id);
+    if (id !== undefined) this.#serving.set(id, serving);
+    else this.#oneWayServing.add(serving);
     this.#handlersRunning++;
-    void this.#runHandler(entry, args, context).then(
-      (result) => {
-        if (id !== undefined && !controller.signal.aborted) this.#reply(id, result);
-      },
-      (error: unknown) => {
-        if (controller.signal.aborted && this.#phase === 'closed') return;
-        if (id === undefined) this.#onHandlerError?.(error, context);
-        else if (!controller.signal.aborted) this.#replyError(id, handlerFailure(error, entry));
-      },
-    ).finally(() => {
-      if (id !== undefined) {
-        this.#serving.delete(id);
-        this.#checkDrained();
-      }
-      else this.#oneWayControllers.delete(controller);
-      this.#handlersRunning--;
-      if (this.#readingPaused && !this.#isClosed()) {
-        try {
-          this.#processBacklog();
-        } catch (error) {
-          this.#fail(asProtocolError(error));
-        }
-      }
-    });
+    let result: unknown;
+    try {
+      result = entry.authorize ? this.#authorizeThenRun(entry, args, serving) : entry.handler(args, serving);
+    } catch (error) {
+      this.#handlerFailed(serving, entry, error);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.#handlerSucceeded(serving, value),
+        (error: unknown) => this.#handlerFailed(serving, entry, error),
+      );
+    } else {
+      this.#handlerSucceeded(serving, result);
+    }
   }
 
-  async #runHandler(entry: ExposedHandler, args: Value, context: HandlerContext): Promise<Value> {
-    if (entry.authorize) {
-      let allowed: boolean;
-      try {
-        allowed = (await entry.authorize(context.peer, context.name)) === true;
-      } catch {
-        allowed = false;
-      }
-      if (!allowed) throw new ForbiddenError(`not allowed to use '${context.name}'`);
+  async #authorizeThenRun(entry: ExposedHandler, args: Value, context: HandlerContext): Promise<unknown> {
+    let allowed: boolean;
+    try {
+      allowed = (await (entry.authorize as NonNullable<ExposedHandler['authorize']>)(context.peer, context.name)) === true;
+    } catch {
+      allowed = false;
     }
-    const result = await entry.handler(args, context);
-    return result === undefined ? null : result;
+    if (!allowed) throw new ForbiddenError(`not allowed to use '${context.name}'`);
+    return entry.handler(args, context);
+  }
+
+  #handlerSucceeded(serving: Serving, value: unknown): void {
+    const id = serving.id;
+    if (id !== undefined && !serving.aborted) this.#reply(id, value === undefined ? null : (value as Value));
+    this.#handlerDone(serving);
+  }
+
+  #handlerFailed(serving: Serving, entry: ExposedHandler, error: unknown): void {
+    if (!(serving.aborted && this.#phase === 'closed')) {
+      if (serving.id === undefined) this.#onHandlerError?.(error, serving);
+      else if (!serving.aborted) this.#replyError(serving.id, handlerFailure(error, entry));
+    }
+    this.#handlerDone(serving);
+  }
+
+  #handlerDone(serving: Serving): void {
+    if (serving.id !== undefined) {
+      this.#serving.delete(serving.id);
+      this.#checkDrained();
+    } else {
+      this.#oneWayServing.delete(serving);
+    }
+    this.#handlersRunning--;
+    if (this.#readingPaused && !this.#isClosed()) {
+      try {
+        this.#processBacklog();
+      } catch (error) {
+        this.#fail(asProtocolError(error));
+      }
+    }
   }
 
   #reply(id: number, result: Value): void {
@@ -598,6 +632,16 @@ export class Connection {
   #enqueue(bytes: Uint8Array): void {
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
+    if (
+      this.#awaitingDrain &&
+      !this.#pausedForOutput &&
+      this.#queuedBytes + this.#queue.length * QUEUED_ENTRY_OVERHEAD > this.#maxQueuedBytes
+    ) {
+      // The peer does not read what we write: stop reading its requests until
+      // it does, or each one would queue a reply (or pong) without bound.
+      this.#pausedForOutput = true;
+      this.#stream.pause();
+    }
     if (!this.#flushScheduled && !this.#awaitingDrain) {
       this.#flushScheduled = true;
       queueMicrotask(this.#scheduledFlush);
@@ -636,6 +680,10 @@ export class Connection {
     if (!this.#awaitingDrain) return;
     this.#awaitingDrain = false;
     if (this.#phase !== 'closed') this.#flush();
+    if (this.#pausedForOutput && !this.#awaitingDrain && this.#phase !== 'closed') {
+      this.#pausedForOutput = false;
+      if (!this.#readingPaused) this.#stream.resume();
+    }
   };
 
   #cancelCall(id: number, error: PeerNetError): void {
@@ -701,8 +749,8 @@ export class Connection {
       this.#forgetCall(id, pending);
       pending.reject(closedError);
     }
-    for (const controller of this.#serving.values()) controller.abort(closedError);
-    for (const controller of this.#oneWayControllers) controller.abort(closedError);
+    for (const serving of this.#serving.values()) serving.abort(closedError);
+    for (const serving of this.#oneWayServing) serving.abort(closedError);
     for (const waiter of this.#flushWaiters) waiter.reject(closedError);
     this.#flushWaiters = [];
     for (const ping of this.#pings.values()) ping.reject(closedError);
@@ -763,6 +811,80 @@ export function openConnection(options: ConnectionOptions): Promise<Connection> 
     options.stream.destroy();
     return Promise.reject(error);
   }
+}
+
+/**
+ * The context a handler gets, and the state of one handler run. The
+ * AbortController is created only if the handler reads `signal`: most never
+ * do, and one per message costs more than the rest of dispatch.
+ */
+class Serving implements HandlerContext {
+  readonly peer: PeerId;
+  readonly name: string;
+  readonly id: number | undefined;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(peer: PeerId, name: string, id: number | undefined) {
+    this.peer = peer;
+    this.name = name;
+    this.id = id;
+  }
+
+  get oneWay(): boolean {
+    return this.id === undefined;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+// X25519 forms of Ed25519 peer ids, by id. Mapping checks the point's order
+// (a scalar multiplication in pure JS, about as costly as the rest of the
+// handshake), and the same peers reconnect again and again. Only valid keys
+// are kept; the map is bounded and simply emptied when full.
+const MONTGOMERY_CACHE_MAX = 16_384;
+const montgomeryCache = new Map<string, Uint8Array>();
+
+function montgomeryForm(peer: PeerId): Uint8Array {
+  const key = latin1(peer.unsafeBytes);
+  const hit = montgomeryCache.get(key);
+  if (hit !== undefined) return hit;
+  const mapped = x25519PublicKeyOf(peer);
+  if (montgomeryCache.size >= MONTGOMERY_CACHE_MAX) montgomeryCache.clear();
+  montgomeryCache.set(key, mapped);
+  return mapped;
+}
+
+function latin1(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i] as number);
+  return out;
 }
 
 function handlerFailure(error: unknown, entry: ExposedHandler): PeerNetError {

@@ -70,6 +70,12 @@ export interface PeerNetOptions {
   maxMessageBytes?: number;
   /** Handlers running at once per peer (default 256). */
   maxConcurrentHandlers?: number;
+  /**
+   * Bytes that may wait behind a peer that does not read (default 64 MiB).
+   * Beyond it `send`/`call` to that peer fail with `message_too_large` and
+   * the node stops reading from it until it reads.
+   */
+  maxQueuedBytes?: number;
   /** Inbound connections allowed in their handshake at once; beyond it the oldest is dropped (default 128). */
   maxPendingHandshakes?: number;
   /** Noise crypto provider (fastest available when omitted). */
@@ -462,6 +468,7 @@ export class PeerNet {
       callTimeoutMs: o.callTimeoutMs,
       maxMessageBytes: o.maxMessageBytes,
       maxConcurrentHandlers: o.maxConcurrentHandlers,
+      maxQueuedBytes: o.maxQueuedBytes,
       crypto: o.crypto,
       onHandlerError: (error, context) =>
         this.#logger.warn?.('send handler failed', { peer: context.peer.toString(), name: context.name, error }),
