@@ -1,0 +1,5 @@
+export { RawPeer, envelopeBytes, replay } from './raw-peer.js';
+export type { RawAddress, RawHandshakeOptions, RawSession } from './raw-peer.js';
+export { Target, ensureOwnFileLimit, openFileLimit } from './target.js';
+export type { TargetOptions, TargetRequest, TargetStats } from './target.js';
+export { churn, closeAll, openIdle } from './flood.js';

@@ -1,0 +1,128 @@
+// A PeerNet node in its own process, attacked by the adversary scenarios and
+// driven over the IPC channel. It measures itself (RSS, handles, handler runs
+// per peer) because the point is what the attack costs this process.
+import { PeerNet, type PeerNetOptions, type Value } from 'peernet';
+import type { TargetRequest, TargetStats } from './target.js';
+
+const options = JSON.parse(process.argv[2] ?? '{}') as Partial<PeerNetOptions> & { dataDir: string };
+const warnings = new Map<string, number>();
+const runs: Record<string, Record<string, number>> = {};
+const admins = new Set<string>();
+let slowInFlight = 0;
+let slowMaxInFlight = 0;
+const received: Record<string, Value[]> = {};
+
+const node = await PeerNet.start({
+  host: '127.0.0.1',
+  discovery: [],
+  networkMonitor: false,
+  ...options,
+  logger: {
+    warn: (message, details) => {
+      const key = typeof details?.code === 'string' ? `${message} (${details.code})` : message;
+      warnings.set(key, (warnings.get(key) ?? 0) + 1);
+    },
+  },
+});
+
+function ran(peer: string, name: string): void {
+  const row = (runs[peer] ??= {});
+  row[name] = (row[name] ?? 0) + 1;
+}
+
+node.expose('echo', (args, { peer }) => {
+  ran(peer.toString(), 'echo');
+  return args;
+});
+node.expose('slow', async (args, { peer, signal }) => {
+  ran(peer.toString(), 'slow');
+  slowInFlight++;
+  slowMaxInFlight = Math.max(slowMaxInFlight, slowInFlight);
+  try {
+    const ms = typeof args === 'number' ? args : 200;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return ms;
+  } finally {
+    slowInFlight--;
+  }
+});
+node.expose('record', (args, { peer }) => {
+  ran(peer.toString(), 'record');
+  (received[peer.toString()] ??= []).push(args);
+});
+node.expose(
+  'admin',
+  (_args, { peer }) => {
+    ran(peer.toString(), 'admin');
+    return 'granted';
+  },
+  { authorize: (peer) => admins.has(peer.toString()) },
+);
+
+function resources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+function stats(gc: boolean): TargetStats {
+  if (gc) (globalThis as { gc?: () => void }).gc?.();
+  const memory = process.memoryUsage();
+  return {
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    external: memory.external + memory.arrayBuffers,
+    resources: resources(),
+    runs,
+    slowInFlight,
+    slowMaxInFlight,
+    online: node.listPeers().filter((p) => p.status === 'online').length,
+    warnings: Object.fromEntries(warnings),
+    received,
+  };
+}
+
+async function handle(request: TargetRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'pair':
+      await node.pair(request.peer, { label: request.label ?? 'peer' });
+      return null;
+    case 'unpair':
+      return node.unpair(request.peer);
+    case 'grant':
+      admins.add(request.peer);
+      return null;
+    case 'connect':
+      await node.connect(request.peer, { host: '127.0.0.1', port: request.port });
+      return null;
+    case 'call':
+      return node.call(request.peer, request.name, request.args ?? null, { timeout: request.timeoutMs ?? 10_000 });
+    case 'stats':
+      return stats(request.gc === true);
+    case 'resetStats':
+      slowMaxInFlight = slowInFlight;
+      for (const key of Object.keys(runs)) delete runs[key];
+      for (const key of Object.keys(received)) delete received[key];
+      warnings.clear();
+      return null;
+    case 'stop':
+      await node.stop();
+      return stats(true);
+  }
+}
+
+process.on('message', (message: { seq: number; request: TargetRequest }) => {
+  handle(message.request).then(
+    (result) => process.send?.({ seq: message.seq, ok: true, result }),
+    (error: Error & { code?: string }) =>
+      process.send?.({ seq: message.seq, ok: false, error: { code: error.code ?? 'error', message: error.message } }),
+  );
+});
+process.on('disconnect', () => void node.stop().then(() => process.exit(0)));
+process.send?.({ ready: { id: node.id.toString(), port: node.port, pid: process.pid } });
