@@ -24,8 +24,8 @@ import {
   HANDSHAKE_FRAME_MAX_BYTES,
   MAX_NOISE_MESSAGE_BYTES,
   NoiseFrameDecoder,
+  MAX_PLAINTEXT_PER_MESSAGE,
   encodeFrames,
-  packEnvelopes,
 } from '@peernet/frame';
 import { x25519PublicKeyOf } from '@peernet/identity';
 import { createHandshake, type CipherState, type CryptoProvider, type Handshake, type KeyPair } from '@peernet/noise';
@@ -657,18 +657,19 @@ export class Connection {
   #flush(): void {
     // Before the handshake finished (initiator's early calls), keep queueing.
     if (!this.#send || this.#queue.length === 0) return;
-    const send = this.#send;
-    const chunks = packEnvelopes(this.#queue);
+    const queue = this.#queue;
     this.#queue = [];
     this.#queuedBytes = 0;
     const waiters = this.#flushWaiters;
     this.#flushWaiters = [];
+    let bytes: Uint8Array;
     try {
-      this.#writeRaw(chunks.map((chunk) => send.encrypt(chunk)));
+      bytes = sealEnvelopes(this.#send, queue);
     } catch (error) {
       this.#fail(asProtocolError(error));
       return;
     }
+    if (!this.#stream.write(bytes)) this.#awaitingDrain = true;
     for (const waiter of waiters) waiter.resolve();
   }
 
@@ -801,6 +802,54 @@ export class Connection {
     const reason = this.#closeReason;
     return new ConnectionClosedError(reason ? `connection closed: ${reason.message}` : 'connection closed');
   }
+}
+
+// Plaintext of the Noise message being assembled. One for all connections:
+// a flush runs start to end synchronously, and the AEAD consumes it at once.
+const scratch = new Uint8Array(MAX_PLAINTEXT_PER_MESSAGE);
+const FRAME_OVERHEAD = 2 + 16;
+
+/**
+ * Lays `envelopes` out on the secure byte stream (`u32 BE length | body` each),
+ * cuts it into Noise messages of at most 65519 plaintext bytes (all full but
+ * the last) and returns them framed for the socket, in one buffer: each
+ * message is sealed straight into its place, so the only copies are into the
+ * scratch plaintext and the cipher's own output.
+ */
+function sealEnvelopes(send: CipherState, envelopes: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const e of envelopes) total += 4 + e.length;
+  const out = new Uint8Array(total + Math.ceil(total / MAX_PLAINTEXT_PER_MESSAGE) * FRAME_OVERHEAD);
+  let at = 0;
+  let fill = 0;
+  let remaining = total;
+  let chunk = Math.min(MAX_PLAINTEXT_PER_MESSAGE, remaining);
+  const emit = (): void => {
+    const length = chunk + 16;
+    out[at] = length >>> 8;
+    out[at + 1] = length & 0xff;
+    at += 2;
+    at += send.encryptInto(scratch.subarray(0, chunk), out, at);
+    remaining -= chunk;
+    chunk = Math.min(MAX_PLAINTEXT_PER_MESSAGE, remaining);
+    fill = 0;
+  };
+  for (const e of envelopes) {
+    const n = e.length;
+    for (let shift = 24; shift >= 0; shift -= 8) {
+      scratch[fill++] = (n >>> shift) & 0xff;
+      if (fill === chunk) emit();
+    }
+    let from = 0;
+    while (from < n) {
+      const take = Math.min(chunk - fill, n - from);
+      scratch.set(take === n ? e : e.subarray(from, from + take), fill);
+      fill += take;
+      from += take;
+      if (fill === chunk) emit();
+    }
+  }
+  return out;
 }
 
 /** Runs the handshake over `stream` and resolves with the open connection, or rejects with a typed error. */

@@ -16,6 +16,12 @@ export interface CipherState {
   setNonce(nonce: bigint | number): void;
   /** Encrypts one transport message (plaintext at most 65519 bytes); the nonce advances. */
   encrypt(plaintext: Uint8Array, ad?: Uint8Array): Uint8Array;
+  /**
+   * `encrypt` writing the message into `out` at `offset` (which must have room for
+   * `plaintext.length + 16` bytes); returns the bytes written. Lets a sender build
+   * its socket write in place.
+   */
+  encryptInto(plaintext: Uint8Array, out: Uint8Array, offset: number, ad?: Uint8Array): number;
   /** Decrypts one transport message; on failure it throws and the nonce does not advance. */
   decrypt(ciphertext: Uint8Array, ad?: Uint8Array): Uint8Array;
 }
@@ -64,6 +70,27 @@ export class KeyedCipherState implements CipherState {
     const ciphertext = this.#aead.seal(this.#nextNonce(), ad, plaintext);
     this.#advance();
     return ciphertext;
+  }
+
+  encryptInto(plaintext: Uint8Array, out: Uint8Array, offset: number, ad: Uint8Array = EMPTY): number {
+    assertBytes(plaintext, 'plaintext');
+    assertBytes(out, 'output');
+    assertBytes(ad, 'associated data');
+    if (plaintext.length > MAX_PLAINTEXT_LENGTH) {
+      throw new MessageTooLargeError(
+        `plaintext of ${plaintext.length} bytes exceeds the Noise limit of ${MAX_PLAINTEXT_LENGTH} bytes`,
+      );
+    }
+    const length = plaintext.length + TAGLEN;
+    if (!Number.isInteger(offset) || offset < 0 || offset + length > out.length) {
+      throw new InvalidArgumentError(`no room for ${length} bytes at offset ${String(offset)} of ${out.length}`);
+    }
+    const dst = out.subarray(offset, offset + length);
+    const nonce = this.#nextNonce();
+    if (this.#aead.sealInto) this.#aead.sealInto(nonce, ad, plaintext, dst);
+    else dst.set(this.#aead.seal(nonce, ad, plaintext));
+    this.#advance();
+    return length;
   }
 
   decrypt(ciphertext: Uint8Array, ad: Uint8Array = EMPTY): Uint8Array {

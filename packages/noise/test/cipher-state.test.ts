@@ -38,6 +38,22 @@ describe.each([
   ['node', nodeCrypto],
   ['default', defaultCrypto],
 ])('CipherState (%s)', (_name, crypto) => {
+  it('encryptInto writes exactly what encrypt returns, in place, at every size class', () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 100 + i);
+    const a = new KeyedCipherState(crypto.aead(key));
+    const b = new KeyedCipherState(crypto.aead(key));
+    for (const size of [0, 1, 63, 255, 256, 2047, 2048, 4096, MAX_PLAINTEXT_LENGTH]) {
+      const plaintext = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff);
+      const out = new Uint8Array(size + 16 + 10).fill(0xee);
+      expect(b.encryptInto(plaintext, out, 5, utf8('ad'))).toBe(size + 16);
+      expect(toHex(out.subarray(5, 5 + size + 16))).toBe(toHex(a.encrypt(plaintext, utf8('ad'))));
+      expect([...out.subarray(0, 5), ...out.subarray(size + 21)]).toEqual(new Array(10).fill(0xee));
+    }
+    expect(b.nonce).toBe(a.nonce);
+    expect(caught(() => b.encryptInto(new Uint8Array(10), new Uint8Array(25), 0))).toMatchObject({ code: 'invalid_argument' });
+    expect(b.nonce).toBe(a.nonce);
+  });
+
   it('counts nonces from 0 per direction', () => {
     const { send, receive, back } = transport(crypto);
     expect(send.nonce).toBe(0n);

@@ -23,6 +23,12 @@ class HybridAead implements Aead {
     return (plaintext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node).seal(nonce, ad, plaintext);
   }
 
+  sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
+    const aead = plaintext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node;
+    if (aead.sealInto) aead.sealInto(nonce, ad, plaintext, out);
+    else out.set(aead.seal(nonce, ad, plaintext));
+  }
+
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
     return (ciphertext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node).open(nonce, ad, ciphertext);
   }

@@ -100,6 +100,19 @@ class NodeAead implements Aead {
     return out;
   }
 
+  sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
+    assertBytes(nonce, 'nonce', 12);
+    assertBytes(ad, 'associated data');
+    assertBytes(plaintext, 'plaintext');
+    assertBytes(out, 'output', plaintext.length + TAG_LENGTH);
+    const cipher = createCipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAG_LENGTH });
+    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
+    const body = cipher.update(plaintext);
+    cipher.final();
+    out.set(body, 0);
+    out.set(cipher.getAuthTag(), body.length);
+  }
+
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
     assertBytes(nonce, 'nonce', 12);
     assertBytes(ad, 'associated data');

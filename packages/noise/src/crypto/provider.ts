@@ -17,6 +17,12 @@ export interface Aead {
   seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** Returns the plaintext, or null if the tag does not verify. */
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
+  /**
+   * Optional: `seal` writing into `out`, which is exactly `plaintext.length + 16`
+   * bytes (usually a view into a larger frame buffer), so the sender skips an
+   * allocation and a copy per message.
+   */
+  sealInto?(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
 }
 
 /** An X25519 private key prepared once (e.g. imported into a KeyObject) for repeated DH. */

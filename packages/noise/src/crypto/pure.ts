@@ -31,6 +31,15 @@ class PureAead implements Aead {
     return chacha20poly1305(this.#key, nonce, ad).encrypt(plaintext);
   }
 
+  sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
+    assertBytes(nonce, 'nonce', 12);
+    assertBytes(ad, 'associated data');
+    assertBytes(plaintext, 'plaintext');
+    assertBytes(out, 'output', plaintext.length + 16);
+    if (plaintext.length < PURE_AEAD_CROSSOVER) this.#small().seal(nonce, plaintext, ad, out);
+    else chacha20poly1305(this.#key, nonce, ad).encrypt(plaintext, out);
+  }
+
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
     assertBytes(nonce, 'nonce', 12);
     assertBytes(ad, 'associated data');
