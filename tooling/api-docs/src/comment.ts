@@ -23,8 +23,8 @@ function splitTags(text: string): { summary: string; tags: Tag[] } {
   let fenced = false;
   for (const line of text.split('\n')) {
     if (line.trimStart().startsWith('```')) fenced = !fenced;
-    const tag = fenced ? null : /^\s*@([A-Za-z]+)\s?(.*)$/.exec(line);
-    if (tag !== null) tags.push({ name: tag[1] as string, text: tag[2] as string });
+    const tag = fenced ? null : /^\s*@([A-Za-z]+)(?:\s+(.*))?$/.exec(line);
+    if (tag !== null) tags.push({ name: tag[1] as string, text: tag[2] ?? '' });
     else if (tags.length > 0) (tags[tags.length - 1] as Tag).text += `\n${line}`;
     else summary.push(line);
   }

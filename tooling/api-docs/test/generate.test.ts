@@ -136,6 +136,10 @@ describe('rendering doc comments', () => {
     );
   });
 
+  it('takes a package name at the start of a line for text, not a tag', () => {
+    expect(renderComment('/**\n * Types shared with\n * @peernet/interface users.\n */', noLinks)).toBe('Types shared with\n@peernet/interface users.');
+  });
+
   it('keeps a one-line comment as it is', () => {
     expect(renderComment('/** The `code` of a Node system error, if any. */', noLinks)).toBe('The `code` of a Node system error, if any.');
   });
