@@ -17,7 +17,7 @@ describe('the API reference of this repository', () => {
     if (stale.length > 0) {
       throw new Error(
         `${OUTPUT_DIR} does not match the packages' declarations (${stale.join(', ')}). ` +
-          'A public API or one of its doc comments changed: run `pnpm docs:api` and commit docs/api with the change.',
+          'An export, a doc comment or a package description changed: run `pnpm docs:api` and commit docs/api with the change.',
       );
     }
   });
