@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -24,6 +24,11 @@ interface Manifest {
   license?: string;
   sideEffects?: boolean;
   files?: string[];
+  version?: string;
+  type?: string;
+  description?: string;
+  engines?: Record<string, string>;
+  repository?: { type?: string; url?: string; directory?: string };
 }
 
 const packages = readdirSync(join(root, 'packages'))
@@ -69,15 +74,72 @@ describe('layering (DESIGN.md)', () => {
   );
 });
 
+const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
+const rootManifest = readJson<Manifest>(join(root, 'package.json'));
+
 describe('package metadata', () => {
   it.each(packages.map((p) => [p.manifest.name, p]))('%s is publishable and documented', (_, { dir, manifest }) => {
+    expect(manifest.private).toBeUndefined();
+    expect(manifest.version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
+    expect(manifest.description).toEqual(expect.any(String));
     expect(manifest.license).toBe('Apache-2.0');
-    expect(manifest.exports).toBeDefined();
+    expect(manifest.type).toBe('module');
+    expect(manifest.sideEffects).toBe(false);
+    expect(manifest.engines).toEqual(rootManifest.engines);
+    const main = (manifest.exports as Record<string, Record<string, string>> | undefined)?.['.'];
+    expect(main).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+    // TypeScript reads the first matching condition, so `types` must come first.
+    expect(Object.keys(main ?? {})[0]).toBe('types');
     expect(manifest.types).toBe('./dist/index.d.ts');
-    expect(manifest.files).toContain('dist');
+    expect(manifest.files).toEqual(expect.arrayContaining(['dist', '!dist/.tsbuildinfo', 'src', 'README.md']));
     expect(existsSync(join(dir, 'README.md'))).toBe(true);
     expect(existsSync(join(dir, 'src', 'index.ts'))).toBe(true);
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     expect(readme).toMatch(/```(ts|js|sh)/);
+  });
+
+  it('every package names the same repository, with its own directory', () => {
+    const urls = new Set(packages.map((p) => p.manifest.repository?.url));
+    expect(urls.size).toBe(1);
+    expect([...urls][0]).toMatch(/^git\+https:\/\/\S+\.git$/);
+    for (const { dir, manifest } of packages) {
+      const directory = relative(root, dir).split(sep).join('/');
+      expect({ name: manifest.name, repository: manifest.repository }).toEqual({
+        name: manifest.name,
+        repository: { type: 'git', url: [...urls][0], directory },
+      });
+    }
+  });
+
+  it('apps and tooling are private', () => {
+    const others = ['apps', 'tooling'].flatMap((group) =>
+      readdirSync(join(root, group))
+        .filter((dir) => existsSync(join(root, group, dir, 'package.json')))
+        .map((dir) => readJson<Manifest>(join(root, group, dir, 'package.json'))),
+    );
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.filter((m) => m.private !== true).map((m) => m.name)).toEqual([]);
+    expect(rootManifest.private).toBe(true);
+  });
+});
+
+describe('changesets', () => {
+  const config = readJson<{
+    fixed: string[][];
+    access: string;
+    baseBranch: string;
+    privatePackages: { version: boolean; tag: boolean };
+  }>(join(root, '.changeset', 'config.json'));
+
+  it('releases every publishable package in one fixed group, publicly, and never the private ones', () => {
+    expect(config.fixed).toHaveLength(1);
+    expect([...(config.fixed[0] as string[])].sort()).toEqual(packages.map((p) => p.manifest.name).sort());
+    expect(config.access).toBe('public');
+    expect(config.baseBranch).toBe('main');
+    expect(config.privatePackages).toEqual({ version: false, tag: false });
+  });
+
+  it('the fixed group has one version', () => {
+    expect(new Set(packages.map((p) => p.manifest.version)).size).toBe(1);
   });
 });

@@ -1,0 +1,392 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+
+// Packs every package under packages/ as `pnpm publish` would, checks what
+// each tarball holds, then installs the tarballs with npm into fresh projects
+// outside the repository and runs small ESM programs there (scenarios/), as
+// someone who found the packages on the registry would. The @peernet
+// packages are not on any registry: every one of them must come from a local
+// tarball. Their third-party dependencies come from npm's configured registry.
+// Needs the packages built (`pnpm test` builds first).
+
+const root = join(__dirname, '..', '..', '..');
+const scenarios = join(__dirname, '..', 'scenarios');
+const hasLicense = existsSync(join(root, 'LICENSE'));
+
+interface Manifest {
+  name: string;
+  version: string;
+  private?: boolean;
+  main?: string;
+  types?: string;
+  exports?: Record<string, { types?: string; default?: string }>;
+  files?: string[];
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
+
+interface Packed {
+  name: string;
+  dir: string;
+  manifest: Manifest;
+  tarball: string;
+  /** Paths inside the tarball, without the leading `package/`. */
+  files: string[];
+  /** Where the tarball was extracted (its `package/` directory). */
+  extracted: string;
+  packedManifest: Manifest;
+}
+
+const publishable = readdirSync(join(root, 'packages'))
+  .filter((dir) => existsSync(join(root, 'packages', dir, 'package.json')))
+  .map((dir) => {
+    const manifest = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as Manifest;
+    return { name: manifest.name, dir: join(root, 'packages', dir), manifest };
+  })
+  .filter((p) => p.manifest.private !== true);
+
+const packed = new Map<string, Packed>();
+let work = '';
+
+interface Run {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to completion without a shell; rejects with its output if it
+ * fails or has not exited on its own within `ms` (a node program that leaves
+ * a socket or timer behind never exits). npm_* variables set by the package
+ * manager that runs this test are dropped: npm would read them as its config.
+ */
+function run(command: string, args: readonly string[], options: { cwd: string; ms: number }): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(key)) env[key] = value;
+  }
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { cwd: options.cwd, env, timeout: options.ms, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          const how = error.killed ? `did not exit within ${options.ms} ms` : `failed (${String(error.code)})`;
+          reject(new Error(`${command} ${args.join(' ')} in ${options.cwd} ${how}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+        } else {
+          resolve({ stdout, stderr });
+        }
+      },
+    );
+  });
+}
+
+/** The last line of a scenario's output, which is its JSON report. */
+function report(output: Run): Record<string, unknown> {
+  const lines = output.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] as string) as Record<string, unknown>;
+}
+
+/** Every `@peernet/*` and `peernet` package that `names` need at run time, `names` included. */
+function closure(names: readonly string[]): Set<string> {
+  const found = new Set<string>();
+  const visit = (name: string): void => {
+    if (found.has(name)) return;
+    const p = packed.get(name);
+    if (p === undefined) throw new Error(`${name} is not a publishable workspace package`);
+    found.add(name);
+    for (const dep of Object.keys(p.packedManifest.dependencies ?? {})) {
+      if (packed.has(dep)) visit(dep);
+    }
+  };
+  names.forEach(visit);
+  return found;
+}
+
+/**
+ * A fresh npm project in `dir` whose dependencies are the tarballs of
+ * `direct`. The workspace packages they depend on are pinned to their
+ * tarballs with `overrides`: plain npm would look them up on the registry.
+ */
+async function npmProject(dir: string, direct: readonly string[]): Promise<void> {
+  await mkdir(dir);
+  const tarball = (name: string): string => `file:${(packed.get(name) as Packed).tarball}`;
+  const dependencies = Object.fromEntries(direct.map((name) => [name, tarball(name)]));
+  const overrides = Object.fromEntries(
+    [...closure(direct)].filter((name) => !direct.includes(name)).map((name) => [name, tarball(name)]),
+  );
+  const manifest = { name: 'pack-test-app', version: '1.0.0', private: true, type: 'module', dependencies, overrides };
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, ms: 240_000 });
+}
+
+/** The workspace packages npm installed in `dir`, each with where package-lock.json says it came from. */
+function installedWorkspacePackages(dir: string): Map<string, string | undefined> {
+  const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { resolved?: string }>;
+  };
+  const found = new Map<string, string | undefined>();
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    const match = /(?:^|\/)node_modules\/((?:@peernet\/[^/]+)|peernet)$/.exec(path);
+    if (match) found.set(path, entry.resolved);
+  }
+  return found;
+}
+
+/** Type-checks `file` (copied from scenarios/) in `dir` with the repository's tsc against the installed declarations. */
+async function typecheck(dir: string, file: string): Promise<void> {
+  await copyFile(join(scenarios, file), join(dir, file));
+  const tsconfig = {
+    compilerOptions: {
+      target: 'ES2022',
+      lib: ['ES2022'],
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      noEmit: true,
+      // The packages' own .d.ts files are checked too, not only their use.
+      skipLibCheck: false,
+      types: ['node'],
+      // A user brings their own @types/node; the repository's stands in for it.
+      typeRoots: [dirname(dirname(require.resolve('@types/node/package.json')))],
+    },
+    files: [file],
+  };
+  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, ms: 120_000 });
+}
+
+/** Copies a scenario into `dir` and runs it with node; returns its JSON report. */
+async function scenario(dir: string, file: string): Promise<Record<string, unknown>> {
+  await copyFile(join(scenarios, file), join(dir, file));
+  return report(await run(process.execPath, [file], { cwd: dir, ms: 60_000 }));
+}
+
+/** The module specifiers a built .js or .d.ts file imports or re-exports (comments are skipped). */
+function specifiers(code: string): string[] {
+  const text = code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const found: string[] = [];
+  for (const m of text.matchAll(/^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+    found.push((m[1] ?? m[2] ?? m[3]) as string);
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  const missing = publishable.filter((p) => !existsSync(join(p.dir, 'dist', 'index.js'))).map((p) => p.name);
+  if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} (run pnpm build first)`);
+  work = await mkdtemp(join(tmpdir(), 'peernet-pack-'));
+  const tarballs = join(work, 'tarballs');
+  await mkdir(tarballs);
+  for (const p of publishable) {
+    // pnpm, as `changeset publish` uses it: workspace: ranges become real ones.
+    const { stdout } = await run('pnpm', ['pack', '--pack-destination', tarballs, '--json'], { cwd: p.dir, ms: 60_000 });
+    const tarball = (JSON.parse(stdout) as { filename: string }).filename;
+    const listing = await run('tar', ['-tzf', tarball], { cwd: work, ms: 30_000 });
+    const files = listing.stdout
+      .split('\n')
+      .filter((line) => line !== '' && !line.endsWith('/'))
+      .map((line) => line.replace(/^package\//, ''))
+      .sort();
+    const into = join(work, 'extracted', p.name);
+    await mkdir(into, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', into], { cwd: work, ms: 30_000 });
+    const extracted = join(into, 'package');
+    const packedManifest = JSON.parse(await readFile(join(extracted, 'package.json'), 'utf8')) as Manifest;
+    packed.set(p.name, { ...p, tarball, files, extracted, packedManifest });
+  }
+}, 180_000);
+
+afterAll(async () => {
+  if (work !== '') await rm(work, { recursive: true, force: true });
+});
+
+it('finds the publishable packages, and turbo builds them all before this test', () => {
+  expect(publishable.map((p) => p.name)).toEqual(expect.arrayContaining(['peernet', '@peernet/identity', '@peernet/noise']));
+  const own = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as Manifest;
+  expect(Object.keys(own.devDependencies ?? {}).sort()).toEqual(publishable.map((p) => p.name).sort());
+});
+
+it('reads imports the way the checks below need: peernet’s build imports its layers and its own modules', () => {
+  const peernet = packed.get('peernet') as Packed;
+  const seen = peernet.files
+    .filter((f) => /^dist\/.*\.(js|d\.ts)$/.test(f))
+    .flatMap((f) => specifiers(readFileSync(join(peernet.extracted, f), 'utf8')));
+  expect(seen).toEqual(expect.arrayContaining(['@peernet/interface', '@peernet/rpc', '@peernet/identity', './node.js']));
+  expect(specifiers('/* import x from "a" */\n// import y from "b"\nexport { z } from \'c\';\nconst m = import(\'d\');')).toEqual(['c', 'd']);
+});
+
+describe.each(publishable.map((p) => [p.name]))('tarball of %s', (name) => {
+  const get = (): Packed => packed.get(name) as Packed;
+
+  it('holds the build, the sources its maps point at, README, changelog and manifest, and nothing else', () => {
+    const { files } = get();
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']));
+    if (hasLicense) expect(files).toContain('LICENSE');
+    const unexpected = files.filter(
+      (f) => !/^(dist|src)\//.test(f) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f),
+    );
+    expect(unexpected).toEqual([]);
+    const junk = files.filter(
+      (f) => /\.tsbuildinfo$|(^|\/)\.tsbuildinfo$|\.test\.|(^|\/)test\/|jest\.config|tsconfig|test-results/.test(f),
+    );
+    expect(junk).toEqual([]);
+  });
+
+  it('has no stale build output: every module has its declarations and its source', () => {
+    const { files } = get();
+    const stale = files
+      .filter((f) => f.startsWith('dist/') && f.endsWith('.js'))
+      .flatMap((f) => {
+        const base = f.slice('dist/'.length, -'.js'.length);
+        return [`dist/${base}.d.ts`, `src/${base}.ts`].filter((needed) => !files.includes(needed)).map((m) => `${f} without ${m}`);
+      });
+    expect(stale).toEqual([]);
+  });
+
+  it('is self-contained: relative imports, source maps and declaration maps resolve inside it', () => {
+    const { files, extracted } = get();
+    const dangling: string[] = [];
+    for (const f of files) {
+      const text = (): string => readFileSync(join(extracted, f), 'utf8');
+      if (f.endsWith('.map')) {
+        const map = JSON.parse(text()) as { sources: string[] };
+        for (const source of map.sources) {
+          const target = posix.normalize(posix.join(posix.dirname(f), source));
+          if (!files.includes(target)) dangling.push(`${f} → ${source}`);
+        }
+      } else if (/^dist\/.*\.(js|d\.ts)$/.test(f)) {
+        for (const spec of specifiers(text()).filter((s) => s.startsWith('.'))) {
+          let target = posix.normalize(posix.join(posix.dirname(f), spec));
+          if (f.endsWith('.d.ts')) target = target.replace(/\.js$/, '.d.ts');
+          if (!files.includes(target)) dangling.push(`${f} → ${spec}`);
+        }
+      }
+    }
+    expect(dangling).toEqual([]);
+  });
+
+  it('declares every package its build imports, as a dependency', () => {
+    const { files, extracted, packedManifest } = get();
+    const declared = new Set([
+      ...Object.keys(packedManifest.dependencies ?? {}),
+      ...Object.keys(packedManifest.peerDependencies ?? {}),
+    ]);
+    const undeclared = new Set<string>();
+    for (const f of files.filter((x) => /^dist\/.*\.(js|d\.ts)$/.test(x))) {
+      const text = readFileSync(join(extracted, f), 'utf8');
+      for (const spec of specifiers(text)) {
+        if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+        const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string);
+        if (pkg !== name && !declared.has(pkg)) undeclared.add(`${f}: ${pkg}`);
+      }
+    }
+    expect([...undeclared]).toEqual([]);
+  });
+
+  it('has a manifest with real version ranges and entry points that exist', () => {
+    const { manifest, packedManifest, files } = get();
+    expect(JSON.stringify(packedManifest)).not.toContain('workspace:');
+    for (const [dep, range] of Object.entries(packedManifest.dependencies ?? {})) {
+      const internal = packed.get(dep);
+      if (internal) expect({ dep, range }).toEqual({ dep, range: `^${internal.manifest.version}` });
+      else expect({ dep, range }).toEqual({ dep, range: manifest.dependencies?.[dep] });
+    }
+    expect(packedManifest.name).toBe(manifest.name);
+    expect(packedManifest.version).toBe(manifest.version);
+    const entries = [packedManifest.types, packedManifest.main, ...Object.values(packedManifest.exports ?? {}).flatMap((e) => [e.types, e.default])]
+      .filter((e): e is string => e !== undefined)
+      .map((e) => posix.normalize(e));
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.filter((e) => !files.includes(e))).toEqual([]);
+  });
+});
+
+describe('installed with npm into a fresh project', () => {
+  let noiseOnly = '';
+  let app = '';
+
+  beforeAll(async () => {
+    noiseOnly = join(work, 'noise-only');
+    app = join(work, 'app');
+    // Independent projects: install both at once (npm's cache handles concurrent use).
+    await Promise.all([npmProject(noiseOnly, ['@peernet/identity', '@peernet/noise']), npmProject(app, ['peernet'])]);
+  }, 300_000);
+
+  it.each([
+    ['identity + noise', (): string => noiseOnly, ['@peernet/identity', '@peernet/noise']],
+    ['peernet', (): string => app, ['peernet']],
+  ])('%s: each workspace package comes from its tarball, once, at the top level', (_, dir, direct) => {
+    const expected = [...closure(direct)].sort();
+    const installed = installedWorkspacePackages(dir());
+    expect([...installed.keys()].sort()).toEqual(expected.map((name) => `node_modules/${name}`));
+    for (const [path, resolved] of installed) {
+      const name = path.slice('node_modules/'.length);
+      const p = packed.get(name) as Packed;
+      expect({ name, resolved }).toEqual({ name, resolved: expect.stringMatching(/^file:.*\.tgz$/) });
+      expect(readFileSync(join(dir(), path, 'package.json'), 'utf8')).toBe(readFileSync(join(p.extracted, 'package.json'), 'utf8'));
+      expect(readFileSync(join(dir(), path, 'dist', 'index.js'), 'utf8')).toBe(readFileSync(join(p.dir, 'dist', 'index.js'), 'utf8'));
+    }
+  });
+
+  it('identity + noise alone do not pull in the rest of PeerNet', () => {
+    expect([...installedWorkspacePackages(noiseOnly).keys()].sort()).toEqual([
+      'node_modules/@peernet/atomic-file',
+      'node_modules/@peernet/identity',
+      'node_modules/@peernet/interface',
+      'node_modules/@peernet/noise',
+    ]);
+  });
+
+  it('(a) identity + noise alone: a Noise XX handshake between two identities, then transport messages', async () => {
+    const result = await scenario(noiseOnly, 'noise-only.mjs');
+    expect(result).toEqual({
+      protocol: 'Noise_XX_25519_ChaChaPoly_SHA256',
+      alice: expect.stringMatching(/^[a-z2-7]{52}$/),
+      bob: expect.stringMatching(/^[a-z2-7]{52}$/),
+      hello: 'bob here',
+      reply: 'alice here',
+      received: 'first transport message',
+      back: 'and back',
+      ciphertextBytes: 'first transport message'.length + 16,
+    });
+    expect(result.alice).not.toBe(result.bob);
+  }, 90_000);
+
+  it('(a) identity + noise alone: the declarations type-check a TypeScript use of them', async () => {
+    await typecheck(noiseOnly, 'noise-usage.ts');
+  }, 150_000);
+
+  it('(b) peernet: two nodes on 127.0.0.1 pair, connect, expose and call, refuse a stranger, and stop', async () => {
+    const result = await scenario(app, 'two-nodes.mjs');
+    expect(result).toEqual({
+      greeting: 'hello alice from alice',
+      sum: 42,
+      unknownCode: 'no_such_handle',
+      strangerCode: expect.any(String),
+      peers: [{ label: 'bob', status: 'online' }],
+    });
+  }, 90_000);
+
+  it('(b) peernet: the declarations type-check a TypeScript application', async () => {
+    await typecheck(app, 'peernet-usage.ts');
+  }, 150_000);
+
+  it('(c) peernet over a custom transport written by the application (Unix domain sockets)', async () => {
+    const result = await scenario(app, 'custom-transport.mjs');
+    expect(result).toEqual({
+      transport: 'unix',
+      over: 'unix',
+      n: 7,
+      bytes: [1, 2, 3],
+      fromAlice: true,
+      dials: 1,
+      accepted: 1,
+    });
+  }, 90_000);
+});
