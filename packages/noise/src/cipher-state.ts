@@ -30,14 +30,16 @@ const U32 = 0x1_0000_0000;
 const MAX_U32 = 0xffff_ffff;
 const MAX_NONCE = (1n << 64n) - 1n;
 
+// 4 zero bytes then the counter little-endian (spec section 12.3), rewritten before each use.
+// One for every cipher state: it is consumed synchronously, and an Aead must not keep it.
+const nonceBytes = new Uint8Array(12);
+
 /** The spec's CipherState with a key (the key-less case is handled by SymmetricState). */
 export class KeyedCipherState implements CipherState {
   readonly #aead: Aead;
   // Two u32 halves: bigint arithmetic on every message would cost more than the AEAD for small ones.
   #lo = 0;
   #hi = 0;
-  // 4 zero bytes then the counter little-endian (spec section 12.3); rewritten before each use.
-  readonly #nonceBytes = new Uint8Array(12);
 
   constructor(aead: Aead, lo = 0, hi = 0) {
     this.#aead = aead;
@@ -119,7 +121,7 @@ export class KeyedCipherState implements CipherState {
     const lo = this.#lo;
     const hi = this.#hi;
     if (lo === MAX_U32 && hi === MAX_U32) throw new NonceExhaustedError();
-    const b = this.#nonceBytes;
+    const b = nonceBytes;
     b[4] = lo & 0xff;
     b[5] = (lo >>> 8) & 0xff;
     b[6] = (lo >>> 16) & 0xff;

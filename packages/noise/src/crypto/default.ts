@@ -11,12 +11,19 @@ import type { Aead, CryptoProvider } from './provider.js';
 export const NODE_AEAD_MIN_LENGTH = 256;
 
 class HybridAead implements Aead {
-  readonly #node: Aead;
   readonly #js: Aead;
+  readonly #key: Uint8Array;
+  #nodeAead: Aead | undefined;
 
   constructor(key: Uint8Array) {
-    this.#node = nodeCrypto.aead(key);
+    // The JS AEAD keeps its own copy of the key, so the node one can be made from it later.
     this.#js = pureJsCrypto.aead(key);
+    this.#key = Uint8Array.from(key);
+  }
+
+  // Created on the first large message: an idle or chatty-but-small session never holds a KeyObject.
+  get #node(): Aead {
+    return (this.#nodeAead ??= nodeCrypto.aead(this.#key));
   }
 
   seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
