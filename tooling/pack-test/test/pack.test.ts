@@ -137,9 +137,19 @@ function installedWorkspacePackages(dir: string): Map<string, string | undefined
   return found;
 }
 
-/** Type-checks `file` (copied from scenarios/) in `dir` with the repository's tsc against the installed declarations. */
+/**
+ * Type-checks `file` (copied from scenarios/) in `dir` with the repository's
+ * tsc against the installed declarations, together with a module that
+ * re-exports every installed workspace package, so each package's whole
+ * declared surface must resolve from the install alone.
+ */
 async function typecheck(dir: string, file: string): Promise<void> {
   await copyFile(join(scenarios, file), join(dir, file));
+  const names = [...installedWorkspacePackages(dir).keys()].map((path) => path.slice('node_modules/'.length)).sort();
+  await writeFile(
+    join(dir, 'entry-points.ts'),
+    names.map((name, i) => `export * as package${i} from '${name}';\n`).join(''),
+  );
   const tsconfig = {
     compilerOptions: {
       target: 'ES2022',
@@ -154,7 +164,7 @@ async function typecheck(dir: string, file: string): Promise<void> {
       // A user brings their own @types/node; the repository's stands in for it.
       typeRoots: [dirname(dirname(require.resolve('@types/node/package.json')))],
     },
-    files: [file],
+    files: [file, 'entry-points.ts'],
   };
   await writeFile(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
   const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
