@@ -159,9 +159,10 @@ export class Connection {
 
   // Outgoing calls, by id.
   #nextCallId = 1;
-  readonly #calls = new Map<number, PendingCall>();
+  // Created on first use, as the other maps here: an idle session holds none.
+  #calls: Map<number, PendingCall> | undefined;
   // Incoming calls being served, by the peer's id, so a cancel can abort them.
-  readonly #serving = new Map<number, Serving>();
+  #serving: Map<number, Serving> | undefined;
   #handlersRunning = 0;
   #readingPaused = false;
   // Reading stopped because the peer does not read what we write (see #enqueue).
@@ -169,12 +170,12 @@ export class Connection {
   // Envelopes received but not yet handled because the handler cap was reached.
   #backlog: Uint8Array[] = [];
   #backlogAt = 0;
-  readonly #oneWayServing = new Set<Serving>();
+  #oneWayServing: Set<Serving> | undefined;
   // True while #processBacklog runs: a handler that finishes synchronously must not re-enter it.
   #inBacklog = false;
   #drainWaiters: Array<() => void> = [];
   // Outgoing pings, by nonce (hex).
-  readonly #pings = new Map<string, Waiter>();
+  #pings: Map<string, Waiter> | undefined;
 
   // Write path: envelopes encoded this tick, flushed together into few Noise messages.
   #queue: Uint8Array[] = [];
@@ -288,7 +289,7 @@ export class Connection {
         pending.onAbort = () => this.#cancelCall(id, new AbortedError(`call to '${name}' aborted`));
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
-      this.#calls.set(id, pending);
+      (this.#calls ??= new Map()).set(id, pending);
       this.#enqueue(bytes);
     });
   }
@@ -320,7 +321,7 @@ export class Connection {
     const timeout = options.timeout ?? this.#callTimeoutMs;
     return new Promise<number>((resolve, reject) => {
       const finish = (error?: Error): void => {
-        this.#pings.delete(key);
+        this.#pings?.delete(key);
         this.#timers.clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         if (error) reject(error);
@@ -330,7 +331,7 @@ export class Connection {
       const timer = this.#timers.setTimeout(() => finish(new TimeoutError(`no pong within ${timeout} ms`)), timeout);
       if (options.signal?.aborted) return finish(new AbortedError('ping aborted'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pings.set(key, { resolve: () => finish(), reject: finish });
+      (this.#pings ??= new Map()).set(key, { resolve: () => finish(), reject: finish });
       this.#enqueue(encodeEnvelope({ type: EnvelopeType.Ping, nonce }));
     });
   }
@@ -354,7 +355,7 @@ export class Connection {
    * duplicate session without failing the calls already on it.
    */
   drained(): Promise<void> {
-    if (this.#phase === 'closed' || (this.#calls.size === 0 && this.#serving.size === 0)) return Promise.resolve();
+    if (this.#phase === 'closed' || !this.#busy()) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -505,16 +506,16 @@ export class Connection {
         this.#enqueue(encodeEnvelope({ type: EnvelopeType.Pong, nonce: envelope.nonce }));
         return;
       case EnvelopeType.Pong:
-        this.#pings.get(hex(envelope.nonce))?.resolve();
+        this.#pings?.get(hex(envelope.nonce))?.resolve();
         return;
       case EnvelopeType.Cancel:
-        this.#serving.get(envelope.id)?.abort(new AbortedError('the caller cancelled the call'));
+        this.#serving?.get(envelope.id)?.abort(new AbortedError('the caller cancelled the call'));
         return;
     }
   }
 
   #settleCall(id: number, result: Value, error: PeerNetError | undefined): void {
-    const pending = this.#calls.get(id);
+    const pending = this.#calls?.get(id);
     // A reply to a call we gave up on (timeout, abort) is expected and ignored.
     if (!pending) return;
     this.#forgetCall(id, pending);
@@ -528,7 +529,7 @@ export class Connection {
    * a promise; only what it returns decides whether we wait.
    */
   #serve(id: number | undefined, name: string, args: Value): void {
-    if (id !== undefined && this.#serving.has(id)) {
+    if (id !== undefined && this.#serving?.has(id)) {
       throw new ProtocolError(`call id ${id} is already in progress`);
     }
     const entry = this.#handlers?.get(name);
@@ -537,8 +538,8 @@ export class Connection {
       return;
     }
     const serving = new Serving(this.#peer as PeerId, name, id);
-    if (id !== undefined) this.#serving.set(id, serving);
-    else this.#oneWayServing.add(serving);
+    if (id !== undefined) (this.#serving ??= new Map()).set(id, serving);
+    else (this.#oneWayServing ??= new Set()).add(serving);
     this.#handlersRunning++;
     let result: unknown;
     try {
@@ -584,10 +585,10 @@ export class Connection {
 
   #handlerDone(serving: Serving): void {
     if (serving.id !== undefined) {
-      this.#serving.delete(serving.id);
+      this.#serving?.delete(serving.id);
       this.#checkDrained();
     } else {
-      this.#oneWayServing.delete(serving);
+      this.#oneWayServing?.delete(serving);
     }
     this.#handlersRunning--;
     if (this.#readingPaused && !this.#isClosed()) {
@@ -690,7 +691,7 @@ export class Connection {
   };
 
   #cancelCall(id: number, error: PeerNetError): void {
-    const pending = this.#calls.get(id);
+    const pending = this.#calls?.get(id);
     if (!pending) return;
     this.#forgetCall(id, pending);
     pending.reject(error);
@@ -698,14 +699,19 @@ export class Connection {
   }
 
   #forgetCall(id: number, pending: PendingCall): void {
-    this.#calls.delete(id);
+    this.#calls?.delete(id);
     this.#timers.clearTimeout(pending.timer);
     if (pending.signal && pending.onAbort) pending.signal.removeEventListener('abort', pending.onAbort);
     this.#checkDrained();
   }
 
+  /** True while a call is outstanding in either direction. */
+  #busy(): boolean {
+    return (this.#calls !== undefined && this.#calls.size > 0) || (this.#serving !== undefined && this.#serving.size > 0);
+  }
+
   #checkDrained(): void {
-    if (this.#drainWaiters.length === 0 || this.#calls.size > 0 || this.#serving.size > 0) return;
+    if (this.#drainWaiters.length === 0 || this.#busy()) return;
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
   }
 
@@ -748,15 +754,15 @@ export class Connection {
       reason ? `connection closed: ${reason.message}` : 'connection closed',
       reason ? { cause: reason } : undefined,
     );
-    for (const [id, pending] of this.#calls) {
+    for (const [id, pending] of this.#calls ?? []) {
       this.#forgetCall(id, pending);
       pending.reject(closedError);
     }
-    for (const serving of this.#serving.values()) serving.abort(closedError);
-    for (const serving of this.#oneWayServing) serving.abort(closedError);
+    for (const serving of this.#serving?.values() ?? []) serving.abort(closedError);
+    for (const serving of this.#oneWayServing ?? []) serving.abort(closedError);
     for (const waiter of this.#flushWaiters) waiter.reject(closedError);
     this.#flushWaiters = [];
-    for (const ping of this.#pings.values()) ping.reject(closedError);
+    for (const ping of this.#pings?.values() ?? []) ping.reject(closedError);
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
     this.#queue = [];
     this.#queuedBytes = 0;
