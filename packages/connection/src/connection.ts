@@ -30,7 +30,7 @@ import {
 import { x25519PublicKeyOf } from '@peernet/identity';
 import { createHandshake, type CipherState, type CryptoProvider, type Handshake, type KeyPair } from '@peernet/noise';
 import type { Value } from './cbor.js';
-import { EnvelopeType, decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js';
+import { EnvelopeType, decodeEnvelope, encodeEnvelopeView, type Envelope } from './envelope.js';
 import { decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
 import type { ExposedHandler, HandlerContext, HandlerLookup } from './handlers.js';
 
@@ -177,9 +177,11 @@ export class Connection {
   // Outgoing pings, by nonce (hex).
   #pings: Map<string, Waiter> | undefined;
 
-  // Write path: envelopes encoded this tick, flushed together into few Noise messages.
-  #queue: Uint8Array[] = [];
+  // Write path: the secure-stream bytes (`u32 length | envelope`, ...) written this tick,
+  // appended as each envelope is encoded and flushed together into few Noise messages.
+  #pending: Uint8Array | undefined;
   #queuedBytes = 0;
+  #queuedEntries = 0;
   #flushScheduled = false;
   #awaitingDrain = false;
   #flushWaiters: Waiter[] = [];
@@ -273,9 +275,8 @@ export class Connection {
     const closed = this.#closedError();
     if (closed) return Promise.reject(closed);
     const id = this.#nextCallId++;
-    let bytes: Uint8Array;
     try {
-      bytes = this.#encodeOutgoing({ type: EnvelopeType.Call, id, name, args });
+      this.#enqueue(this.#encodeOutgoing({ type: EnvelopeType.Call, id, name, args }));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -290,7 +291,6 @@ export class Connection {
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       (this.#calls ??= new Map()).set(id, pending);
-      this.#enqueue(bytes);
     });
   }
 
@@ -298,15 +298,13 @@ export class Connection {
   send(name: string, args: Value = null): Promise<void> {
     const closed = this.#closedError();
     if (closed) return Promise.reject(closed);
-    let bytes: Uint8Array;
     try {
-      bytes = this.#encodeOutgoing({ type: EnvelopeType.Send, name, args });
+      this.#enqueue(this.#encodeOutgoing({ type: EnvelopeType.Send, name, args }));
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<void>((resolve, reject) => {
       this.#flushWaiters.push({ resolve, reject });
-      this.#enqueue(bytes);
     });
   }
 
@@ -332,7 +330,7 @@ export class Connection {
       if (options.signal?.aborted) return finish(new AbortedError('ping aborted'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       (this.#pings ??= new Map()).set(key, { resolve: () => finish(), reject: finish });
-      this.#enqueue(encodeEnvelope({ type: EnvelopeType.Ping, nonce }));
+      this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Ping, nonce }));
     });
   }
 
@@ -343,7 +341,7 @@ export class Connection {
    */
   close(reason?: PeerNetError): Promise<void> {
     if (this.#phase !== 'closed') {
-      if (this.#send && this.#queue.length > 0 && !this.#awaitingDrain) this.#flush();
+      if (this.#send && this.#queuedBytes > 0 && !this.#awaitingDrain) this.#flush();
       this.#shutdown(reason, false);
     }
     return this.closed.then(() => undefined);
@@ -503,7 +501,7 @@ export class Connection {
         this.#settleCall(envelope.id, null, errorFromWire(envelope.code, envelope.message));
         return;
       case EnvelopeType.Ping:
-        this.#enqueue(encodeEnvelope({ type: EnvelopeType.Pong, nonce: envelope.nonce }));
+        this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Pong, nonce: envelope.nonce }));
         return;
       case EnvelopeType.Pong:
         this.#pings?.get(hex(envelope.nonce))?.resolve();
@@ -614,13 +612,14 @@ export class Connection {
 
   #replyError(id: number, error: PeerNetError): void {
     if (this.#phase === 'closed') return;
-    this.#enqueue(encodeEnvelope({ type: EnvelopeType.Error, id, code: error.code, message: error.message }));
+    this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Error, id, code: error.code, message: error.message }));
   }
 
   // ---- outbound ------------------------------------------------------------
 
+  /** Encodes an envelope for `#enqueue`: a view into the shared encoder, to be appended at once. */
   #encodeOutgoing(envelope: Envelope): Uint8Array {
-    const bytes = encodeEnvelope(envelope);
+    const bytes = encodeEnvelopeView(envelope);
     if (bytes.length > this.#maxMessageBytes) {
       throw new MessageTooLargeError(`message of ${bytes.length} bytes exceeds maxMessageBytes (${this.#maxMessageBytes})`);
     }
@@ -632,13 +631,28 @@ export class Connection {
     return bytes;
   }
 
+  /** Appends `u32 length | bytes` to this tick's write (`bytes` may be a view of the shared encoder). */
   #enqueue(bytes: Uint8Array): void {
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
+    const n = bytes.length;
+    const at = this.#queuedBytes;
+    const needed = at + 4 + n;
+    let pending = this.#pending;
+    if (pending === undefined || pending.length < needed) {
+      const grown = new Uint8Array(Math.max(needed, pending === undefined ? 256 : pending.length * 2));
+      if (pending !== undefined) grown.set(pending.subarray(0, at));
+      this.#pending = pending = grown;
+    }
+    pending[at] = n >>> 24;
+    pending[at + 1] = (n >>> 16) & 0xff;
+    pending[at + 2] = (n >>> 8) & 0xff;
+    pending[at + 3] = n & 0xff;
+    pending.set(bytes, at + 4);
+    this.#queuedBytes = needed;
+    this.#queuedEntries++;
     if (
       this.#awaitingDrain &&
       !this.#pausedForOutput &&
-      this.#queuedBytes + this.#queue.length * QUEUED_ENTRY_OVERHEAD > this.#maxQueuedBytes
+      this.#queuedBytes + this.#queuedEntries * QUEUED_ENTRY_OVERHEAD > this.#maxQueuedBytes
     ) {
       // The peer does not read what we write: stop reading its requests until
       // it does, or each one would queue a reply (or pong) without bound.
@@ -659,15 +673,18 @@ export class Connection {
   /** Encrypts everything queued into as few Noise messages as possible, in one stream write. */
   #flush(): void {
     // Before the handshake finished (initiator's early calls), keep queueing.
-    if (!this.#send || this.#queue.length === 0) return;
-    const queue = this.#queue;
-    this.#queue = [];
+    if (!this.#send || this.#queuedBytes === 0) return;
+    const pending = this.#pending as Uint8Array;
+    const length = this.#queuedBytes;
+    // Dropped after each flush: an idle session keeps no write buffer.
+    this.#pending = undefined;
     this.#queuedBytes = 0;
+    this.#queuedEntries = 0;
     const waiters = this.#flushWaiters;
     this.#flushWaiters = [];
     let bytes: Uint8Array;
     try {
-      bytes = sealEnvelopes(this.#send, queue);
+      bytes = sealStream(this.#send, pending, length);
     } catch (error) {
       this.#fail(asProtocolError(error));
       return;
@@ -695,7 +712,7 @@ export class Connection {
     if (!pending) return;
     this.#forgetCall(id, pending);
     pending.reject(error);
-    if (this.#phase !== 'closed' && this.#send) this.#enqueue(encodeEnvelope({ type: EnvelopeType.Cancel, id }));
+    if (this.#phase !== 'closed' && this.#send) this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Cancel, id }));
   }
 
   #forgetCall(id: number, pending: PendingCall): void {
@@ -764,8 +781,9 @@ export class Connection {
     this.#flushWaiters = [];
     for (const ping of this.#pings?.values() ?? []) ping.reject(closedError);
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
-    this.#queue = [];
+    this.#pending = undefined;
     this.#queuedBytes = 0;
+    this.#queuedEntries = 0;
     this.#backlog = [];
     this.#backlogAt = 0;
     this.#stream.off('data', this.#onData);
@@ -812,50 +830,22 @@ export class Connection {
   }
 }
 
-// Plaintext of the Noise message being assembled. One for all connections:
-// a flush runs start to end synchronously, and the AEAD consumes it at once.
-const scratch = new Uint8Array(MAX_PLAINTEXT_PER_MESSAGE);
 const FRAME_OVERHEAD = 2 + 16;
 
 /**
- * Lays `envelopes` out on the secure byte stream (`u32 BE length | body` each),
- * cuts it into Noise messages of at most 65519 plaintext bytes (all full but
- * the last) and returns them framed for the socket, in one buffer: each
- * message is sealed straight into its place, so the only copies are into the
- * scratch plaintext and the cipher's own output.
+ * Cuts `length` bytes of the secure stream into Noise messages of at most
+ * 65519 plaintext bytes (all full but the last) and returns them framed for
+ * the socket, in one buffer: each message is sealed straight into its place.
  */
-function sealEnvelopes(send: CipherState, envelopes: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const e of envelopes) total += 4 + e.length;
-  const out = new Uint8Array(total + Math.ceil(total / MAX_PLAINTEXT_PER_MESSAGE) * FRAME_OVERHEAD);
+function sealStream(send: CipherState, stream: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length + Math.ceil(length / MAX_PLAINTEXT_PER_MESSAGE) * FRAME_OVERHEAD);
   let at = 0;
-  let fill = 0;
-  let remaining = total;
-  let chunk = Math.min(MAX_PLAINTEXT_PER_MESSAGE, remaining);
-  const emit = (): void => {
-    const length = chunk + 16;
-    out[at] = length >>> 8;
-    out[at + 1] = length & 0xff;
+  for (let from = 0; from < length; from += MAX_PLAINTEXT_PER_MESSAGE) {
+    const chunk = Math.min(MAX_PLAINTEXT_PER_MESSAGE, length - from);
+    out[at] = (chunk + 16) >>> 8;
+    out[at + 1] = (chunk + 16) & 0xff;
     at += 2;
-    at += send.encryptInto(scratch.subarray(0, chunk), out, at);
-    remaining -= chunk;
-    chunk = Math.min(MAX_PLAINTEXT_PER_MESSAGE, remaining);
-    fill = 0;
-  };
-  for (const e of envelopes) {
-    const n = e.length;
-    for (let shift = 24; shift >= 0; shift -= 8) {
-      scratch[fill++] = (n >>> shift) & 0xff;
-      if (fill === chunk) emit();
-    }
-    let from = 0;
-    while (from < n) {
-      const take = Math.min(chunk - fill, n - from);
-      scratch.set(take === n ? e : e.subarray(from, from + take), fill);
-      fill += take;
-      from += take;
-      if (fill === chunk) emit();
-    }
+    at += send.encryptInto(stream.subarray(from, from + chunk), out, at);
   }
   return out;
 }

@@ -7,7 +7,7 @@
  * written as a float with an integral value is accepted.
  */
 import { InvalidArgumentError, ProtocolError } from '@peernet/interface';
-import { decodeValue, encodeValue, isUint8Array, type DecodeOptions, type EncodeOptions, type Value } from './cbor.js';
+import { decodeValue, encodeValue, encodeValueView, isUint8Array, type DecodeOptions, type EncodeOptions, type Value } from './cbor.js';
 
 /** The envelope type numbers (first element of the array). */
 export const EnvelopeType = {
@@ -140,23 +140,32 @@ function checkString(value: unknown, field: string): string {
  * for a malformed envelope.
  */
 export function encodeEnvelope(envelope: Envelope, options?: EncodeOptions): Uint8Array {
+  return encodeValue(envelopeValue(envelope), options);
+}
+
+/** `encodeEnvelope` as a view valid until the next encoding (see `encodeValueView`); internal. */
+export function encodeEnvelopeView(envelope: Envelope, options?: EncodeOptions): Uint8Array {
+  return encodeValueView(envelopeValue(envelope), options);
+}
+
+function envelopeValue(envelope: Envelope): Value {
   const e = envelope as unknown as Partial<Record<string, unknown>> | null;
   if (typeof e !== 'object' || e === null) invalid('not an object');
   switch (e.type) {
     case EnvelopeType.Call:
-      return encodeValue([1, checkId(e.id), checkName(e.name), e.args as Value], options);
+      return [1, checkId(e.id), checkName(e.name), e.args as Value];
     case EnvelopeType.Reply:
-      return encodeValue([2, checkId(e.id), e.result as Value], options);
+      return [2, checkId(e.id), e.result as Value];
     case EnvelopeType.Error:
-      return encodeValue([3, checkId(e.id), checkString(e.code, 'code'), checkString(e.message, 'message')], options);
+      return [3, checkId(e.id), checkString(e.code, 'code'), checkString(e.message, 'message')];
     case EnvelopeType.Send:
-      return encodeValue([4, checkName(e.name), e.args as Value], options);
+      return [4, checkName(e.name), e.args as Value];
     case EnvelopeType.Ping:
-      return encodeValue([5, checkNonce(e.nonce)], options);
+      return [5, checkNonce(e.nonce)];
     case EnvelopeType.Pong:
-      return encodeValue([6, checkNonce(e.nonce)], options);
+      return [6, checkNonce(e.nonce)];
     case EnvelopeType.Cancel:
-      return encodeValue([7, checkId(e.id)], options);
+      return [7, checkId(e.id)];
     default:
       return invalid('unknown type');
   }
