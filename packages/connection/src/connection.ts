@@ -762,24 +762,28 @@ export class Connection {
   }
 
   #shutdown(reason: PeerNetError | undefined, destroy: boolean): void {
+    const wasOpen = this.#phase === 'open';
     this.#phase = 'closed';
     this.#closeReason = reason;
     this.#clearHandshakeTimer();
     this.#handshake = undefined;
-    this.#readyReject(reason ?? new ConnectionClosedError('connection closed before the handshake completed'));
-    const closedError = new ConnectionClosedError(
-      reason ? `connection closed: ${reason.message}` : 'connection closed',
-      reason ? { cause: reason } : undefined,
-    );
+    // Errors capture a stack trace, which costs more than the rest of a close: make them only when someone is told.
+    if (!wasOpen) this.#readyReject(reason ?? new ConnectionClosedError('connection closed before the handshake completed'));
+    let closedError: ConnectionClosedError | undefined;
+    const closed = (): ConnectionClosedError =>
+      (closedError ??= new ConnectionClosedError(
+        reason ? `connection closed: ${reason.message}` : 'connection closed',
+        reason ? { cause: reason } : undefined,
+      ));
     for (const [id, pending] of this.#calls ?? []) {
       this.#forgetCall(id, pending);
-      pending.reject(closedError);
+      pending.reject(closed());
     }
-    for (const serving of this.#serving?.values() ?? []) serving.abort(closedError);
-    for (const serving of this.#oneWayServing ?? []) serving.abort(closedError);
-    for (const waiter of this.#flushWaiters) waiter.reject(closedError);
+    for (const serving of this.#serving?.values() ?? []) serving.abort(closed());
+    for (const serving of this.#oneWayServing ?? []) serving.abort(closed());
+    for (const waiter of this.#flushWaiters) waiter.reject(closed());
     this.#flushWaiters = [];
-    for (const ping of this.#pings?.values() ?? []) ping.reject(closedError);
+    for (const ping of this.#pings?.values() ?? []) ping.reject(closed());
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
     this.#pending = undefined;
     this.#queuedBytes = 0;
