@@ -8,7 +8,8 @@ const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
 const childScript = path.join(__dirname, 'fixtures', 'crash-keyfile.mjs');
 
 const KILLS = 200;
-const MAX_KILL_DELAY_MS = 40;
+// An operation (temp file, fsync, rename or link, directory fsync) takes a few ms here.
+const MAX_KILL_DELAY_MS = 8;
 const PARALLEL = 4;
 
 // The writers open no TLS connection; without this variable each Node start skips parsing a CA bundle.
@@ -49,6 +50,8 @@ function runAndKill(run: number): Promise<RunResult> {
     const done: Op[] = [];
     let inFlight: (Op & { k: string }) | undefined;
     let killTimer: NodeJS.Timeout | undefined;
+    // Kill a random moment into one of the first operations (a create or a replace), which may or may not finish by then.
+    const killDuring = Math.floor(Math.random() * 4);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       buffered += chunk;
@@ -57,10 +60,13 @@ function runAndKill(run: number): Promise<RunResult> {
         const words = buffered.slice(0, newline).split(' ');
         buffered = buffered.slice(newline + 1);
         if (words[0] === 'ready') {
-          killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS);
+          // Nothing to do: the kill is timed from the start of a chosen operation.
         } else if (words[0] === 'begin') {
           if (inFlight !== undefined) reject(new Error(`operation ${inFlight.k} never finished`));
           inFlight = { k: words[1] as string, kind: words[2] as Op['kind'], dir: words[3] as string, id: words[4] };
+          if (Number(inFlight.k) === killDuring) {
+            killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS);
+          }
         } else if (words[0] === 'done' && inFlight !== undefined && inFlight.k === words[1]) {
           done.push({ kind: inFlight.kind, dir: inFlight.dir, id: words[2] });
           inFlight = undefined;
@@ -134,6 +140,7 @@ describe('keyfiles under SIGKILL', () => {
     );
     expect(tally.operations).toBeGreaterThan(0);
     // The kills must really have hit writes in progress, or the test proves nothing.
+    expect(tally.interruptedCreates + tally.interruptedReplaces).toBeGreaterThan(KILLS / 2);
     expect(tally.interruptedCreates).toBeGreaterThan(KILLS / 10);
     expect(tally.interruptedReplaces).toBeGreaterThan(KILLS / 10);
     console.log(
