@@ -235,7 +235,7 @@ export const targets: FuzzTarget[] = [
   {
     name: 'connection.cbor',
     summary: 'decodeValue on random bytes, mutated encodings, hostile token strings',
-    ciRuns: 1500,
+    ciRuns: 1000,
     property: cborDecode,
   },
   {

@@ -228,7 +228,7 @@ export const targets: FuzzTarget[] = [
   {
     name: 'discovery-mdns.response',
     summary: 'datagrams -> dns-packet -> parseResponse -> PeerCache, several per run',
-    ciRuns: 300,
+    ciRuns: 200,
     property: responses,
   },
   {

@@ -91,7 +91,7 @@ export const targets: FuzzTarget[] = [
   {
     name: 'identity.x25519-form',
     summary: 'x25519PublicKeyOf on random, mutated and special Ed25519 keys',
-    ciRuns: 300,
+    ciRuns: 200,
     property: x25519Form,
   },
 ];

@@ -206,7 +206,7 @@ export const targets: FuzzTarget[] = [
   {
     name: 'noise.handshake',
     summary: 'readMessage at each of the three steps on random and mutated messages',
-    ciRuns: 300,
+    ciRuns: 200,
     property: handshakeStep,
   },
   {
