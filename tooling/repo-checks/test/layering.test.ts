@@ -83,6 +83,8 @@ describe('package metadata', () => {
     expect(manifest.version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
     expect(manifest.description).toEqual(expect.any(String));
     expect(manifest.license).toBe('Apache-2.0');
+    // npm packs only what is inside the package: each carries the license text.
+    expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
     expect(manifest.type).toBe('module');
     expect(manifest.sideEffects).toBe(false);
     expect(manifest.engines).toEqual(rootManifest.engines);
