@@ -45,7 +45,7 @@ try {
   };
   const wanted = (figure: FigureName): boolean => options.only.length === 0 || options.only.includes(figure);
   const spawn = async (role: string, kind: Kind): Promise<Worker> => {
-    const w = await spawnWorker(workerPath, [role, kind, materialPath], options.profileDir);
+    const w = await spawnWorker(workerPath, [role, kind, materialPath, String(8 + options.idle)], options.profileDir);
     workers.add(w);
     return w;
   };
@@ -84,11 +84,20 @@ try {
           const r = (await client.request('stream', { size: 65_536, ms: options.streamMs })) as { mbPerS: number };
           record('bulk_mb_per_s', kind, r.mbPerS);
         }
-        if (wanted('idle_kib_per_conn')) {
-          record('idle_kib_per_conn', kind, await idleMemory(client, server, options.idle));
-        }
       } finally {
         await Promise.all([stop(client), stop(server)]);
+      }
+      if (wanted('idle_kib_per_conn')) {
+        // Fresh processes: the heap and allocator of a pair that just moved gigabytes would blur the figure.
+        const idleServer = await spawn('server', kind);
+        const idleClient = await spawn('client', kind);
+        try {
+          const { port } = (await idleServer.request('info')) as { port: number };
+          await idleClient.request('setPort', { port });
+          record('idle_kib_per_conn', kind, await idleMemory(idleClient, idleServer, options.idle));
+        } finally {
+          await Promise.all([stop(idleClient), stop(idleServer)]);
+        }
       }
     }
   }
@@ -143,6 +152,11 @@ try {
 /** Opens `n` idle connections; returns (client + server RSS growth) / n in KiB. */
 async function idleMemory(client: Worker, server: Worker, n: number): Promise<number> {
   await client.request('prepareIdle', { n });
+  // Warm up first (code, crypto and socket set-up that happen once per process), then measure.
+  const warm = Math.min(50, n);
+  await client.request('openIdle', { from: 0, to: warm, concurrency: 16 });
+  await waitFor(server, warm);
+  await client.request('closeIdle');
   await waitFor(server, 0);
   const before = ((await server.request('rss')) as number) + ((await client.request('rss')) as number);
   await client.request('openIdle', { from: 0, to: n, concurrency: 32 });
@@ -164,7 +178,7 @@ async function waitFor(server: Worker, n: number, ms = 60_000): Promise<void> {
 }
 
 async function runScale(kind: Kind): Promise<unknown[]> {
-  const server = await spawnWorker(workerPath, ['server', kind, createdMaterial()], undefined);
+  const server = await spawnWorker(workerPath, ['server', kind, createdMaterial(), String(8 + options.scaleConnections)], undefined);
   workers.add(server);
   const client = await spawnWorker(workerPath, ['client', kind, createdMaterial()], undefined);
   workers.add(client);

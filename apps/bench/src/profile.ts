@@ -34,17 +34,48 @@ export function selfTimes(profile: Profile): [string, number, number][] {
   return [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([label, ms]) => [label, ms, ms / all]);
 }
 
+// Where a self-time row belongs, first match wins.
+const CATEGORIES: [string, RegExp][] = [
+  ['idle', /^\(idle\)/],
+  ['garbage collection', /^\(garbage collector\)/],
+  ['start-up (module loading)', /compile|esm\/|bootstrap|modules\/|resolve|realm|\(program\)|openFileHandle|fstat/],
+  ['bench harness', /apps\/bench\//],
+  ['node:crypto', /node:internal\/crypto|^(Hmac|Hash|diffieHellman|KeyObject)\b/],
+  ['pure-JS crypto (noble, stablelib)', /@noble|@stablelib/],
+  ['PeerNet: noise', /packages\/noise\//],
+  ['PeerNet: frame', /packages\/frame\//],
+  ['PeerNet: CBOR and envelopes', /packages\/connection\/dist\/(cbor|envelope)/],
+  ['PeerNet: connection', /packages\/connection\//],
+  ['PeerNet: node, registry, liveness, trust, transport', /packages\/(peernet|registry|liveness|trust|transport-tcp|interface|identity)\//],
+  ['socket system calls', /^(writeBuffer|writev|writeUtf8String|close|shutdown|connect|getpeername|getsockname) ?$|_getpeername|internalConnect/],
+  ['node streams, net, timers, events, promises', /node:|runMicrotasks|native |^\(anonymous\) ?$/],
+];
+
+/** Self time per category (ms, share), for a profile's rows. */
+export function byCategory(rows: [string, number, number][]): [string, number, number][] {
+  const totals = new Map<string, [number, number]>();
+  for (const [label, ms, share] of rows) {
+    const name = CATEGORIES.find(([, re]) => re.test(label))?.[0] ?? 'other';
+    const t = totals.get(name) ?? [0, 0];
+    totals.set(name, [t[0] + ms, t[1] + share]);
+  }
+  return [...totals.entries()].sort((a, b) => b[1][0] - a[1][0]).map(([name, [ms, share]]) => [name, ms, share]);
+}
+
 if (process.argv[1] && basename(process.argv[1]) === 'profile.js') {
-  const [dir, flag, n] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const dir = args[0];
   if (!dir) {
-    console.error('usage: node profile.js DIR [--top N]');
+    console.error('usage: node profile.js DIR [--top N] [--categories]');
     process.exit(2);
   }
-  const top = flag === '--top' ? Number(n) : 25;
+  const topAt = args.indexOf('--top');
+  const top = topAt >= 0 ? Number(args[topAt + 1]) : 25;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
-    const rows = selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile);
+    const all = selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile);
+    const rows = args.includes('--categories') ? byCategory(all) : all.slice(0, top);
     console.log(`\n${file}`);
-    for (const [label, ms, share] of rows.slice(0, top)) {
+    for (const [label, ms, share] of rows) {
       console.log(`${(share * 100).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(7)} ms  ${label}`);
     }
   }

@@ -20,7 +20,8 @@ import { runPrimitives } from './primitives.js';
 type Args = Record<string, number>;
 type Command = (args: Args) => Promise<unknown>;
 
-const [role, kindArg, materialPath] = process.argv.slice(2) as [string, Kind, string];
+const [role, kindArg, materialPath, trustedArg] = process.argv.slice(2) as [string, Kind, string, string | undefined];
+const trusted = Number(trustedArg ?? Infinity);
 const kind: Kind = kindArg;
 const HOST = '127.0.0.1';
 
@@ -44,7 +45,8 @@ async function server(material: Material): Promise<Record<string, Command>> {
   let port: number;
   if (kind === 'peernet') {
     const trust = new MemoryTrustStore();
-    for (const client of material.clients) await trust.add(idOf(client.id));
+    // Only as many as this run dials: MemoryTrustStore copies its table on every add.
+    for (const client of material.clients.slice(0, trusted)) await trust.add(idOf(client.id));
     const dataDir = join(material.dir, `server-${process.pid}`);
     mkdirSync(dataDir, { recursive: true });
     const node = await PeerNet.start({
