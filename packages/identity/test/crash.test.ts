@@ -7,7 +7,8 @@ import { KEYFILE_NAME, loadIdentity, loadOrCreateIdentity } from '../src/index.j
 const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
 const childScript = path.join(__dirname, 'fixtures', 'crash-keyfile.mjs');
 
-const KILLS = 200;
+// PEERNET_CRASH_KILLS=2000 for a long run.
+const KILLS = Number(process.env.PEERNET_CRASH_KILLS ?? 200);
 // An operation (temp file, fsync, rename or link, directory fsync) takes a few ms here.
 const MAX_KILL_DELAY_MS = 8;
 const PARALLEL = 4;
@@ -148,5 +149,5 @@ describe('keyfiles under SIGKILL', () => {
         `(${tally.createdAnyway} already complete on disk) and ${tally.interruptedReplaces} replaces ` +
         `(${tally.replacedAlready} already on disk); every keyfile loaded to the identity before or after`,
     );
-  }, 180_000);
+  }, Math.max(180_000, KILLS * 1_000));
 });
