@@ -76,11 +76,10 @@ describe('untrusted identities', () => {
     const withPayload = await RawPeer.connect(address());
     withPayload.sendMessage1(trusted, new Uint8Array(16));
     await withPayload.closedByNode();
-    const early = await RawPeer.connect(address());
-    const session = await early.handshake({ identity: trusted });
-    expect(await early.accepted()).toBe(true); // control: a proper handshake is accepted
-    early.destroy();
-    void session;
+    const proper = await RawPeer.connect(address());
+    await proper.handshake({ identity: trusted });
+    expect(await proper.accepted()).toBe(true); // control: a proper handshake is accepted
+    proper.destroy();
     const outOfOrder = await RawPeer.connect(address());
     outOfOrder.sendMessage1(trusted);
     outOfOrder.write(encodeFrame(new Uint8Array(64))); // a "message 3" before the node's message 2 was read
@@ -225,6 +224,68 @@ describe('a valid handshake, then wrong protocol', () => {
   });
 });
 
+describe('a paired peer abusing its session', () => {
+  it('unsolicited replies, failures, pongs and cancels are ignored; the session stays usable', async () => {
+    const peer = await RawPeer.connect(address());
+    const session = await peer.handshake({ identity: trusted });
+    expect(await peer.accepted()).toBe(true);
+    const junk: Envelope[] = [];
+    for (let i = 1; i <= 200; i++) {
+      junk.push({ type: 2, id: i, result: 'unasked' }, { type: 3, id: i, code: 'forbidden', message: 'x' });
+      junk.push({ type: 6, nonce: new Uint8Array(8).fill(i) }, { type: 7, id: i });
+    }
+    peer.write(session.sealEnvelopes([...junk, call(1)]));
+    expect(await session.envelopes()).toEqual([{ type: 2, id: 1, result: 'x' }]);
+    peer.destroy();
+    await settled();
+    await checkPromise();
+  });
+
+  it('100 sessions at once under one paired identity: the node keeps one and closes the rest', async () => {
+    // Fewer than maxPendingHandshakes (128), so none is evicted before it authenticates.
+    const peers = await Promise.all(Array.from({ length: 100 }, () => RawPeer.connect(address())));
+    try {
+      await Promise.all(peers.map((peer) => peer.handshake({ identity: trusted })));
+      // Each newer session from the same dialler replaces the older one, which is closed after a short linger.
+      const stats = await eventually(() => a.target.stats(), (s) => tcpHandles(s) <= 3, 30_000);
+      expect(stats.online).toBe(2); // the good peer and the last of the 100
+      await eventually(async () => peers.filter((p) => !p.ended).length, (open) => open === 1);
+    } finally {
+      for (const peer of peers) peer.destroy();
+    }
+    await settled();
+    await checkPromise();
+  }, 60_000);
+
+  it('unpairing a peer in the middle of its flood closes its session at once, and it cannot come back', async () => {
+    const victim = generateIdentity();
+    await a.target.pair(victim.id, 'soon unpaired');
+    const peer = await RawPeer.connect(address());
+    const session = await peer.handshake({ identity: victim });
+    expect(await peer.accepted()).toBe(true);
+    let flooding = true;
+    const flood = (async () => {
+      for (let i = 0; flooding && !peer.ended; i++) {
+        peer.write(session.sealEnvelopes(Array.from({ length: 100 }, (_, k) => send('record', i * 100 + k))));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await eventually(() => a.target.stats(), (s) => (s.received[victim.id.toString()]?.length ?? 0) > 1000);
+    await expect(a.target.request({ op: 'unpair', peer: victim.id.toString() })).resolves.toBe(true);
+    const atUnpair = (await a.target.stats()).received[victim.id.toString()]?.length ?? 0;
+    await peer.closedByNode();
+    flooding = false;
+    await flood;
+    expect((await a.target.stats()).received[victim.id.toString()]?.length).toBe(atUnpair);
+    const again = await RawPeer.connect(address());
+    await again.handshake({ identity: victim, pipelined: (s) => s.sealEnvelopes([send('record', 'back?')]) });
+    expect(await again.accepted()).toBe(false);
+    expect((await a.target.stats()).received[victim.id.toString()]).not.toContain('back?');
+    await settled();
+    await checkPromise();
+  });
+});
+
 describe('replayed sessions', () => {
   it('a recorded session of a paired peer, replayed byte for byte: refused at message 3, nothing runs again', async () => {
     const recorded = await RawPeer.connect(address());
@@ -317,25 +378,32 @@ describe('floods and backpressure from a paired peer', () => {
     peer.stopReading();
     // Calls to a name that does not exist: every ~20-byte call earns a ~70-byte error reply.
     let id = 1;
-    const started = Date.now();
     let peak = 0;
-    while (Date.now() - started < 8_000 && !peer.ended) {
+    const push = (): void => {
       for (let k = 0; k < 20 && peer.socket.writableLength < 16 * MiB; k++) {
         peer.write(session.sealEnvelopes(Array.from({ length: 2000 }, () => call(id++, 'no-such-name', null))));
       }
-      const stats = await a.target.stats();
-      peak = Math.max(peak, stats.rss);
+    };
+    // Until the node stops reading us: our requests then pile up on our side (or the node hangs up).
+    const deadline = Date.now() + 45_000;
+    while (!peer.ended && peer.socket.writableLength < 8 * MiB) {
+      if (Date.now() > deadline) throw new Error(`the node kept reading: ${id} calls sent`);
+      push();
+      peak = Math.max(peak, (await a.target.stats()).rss);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const stats = await a.target.stats(true);
-    peak = Math.max(peak, stats.rss);
+    // Keep pushing a while: nothing more reaches the node.
+    for (let i = 0; i < 10 && !peer.ended; i++) {
+      push();
+      peak = Math.max(peak, (await a.target.stats()).rss);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    peak = Math.max(peak, (await a.target.stats(true)).rss);
     expect(peak).toBeLessThan(baselineRss + RSS_HEADROOM);
-    // The node stopped reading: our unsent requests pile up on our side, not in the node.
-    expect(peer.ended || peer.socket.writableLength > 0).toBe(true);
     await checkPromise();
     peer.destroy();
     await settled();
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('half-open sockets and churn', () => {
