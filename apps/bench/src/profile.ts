@@ -38,7 +38,7 @@ export function selfTimes(profile: Profile): [string, number, number][] {
 const CATEGORIES: [string, RegExp][] = [
   ['idle', /^\(idle\)/],
   ['garbage collection', /^\(garbage collector\)/],
-  ['start-up (module loading)', /compile|esm\/|bootstrap|modules\/|resolve|realm|\(program\)|openFileHandle|fstat/],
+  ['start-up (module loading)', /^(compile\w*|openFileHandle|fstat|readFileUtf8|internalModuleStat) |node:internal\/(modules|bootstrap)\/|^\(program\)/],
   ['bench harness', /apps\/bench\//],
   ['node:crypto', /node:internal\/crypto|^(Hmac|Hash|diffieHellman|KeyObject)\b/],
   ['pure-JS crypto (noble, stablelib)', /@noble|@stablelib/],
