@@ -184,7 +184,8 @@ export class Connection {
   #queuedEntries = 0;
   #flushScheduled = false;
   #awaitingDrain = false;
-  #flushWaiters: Waiter[] = [];
+  // Settles when what is queued now is handed to the stream: one promise for every send of a flush.
+  #flushed: { promise: Promise<void>; resolve(): void; reject(error: Error): void } | undefined;
 
   constructor(options: ConnectionOptions) {
     this.#stream = options.stream;
@@ -303,9 +304,16 @@ export class Connection {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#flushWaiters.push({ resolve, reject });
-    });
+    if (this.#flushed === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#flushed = { promise, resolve, reject };
+    }
+    return this.#flushed.promise;
   }
 
   /** Sends a ping and resolves with the round-trip time in milliseconds once the pong arrives. */
@@ -536,8 +544,6 @@ export class Connection {
       return;
     }
     const serving = new Serving(this.#peer as PeerId, name, id);
-    if (id !== undefined) (this.#serving ??= new Map()).set(id, serving);
-    else (this.#oneWayServing ??= new Set()).add(serving);
     this.#handlersRunning++;
     let result: unknown;
     try {
@@ -547,6 +553,10 @@ export class Connection {
       return;
     }
     if (isThenable(result)) {
+      // Only a handler still running can be cancelled or aborted by a close: track it from here.
+      serving.tracked = true;
+      if (id !== undefined) (this.#serving ??= new Map()).set(id, serving);
+      else (this.#oneWayServing ??= new Set()).add(serving);
       result.then(
         (value) => this.#handlerSucceeded(serving, value),
         (error: unknown) => this.#handlerFailed(serving, entry, error),
@@ -582,11 +592,13 @@ export class Connection {
   }
 
   #handlerDone(serving: Serving): void {
-    if (serving.id !== undefined) {
-      this.#serving?.delete(serving.id);
-      this.#checkDrained();
-    } else {
-      this.#oneWayServing?.delete(serving);
+    if (serving.tracked) {
+      if (serving.id !== undefined) {
+        this.#serving?.delete(serving.id);
+        this.#checkDrained();
+      } else {
+        this.#oneWayServing?.delete(serving);
+      }
     }
     this.#handlersRunning--;
     if (this.#readingPaused && !this.#isClosed()) {
@@ -680,17 +692,19 @@ export class Connection {
     this.#pending = undefined;
     this.#queuedBytes = 0;
     this.#queuedEntries = 0;
-    const waiters = this.#flushWaiters;
-    this.#flushWaiters = [];
+    const flushed = this.#flushed;
+    this.#flushed = undefined;
     let bytes: Uint8Array;
     try {
       bytes = sealStream(this.#send, pending, length);
     } catch (error) {
+      // Closing rejects the senders of this flush too.
+      this.#flushed = flushed;
       this.#fail(asProtocolError(error));
       return;
     }
     if (!this.#stream.write(bytes)) this.#awaitingDrain = true;
-    for (const waiter of waiters) waiter.resolve();
+    flushed?.resolve();
   }
 
   #writeRaw(messages: Uint8Array[]): void {
@@ -781,8 +795,8 @@ export class Connection {
     }
     for (const serving of this.#serving?.values() ?? []) serving.abort(closed());
     for (const serving of this.#oneWayServing ?? []) serving.abort(closed());
-    for (const waiter of this.#flushWaiters) waiter.reject(closed());
-    this.#flushWaiters = [];
+    this.#flushed?.reject(closed());
+    this.#flushed = undefined;
     for (const ping of this.#pings?.values() ?? []) ping.reject(closed());
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
     this.#pending = undefined;
@@ -873,6 +887,8 @@ class Serving implements HandlerContext {
   readonly peer: PeerId;
   readonly name: string;
   readonly id: number | undefined;
+  /** True once the connection tracks it (the handler returned a promise). */
+  tracked = false;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
