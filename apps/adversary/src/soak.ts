@@ -263,6 +263,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const restartable = nodes.slice(2);
     const until = started + options.durationMs;
     let sampled = false;
+    let round = 0;
     while (Date.now() < until) {
       await sleep(disruptEveryMs * (0.5 + Math.random()));
       if (!sampled && Date.now() - started > options.durationMs / 4) {
@@ -270,14 +271,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         for (const n of nodes.slice(0, 2)) early.set(n.instance, (await n.request<SoakNodeReport>({ op: 'report' })).heapUsed);
       }
       if (Date.now() >= until) break;
-      const dice = Math.random();
+      // A short run still gets at least one of each: the 2nd disruption is a kill, the 4th a graceful restart.
+      round++;
+      const dice = round === 2 ? 0.7 : round === 4 ? 0.9 : Math.random();
       if (dice < 0.6 || restartable.length === 0) {
         const busy = proxies.filter((p) => p.live > 0);
         if (busy[Math.floor(Math.random() * busy.length)]?.cutOne()) disruptions.cuts++;
         continue;
       }
       const victim = restartable[Math.floor(Math.random() * restartable.length)] as SoakNode;
-      if (dice < 0.8) {
+      const kill = dice < 0.8;
+      if (kill) {
         await victim.kill();
         disruptions.kills++;
         log(`killed ${victim.instance} (SIGKILL)`);

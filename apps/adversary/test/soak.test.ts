@@ -10,6 +10,8 @@ describe('soak', () => {
     expect(report.violations).toEqual([]);
     // The run must really have exercised what it checks.
     expect(report.disruptions.cuts + report.disruptions.kills + report.disruptions.restarts).toBeGreaterThan(5);
+    expect(report.disruptions.kills).toBeGreaterThan(0);
+    expect(report.disruptions.restarts).toBeGreaterThan(0);
     expect(report.calls.resolved).toBeGreaterThan(500);
     expect(Object.keys(report.calls.rejected)).toEqual(expect.arrayContaining(['timeout', 'no_such_handle', 'aborted']));
     expect(report.calls.hung).toBe(0);
