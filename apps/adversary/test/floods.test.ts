@@ -102,6 +102,34 @@ describe('floods', () => {
     await expect(a.goodCall()).resolves.toBe('still here');
   }, 120_000);
 
+  it('100 paired peers each declaring a 16 MiB message and never sending it: address space, not memory', async () => {
+    // The decoder allocates the declared body at once (after the cap check); its pages are only committed as bytes arrive.
+    const peers: RawPeer[] = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        const identity = generateIdentity();
+        await a.target.pair(identity.id, `declarer ${i}`);
+        const peer = await RawPeer.connect({ port: a.target.port });
+        peers.push(peer);
+        const session = await peer.handshake({ identity });
+        expect(await peer.accepted()).toBe(true);
+        const header = new Uint8Array(4);
+        new DataView(header.buffer).setUint32(0, 16 * MiB - 64);
+        peer.write(session.seal(header));
+      }
+      const stats = await eventually(() => a.target.stats(true), (s) => s.online >= 101);
+      expect(stats.rss).toBeLessThan(baselineRss + IDLE_FLOOD_RSS_HEADROOM);
+      await expect(a.goodCall()).resolves.toBe('still here');
+      console.log(
+        `declared messages: 100 sessions × 16 MiB declared; node RSS ${(stats.rss / MiB).toFixed(0)} MiB, ` +
+          `external (ArrayBuffers) ${(stats.external / MiB).toFixed(0)} MiB`,
+      );
+    } finally {
+      for (const peer of peers) peer.destroy();
+    }
+    await released();
+  }, 120_000);
+
   it(`${CALLS_PER_SECOND} calls per second from one paired peer to a ${SLOW_HANDLER_MS} ms handler: the good peer's calls succeed, RSS stays under idle + ${CALL_FLOOD_RSS_HEADROOM / MiB} MiB, all is released`, async () => {
     await a.target.request({ op: 'resetStats' });
     const flooder = generateIdentity();
