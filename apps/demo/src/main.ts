@@ -22,6 +22,8 @@ function say(who: string, text: string): void {
   console.log(`${t}s  ${who.padEnd(8)} ${text}`);
 }
 const nameOf = (id: string): string => names.get(id) ?? `${id.slice(0, 12)}…`;
+// Discoveries can arrive before the director knows every node's name: hold them until it does.
+let heldDiscoveries: (() => void)[] | undefined = [];
 
 type Ask = Request extends infer R ? (R extends unknown ? Omit<R, 'seq'> : never) : never;
 
@@ -117,6 +119,7 @@ class NodeProcess {
       case 'discovered':
         // 'manual' is an address given to connect(), not a discovery.
         if (report.source === 'manual') return;
+        if (heldDiscoveries) return void heldDiscoveries.push(() => this.#narrate(report));
         return say(
           this.name,
           `discovered ${nameOf(report.peer)} via ${report.source}${report.trusted ? '' : ': not paired, so never dialled'}`,
@@ -153,6 +156,9 @@ try {
   say('demo', 'three nodes, three processes; discovery on 127.0.0.1 only');
   const [alice, firstBob, mallory] = await Promise.all([start('alice'), start('bob'), start('mallory')]);
   let bob = firstBob;
+  const held = heldDiscoveries ?? [];
+  heldDiscoveries = undefined;
+  for (const narrate of held) narrate();
 
   // Pairing: each side trusts the other's public key (in real life: `peernet id` shows a QR code to scan).
   const aliceSeesBob = alice.waitFor(online(bob), 'session with bob');
