@@ -401,7 +401,7 @@ async function cmdServe(ctx: Context, rest: string[]): Promise<number> {
         `offline ${peer.toString()}${reason ? ` (${reason.code})` : ''}`,
       ),
     );
-    closers.unshift(await watchTrustFile(ctx, trust, event));
+    closers.unshift(watchTrustFile(trust, event));
     closers.unshift(await answerStatus(ctx, node, `${host}:${port}`));
     await untilSignal();
   } finally {
@@ -411,14 +411,15 @@ async function cmdServe(ctx: Context, rest: string[]): Promise<number> {
 }
 
 /** Reloads the trust file whenever another process rewrites it; returns the stopper. */
-async function watchTrustFile(
-  ctx: Context,
+function watchTrustFile(
   trust: FileTrustStore,
   event: (fields: Record<string, unknown>, text: string) => void,
-): Promise<() => Promise<void>> {
+): () => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
+  let stopped = false;
   const reload = (): void => {
+    if (stopped) return;
     if (running) {
       again = true;
       return;
@@ -447,6 +448,7 @@ async function watchTrustFile(
   });
   watcher.on('error', () => watcher.close());
   return async () => {
+    stopped = true;
     watcher.close();
     await running;
   };
