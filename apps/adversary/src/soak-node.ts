@@ -2,7 +2,7 @@
 // against its paired peers on command and keeps the books the controller
 // checks at the end: how every call ended, and for every send stream (one
 // per peer and session) which sequence numbers arrived, in what order.
-import { PeerNet, type PeerId, type Value } from 'peernet';
+import { PeerNet, WIRE_ERROR_CODES, type PeerId, type Value } from 'peernet';
 import type { SoakCommand, SoakNodeReport, StreamState } from './soak-protocol.js';
 
 interface Config {
@@ -13,20 +13,8 @@ interface Config {
 }
 
 const config = JSON.parse(process.argv[2] as string) as Config;
-const KNOWN_CODES = new Set([
-  'not_connected',
-  'timeout',
-  'no_such_handle',
-  'forbidden',
-  'handler_error',
-  'connection_closed',
-  'message_too_large',
-  'bad_request',
-  'untrusted_peer',
-  'peer_mismatch',
-  'handshake_failed',
-  'aborted',
-]);
+// The codes a typed failure may carry; anything else counts as untyped.
+const KNOWN_CODES = new Set<string>(WIRE_ERROR_CODES);
 
 const node = await PeerNet.start({
   dataDir: config.dataDir,
