@@ -102,8 +102,8 @@ describe('floods', () => {
     await expect(a.goodCall()).resolves.toBe('still here');
   }, 120_000);
 
-  it('100 paired peers each declaring a 16 MiB message and never sending it: address space, not memory', async () => {
-    // The decoder allocates the declared body at once (after the cap check); its pages are only committed as bytes arrive.
+  it('100 paired peers each declaring a 16 MiB message and never sending it: the node reserves little until bytes arrive', async () => {
+    // The decoder starts a declared body at 64 KiB at most and grows it as bytes arrive.
     const peers: RawPeer[] = [];
     try {
       for (let i = 0; i < 100; i++) {
@@ -119,6 +119,8 @@ describe('floods', () => {
       }
       const stats = await eventually(() => a.target.stats(true), (s) => s.online >= 101);
       expect(stats.rss).toBeLessThan(baselineRss + IDLE_FLOOD_RSS_HEADROOM);
+      // Not even as counted ArrayBuffers (100 × 16 MiB would be 1.6 GiB).
+      expect(stats.external).toBeLessThan(64 * MiB);
       await expect(a.goodCall()).resolves.toBe('still here');
       console.log(
         `declared messages: 100 sessions × 16 MiB declared; node RSS ${(stats.rss / MiB).toFixed(0)} MiB, ` +

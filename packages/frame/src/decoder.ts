@@ -18,8 +18,10 @@ abstract class LengthPrefixedDecoder {
   // Length prefix being assembled (when split across chunks).
   #prefix = 0;
   #prefixHave = 0;
-  // Body of the one incomplete frame, allocated only after the cap check.
+  // Body of the one incomplete frame, allocated only after the cap check and
+  // grown as its bytes arrive: a declared length alone reserves little.
   #body: Uint8Array | undefined;
+  #bodyLength = 0;
   #bodyHave = 0;
   #failed: PeerNetError | undefined;
 
@@ -84,12 +86,12 @@ abstract class LengthPrefixedDecoder {
         }
         continue;
       }
-      const body = this.#body;
-      const take = Math.min(body.length - this.#bodyHave, end - offset);
+      const take = Math.min(this.#bodyLength - this.#bodyHave, end - offset);
+      const body = this.#reserve(this.#bodyHave + take);
       body.set(chunk.subarray(offset, offset + take), this.#bodyHave);
       this.#bodyHave += take;
       offset += take;
-      if (this.#bodyHave === body.length) frames.push(this.#takeBody());
+      if (this.#bodyHave === this.#bodyLength) frames.push(this.#takeBody());
     }
     return frames;
   }
@@ -116,8 +118,19 @@ abstract class LengthPrefixedDecoder {
   }
 
   #startBody(length: number): void {
-    this.#body = new Uint8Array(length);
+    this.#body = new Uint8Array(Math.min(length, INITIAL_BODY_BYTES));
+    this.#bodyLength = length;
     this.#bodyHave = 0;
+  }
+
+  /** The body buffer, grown (doubling, up to the declared length) to hold `needed` bytes. */
+  #reserve(needed: number): Uint8Array {
+    const body = this.#body as Uint8Array;
+    if (needed <= body.length) return body;
+    const grown = new Uint8Array(Math.min(this.#bodyLength, Math.max(needed, body.length * 2)));
+    grown.set(body.subarray(0, this.#bodyHave));
+    this.#body = grown;
+    return grown;
   }
 
   #takeBody(): Uint8Array {
@@ -127,6 +140,10 @@ abstract class LengthPrefixedDecoder {
     return body;
   }
 }
+
+// Largest buffer a frame gets before its bytes arrive. A peer that declares a
+// 16 MiB message and sends nothing more holds this much, not 16 MiB.
+const INITIAL_BODY_BYTES = 64 * 1024;
 
 function checkCap(value: number, limit: number): number {
   if (!Number.isInteger(value) || value < 0 || value > limit) {

@@ -66,6 +66,25 @@ describe('EnvelopeDecoder', () => {
     );
   });
 
+  it('reserves little for a declared length until its bytes arrive, and grows to hold them', () => {
+    // 64 peers each announcing a 16 MiB message and sending 10 bytes of it.
+    const before = process.memoryUsage().arrayBuffers;
+    const decoders = Array.from({ length: 64 }, () => new EnvelopeDecoder());
+    for (const decoder of decoders) decoder.push(Uint8Array.of(0x01, 0x00, 0x00, 0x00, ...new Uint8Array(10)));
+    const held = process.memoryUsage().arrayBuffers - before;
+    expect(held).toBeLessThan(64 * 128 * 1024); // not 64 × 16 MiB
+    expect(decoders.every((d) => d.bufferedBytes === 10)).toBe(true);
+    // Fed to the end in uneven pieces, the frame comes out whole and exact.
+    const body = new Uint8Array(300_001).map((_, i) => (i * 7) & 0xff);
+    const stream = concat([Uint8Array.of(0, 0x04, 0x93, 0xe1), body]);
+    const decoder = new EnvelopeDecoder();
+    const out: Uint8Array[] = [];
+    for (let at = 0, step = 1; at < stream.length; at += step, step = step * 3 + 1) out.push(...decoder.push(stream.subarray(at, at + step)));
+    expect(out).toHaveLength(1);
+    expect(out[0]?.length).toBe(300_001);
+    expect(Buffer.compare(out[0] as Uint8Array, body)).toBe(0);
+  });
+
   it('reads lengths above 2^31 as unsigned', () => {
     const decoder = new EnvelopeDecoder({ maxBytes: 0xffffffff });
     decoder.push(Uint8Array.of(0x80, 0, 0));
