@@ -103,7 +103,7 @@ describe('floods', () => {
   }, 120_000);
 
   it('100 paired peers each declaring a 16 MiB message and never sending it: the node reserves little until bytes arrive', async () => {
-    // The decoder starts a declared body at 64 KiB at most and grows it as bytes arrive.
+    // The decoder starts a declared body at 128 KiB at most and grows it as bytes arrive.
     const peers: RawPeer[] = [];
     try {
       for (let i = 0; i < 100; i++) {

@@ -141,9 +141,10 @@ abstract class LengthPrefixedDecoder {
   }
 }
 
-// Largest buffer a frame gets before its bytes arrive. A peer that declares a
+// Largest buffer a frame gets before its bytes arrive (room for a 64 KiB payload and
+// its header, so bulk transfers allocate once). A peer that declares a
 // 16 MiB message and sends nothing more holds this much, not 16 MiB.
-const INITIAL_BODY_BYTES = 64 * 1024;
+const INITIAL_BODY_BYTES = 128 * 1024;
 
 function checkCap(value: number, limit: number): number {
   if (!Number.isInteger(value) || value < 0 || value > limit) {
