@@ -5,6 +5,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PendingReplies } from './pending-replies.js';
 import type { SoakCommand, SoakNodeReport } from './soak-protocol.js';
 
 /** Options of `runSoak`. */
@@ -56,8 +57,7 @@ class SoakNode {
   port = 0;
   instance = '';
   child: ChildProcess | undefined;
-  #seq = 0;
-  readonly #waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  readonly #replies = new PendingReplies();
   #lives = 0;
 
   constructor(index: number, dataDir: string) {
@@ -83,15 +83,9 @@ class SoakNode {
     child.stderr?.on('data', (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4096)));
     child.on('message', (message: { seq?: number; ok?: boolean; result?: unknown; error?: string }) => {
       if (message.seq === undefined) return;
-      const waiter = this.#waiting.get(message.seq);
-      this.#waiting.delete(message.seq);
-      if (message.ok) waiter?.resolve(message.result);
-      else waiter?.reject(new Error(message.error));
+      this.#replies.settle(message.seq, message.result, message.ok ? undefined : new Error(message.error));
     });
-    child.once('exit', (code, signal) => {
-      for (const waiter of this.#waiting.values()) waiter.reject(new Error(`${this.instance} exited (${signal ?? code}): ${stderr}`));
-      this.#waiting.clear();
-    });
+    child.once('exit', (code, signal) => this.#replies.rejectAll(new Error(`${this.instance} exited (${signal ?? code}): ${stderr}`)));
     const ready = await new Promise<{ id: string; port: number }>((resolve, reject) => {
       child.once('exit', (code, signal) => reject(new Error(`${this.instance} exited (${signal ?? code}) before it was ready: ${stderr}`)));
       child.on('message', (message: { ready?: { id: string; port: number } }) => {
@@ -106,24 +100,11 @@ class SoakNode {
   request<T>(command: SoakCommand, timeoutMs = 60_000): Promise<T> {
     const child = this.child;
     if (!child || !this.alive) return Promise.reject(new Error(`${this.instance} is not running`));
-    const seq = ++this.#seq;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(seq);
-        reject(new Error(`${this.instance} did not answer '${command.op}' within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(seq, {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolve(value as T);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      child.send({ seq, command });
-    });
+    return this.#replies.request<T>(
+      (seq) => child.send({ seq, command }),
+      timeoutMs,
+      () => new Error(`${this.instance} did not answer '${command.op}' within ${timeoutMs} ms`),
+    );
   }
 
   async kill(): Promise<void> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PeerId, type PeerNetOptions, type Value } from 'peernet';
+import { PendingReplies } from './pending-replies.js';
 
 /** A command for the node under attack. */
 export type TargetRequest =
@@ -100,8 +101,7 @@ export class Target {
   readonly dataDir: string;
   readonly #child: ChildProcess;
   readonly #ownsDir: boolean;
-  readonly #replies = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-  #seq = 0;
+  readonly #replies = new PendingReplies();
   #stderr = '';
   /** Resolves with the exit code or signal when the process ends. */
   readonly exited: Promise<string>;
@@ -118,16 +118,12 @@ export class Target {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-8192);
     });
     child.on('message', (message: { seq: number; ok: boolean; result?: unknown; error?: { code: string; message: string } }) => {
-      const waiter = this.#replies.get(message.seq);
-      if (!waiter) return;
-      this.#replies.delete(message.seq);
-      if (message.ok) waiter.resolve(message.result);
-      else waiter.reject(Object.assign(new Error(message.error?.message), { code: message.error?.code }));
+      const error = message.ok ? undefined : Object.assign(new Error(message.error?.message), { code: message.error?.code });
+      this.#replies.settle(message.seq, message.result, error);
     });
     this.exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
-        for (const waiter of this.#replies.values()) waiter.reject(new Error(`the node's process exited (${signal ?? code}): ${this.#stderr}`));
-        this.#replies.clear();
+        this.#replies.rejectAll(new Error(`the node's process exited (${signal ?? code}): ${this.#stderr}`));
         resolve(signal ?? String(code));
       }),
     );
@@ -173,24 +169,11 @@ export class Target {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
       return Promise.reject(new Error(`the node's process has exited: ${this.#stderr}`));
     }
-    const seq = ++this.#seq;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#replies.delete(seq);
-        reject(new Error(`the node did not answer '${request.op}' within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#replies.set(seq, {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolve(value as T);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      this.#child.send({ seq, request });
-    });
+    return this.#replies.request<T>(
+      (seq) => this.#child.send({ seq, request }),
+      timeoutMs,
+      () => new Error(`the node did not answer '${request.op}' within ${timeoutMs} ms`),
+    );
   }
 
   /** Pairs `peer` on the node. */
