@@ -9,16 +9,7 @@ import {
   packEnvelopes,
 } from '@peernet/frame';
 import { FrameTooLargeError, InvalidArgumentError, MessageTooLargeError } from '@peernet/interface';
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concat } from './bytes.js';
 
 describe('NoiseFrameDecoder', () => {
   it('decodes byte by byte, including empty frames', () => {

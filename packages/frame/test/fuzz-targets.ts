@@ -6,16 +6,7 @@ import fc from 'fast-check';
 import { FrameTooLargeError, MessageTooLargeError } from '@peernet/interface';
 import type { FuzzTarget } from '../../../tooling/fuzz/target.js';
 import { EnvelopeDecoder, MAX_PLAINTEXT_PER_MESSAGE, NoiseFrameDecoder, packEnvelopes } from '../src/index.js';
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concat } from './bytes.js';
 
 /** Cuts `bytes` at the given points (taken modulo the length, sorted). */
 function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
