@@ -170,6 +170,27 @@ class Encoder {
     }
   }
 
+  /** See `appendValue`. */
+  append(value: Value, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
+    const own = this.buf;
+    this.maxDepth = DEFAULT_MAX_DEPTH;
+    this.maxBytes = MAX_U32;
+    this.headroom = offset;
+    this.busy = true;
+    this.buf = target;
+    this.pos = offset;
+    try {
+      this.value(value, 0);
+      if (this.pos - offset > MAX_U32) throw new MessageTooLargeError(`encoded value exceeds ${MAX_U32} bytes`);
+      appended.buffer = this.buf;
+      appended.end = this.pos;
+      return appended;
+    } finally {
+      this.busy = false;
+      this.buf = own;
+    }
+  }
+
   private ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.grow(this.pos + n);
   }
@@ -180,7 +201,7 @@ class Encoder {
     if (this.pos - this.headroom > this.maxBytes) {
       throw new MessageTooLargeError(`encoded value exceeds ${this.maxBytes} bytes`);
     }
-    let capacity = this.buf.length * 2;
+    let capacity = Math.max(this.buf.length * 2, INITIAL_CAPACITY);
     while (capacity < needed) capacity *= 2;
     let next: Uint8Array<ArrayBuffer>;
     try {
@@ -480,8 +501,8 @@ class Encoder {
 /** A fresh Uint8Array with bytes [start, end) of a plain Uint8Array. */
 function copy(from: Uint8Array, start: number, end: number): Uint8Array {
   const n = end - start;
-  // Allocating and filling by hand beats slice() for the small copies that dominate.
-  if (n > 64) return from.slice(start, end);
+  // Filling by hand beats slice() only for the shortest copies (measured on Node 20: even at 16 bytes slice() wins).
+  if (n >= 16) return from.slice(start, end);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = from[start + i]!;
   return out;
@@ -512,6 +533,25 @@ export function encodeValueView(value: Value, options?: EncodeOptions): Uint8Arr
   return (sharedEncoder.busy ? new Encoder() : sharedEncoder).encode(value, options, true);
 }
 
+/** Where `appendValue` put its result. */
+export interface AppendResult {
+  /** `target`, or the larger buffer it was copied into when the value did not fit. */
+  buffer: Uint8Array<ArrayBuffer>;
+  /** Offset just after the value. */
+  end: number;
+}
+const appended: AppendResult = { buffer: new Uint8Array(0), end: 0 };
+
+/**
+ * Encodes `value` (default limits) into `target` from `offset`. When it does
+ * not fit, the bytes before `offset` and the value go into a new, larger
+ * buffer. The result object is shared and valid until the next call. For the
+ * connection's write path, which encodes straight into its write buffer. Internal.
+ */
+export function appendValue(value: Value, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
+  return (sharedEncoder.busy ? new Encoder() : sharedEncoder).append(value, target, offset);
+}
+
 // Map keys up to KEY_CACHE_MAX bytes are remembered in a direct-mapped cache;
 // a peer that thrashes it only slows its own decoding down.
 const KEY_CACHE_MAX = 16;
@@ -525,9 +565,12 @@ class Decoder {
   pos = 0;
   end = 0;
   maxDepth = DEFAULT_MAX_DEPTH;
+  // Set when the caller hands the input over (see decodeOwnedValue).
+  shareLarge = false;
 
-  decode(data: Uint8Array, maxDepth: number): Value {
+  decode(data: Uint8Array, maxDepth: number, shareLarge = false): Value {
     this.data = data;
+    this.shareLarge = shareLarge;
     this.pos = 0;
     this.end = data.length;
     this.maxDepth = maxDepth;
@@ -619,6 +662,8 @@ class Decoder {
         const n = this.length(ai, start, 1);
         const p = this.pos;
         this.pos = p + n;
+        // A view retains the input's whole buffer: only when that is at most twice the byte string.
+        if (this.shareLarge && n * 2 >= this.data.buffer.byteLength) return this.data.subarray(p, p + n);
         return copy(this.data, p, p + n);
       }
       case 3:
@@ -798,6 +843,19 @@ const sharedDecoder = new Decoder();
  * never anything else; see the module notes for what is accepted.
  */
 export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): Value {
+  return decode(bytes, options, false);
+}
+
+/**
+ * `decodeValue` for input nobody else holds or changes afterwards (a freshly
+ * decrypted message): a byte string that fills at least half of the input's
+ * buffer is returned as a view into it instead of a copy. Internal.
+ */
+export function decodeOwnedValue(bytes: Uint8Array, options?: DecodeOptions): Value {
+  return decode(bytes, options, true);
+}
+
+function decode(bytes: Uint8Array, options: DecodeOptions | undefined, shareLarge: boolean): Value {
   let maxDepth = DEFAULT_MAX_DEPTH;
   if (options !== undefined && options.maxDepth !== undefined) {
     maxDepth = checkLimit('maxDepth', options.maxDepth, MAX_DEPTH_LIMIT);
@@ -811,5 +869,5 @@ export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): Value {
     }
     data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  return sharedDecoder.decode(data, maxDepth);
+  return sharedDecoder.decode(data, maxDepth, shareLarge);
 }

@@ -29,8 +29,8 @@ import {
 } from '@peernet/frame';
 import { x25519PublicKeyOf } from '@peernet/identity';
 import { createHandshake, type CipherState, type CryptoProvider, type Handshake, type KeyPair } from '@peernet/noise';
-import type { Value } from './cbor.js';
-import { EnvelopeType, decodeEnvelope, encodeEnvelopeView, type Envelope } from './envelope.js';
+import { EnvelopeType, appendEnvelope, decodeOwnedEnvelope, type Envelope } from './envelope.js';
+import type { AppendResult, Value } from './cbor.js';
 import { decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
 import type { ExposedHandler, HandlerContext, HandlerLookup } from './handlers.js';
 
@@ -179,7 +179,7 @@ export class Connection {
 
   // Write path: the secure-stream bytes (`u32 length | envelope`, ...) written this tick,
   // appended as each envelope is encoded and flushed together into few Noise messages.
-  #pending: Uint8Array | undefined;
+  #pending: Uint8Array<ArrayBuffer> | undefined;
   #queuedBytes = 0;
   #queuedEntries = 0;
   #flushScheduled = false;
@@ -277,7 +277,7 @@ export class Connection {
     if (closed) return Promise.reject(closed);
     const id = this.#nextCallId++;
     try {
-      this.#enqueue(this.#encodeOutgoing({ type: EnvelopeType.Call, id, name, args }));
+      this.#enqueue({ type: EnvelopeType.Call, id, name, args }, true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -300,7 +300,7 @@ export class Connection {
     const closed = this.#closedError();
     if (closed) return Promise.reject(closed);
     try {
-      this.#enqueue(this.#encodeOutgoing({ type: EnvelopeType.Send, name, args }));
+      this.#enqueue({ type: EnvelopeType.Send, name, args }, true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -338,7 +338,7 @@ export class Connection {
       if (options.signal?.aborted) return finish(new AbortedError('ping aborted'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       (this.#pings ??= new Map()).set(key, { resolve: () => finish(), reject: finish });
-      this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Ping, nonce }));
+      this.#enqueue({ type: EnvelopeType.Ping, nonce });
     });
   }
 
@@ -442,6 +442,8 @@ export class Connection {
     this.#receive = receive;
     this.#handshake = undefined;
     this.#frames.maxBytes = MAX_NOISE_MESSAGE_BYTES;
+    // Each transport message is decrypted into a new buffer before the next read: its frame buffer can be reused.
+    this.#frames.reuseBuffers = true;
   }
 
   #open(): void {
@@ -480,7 +482,7 @@ export class Connection {
           return;
         }
         const body = backlog[this.#backlogAt++] as Uint8Array;
-        this.#onEnvelope(decodeEnvelope(body));
+        this.#onEnvelope(decodeOwnedEnvelope(body));
         if (this.#isClosed()) return;
       }
       this.#backlog = [];
@@ -509,7 +511,7 @@ export class Connection {
         this.#settleCall(envelope.id, null, errorFromWire(envelope.code, envelope.message));
         return;
       case EnvelopeType.Ping:
-        this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Pong, nonce: envelope.nonce }));
+        this.#enqueue({ type: EnvelopeType.Pong, nonce: envelope.nonce });
         return;
       case EnvelopeType.Pong:
         this.#pings?.get(hex(envelope.nonce))?.resolve();
@@ -612,54 +614,64 @@ export class Connection {
 
   #reply(id: number, result: Value): void {
     if (this.#phase === 'closed') return;
-    let bytes: Uint8Array;
     try {
-      bytes = this.#encodeOutgoing({ type: EnvelopeType.Reply, id, result });
+      this.#enqueue({ type: EnvelopeType.Reply, id, result }, true);
     } catch (error) {
       this.#replyError(id, new HandlerError(`the handler's result could not be sent: ${messageOf(error)}`));
-      return;
     }
-    this.#enqueue(bytes);
   }
 
   #replyError(id: number, error: PeerNetError): void {
     if (this.#phase === 'closed') return;
-    this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Error, id, code: error.code, message: error.message }));
+    this.#enqueue({ type: EnvelopeType.Error, id, code: error.code, message: error.message });
   }
 
   // ---- outbound ------------------------------------------------------------
 
-  /** Encodes an envelope for `#enqueue`: a view into the shared encoder, to be appended at once. */
-  #encodeOutgoing(envelope: Envelope): Uint8Array {
-    const bytes = encodeEnvelopeView(envelope);
-    if (bytes.length > this.#maxMessageBytes) {
-      throw new MessageTooLargeError(`message of ${bytes.length} bytes exceeds maxMessageBytes (${this.#maxMessageBytes})`);
-    }
-    if (this.#awaitingDrain && this.#queuedBytes + bytes.length > this.#maxQueuedBytes) {
-      throw new MessageTooLargeError(
-        `the peer is not reading: ${this.#queuedBytes} bytes are already queued (maxQueuedBytes ${this.#maxQueuedBytes})`,
-      );
-    }
-    return bytes;
-  }
-
-  /** Appends `u32 length | bytes` to this tick's write (`bytes` may be a view of the shared encoder). */
-  #enqueue(bytes: Uint8Array): void {
-    const n = bytes.length;
+  /**
+   * Encodes `envelope` as `u32 length | envelope` straight into this tick's
+   * write buffer. With `limits` (a message of the application's), an envelope
+   * over `maxMessageBytes`, or over `maxQueuedBytes` while the peer is not
+   * reading, throws `MessageTooLargeError` and leaves the queue as it was.
+   */
+  #enqueue(envelope: Envelope, limits = false): void {
     const at = this.#queuedBytes;
-    const needed = at + 4 + n;
-    let pending = this.#pending;
-    if (pending === undefined || pending.length < needed) {
-      const grown = new Uint8Array(Math.max(needed, pending === undefined ? 256 : pending.length * 2));
-      if (pending !== undefined) grown.set(pending.subarray(0, at));
-      this.#pending = pending = grown;
+    const before = this.#pending;
+    const target = before ?? spareWriteBuffer.take(256);
+    let result: AppendResult;
+    try {
+      result = appendEnvelope(envelope, target, at + 4);
+    } catch (error) {
+      if (before === undefined) spareWriteBuffer.give(target);
+      throw error;
     }
-    pending[at] = n >>> 24;
-    pending[at + 1] = (n >>> 16) & 0xff;
-    pending[at + 2] = (n >>> 8) & 0xff;
-    pending[at + 3] = n & 0xff;
-    pending.set(bytes, at + 4);
-    this.#queuedBytes = needed;
+    const { buffer, end } = result;
+    // Outgrown: its bytes were copied into the new buffer.
+    if (buffer !== target) spareWriteBuffer.give(target);
+    this.#pending = buffer;
+    const size = end - at - 4;
+    if (limits) {
+      let refused: MessageTooLargeError | undefined;
+      if (size > this.#maxMessageBytes) {
+        refused = new MessageTooLargeError(`message of ${size} bytes exceeds maxMessageBytes (${this.#maxMessageBytes})`);
+      } else if (this.#awaitingDrain && end > this.#maxQueuedBytes) {
+        refused = new MessageTooLargeError(
+          `the peer is not reading: ${at} bytes are already queued (maxQueuedBytes ${this.#maxQueuedBytes})`,
+        );
+      }
+      if (refused) {
+        if (at === 0) {
+          this.#pending = undefined;
+          spareWriteBuffer.give(buffer);
+        }
+        throw refused;
+      }
+    }
+    buffer[at] = size >>> 24;
+    buffer[at + 1] = (size >>> 16) & 0xff;
+    buffer[at + 2] = (size >>> 8) & 0xff;
+    buffer[at + 3] = size & 0xff;
+    this.#queuedBytes = end;
     this.#queuedEntries++;
     if (
       this.#awaitingDrain &&
@@ -686,24 +698,25 @@ export class Connection {
   #flush(): void {
     // Before the handshake finished (initiator's early calls), keep queueing.
     if (!this.#send || this.#queuedBytes === 0) return;
-    const pending = this.#pending as Uint8Array;
+    const pending = this.#pending as Uint8Array<ArrayBuffer>;
     const length = this.#queuedBytes;
-    // Dropped after each flush: an idle session keeps no write buffer.
+    // Given back after each flush: an idle session keeps no write buffer.
     this.#pending = undefined;
     this.#queuedBytes = 0;
     this.#queuedEntries = 0;
-    const flushed = this.#flushed;
-    this.#flushed = undefined;
-    let bytes: Uint8Array;
+    let accepted: boolean;
     try {
-      bytes = sealStream(this.#send, pending, length);
+      accepted = writeSealed(this.#stream, this.#send, pending, length);
     } catch (error) {
-      // Closing rejects the senders of this flush too.
-      this.#flushed = flushed;
+      // Closing rejects the senders of this flush too (they are still in #flushed).
       this.#fail(asProtocolError(error));
       return;
+    } finally {
+      spareWriteBuffer.give(pending);
     }
-    if (!this.#stream.write(bytes)) this.#awaitingDrain = true;
+    if (!accepted) this.#awaitingDrain = true;
+    const flushed = this.#flushed;
+    this.#flushed = undefined;
     flushed?.resolve();
   }
 
@@ -726,7 +739,7 @@ export class Connection {
     if (!pending) return;
     this.#forgetCall(id, pending);
     pending.reject(error);
-    if (this.#phase !== 'closed' && this.#send) this.#enqueue(encodeEnvelopeView({ type: EnvelopeType.Cancel, id }));
+    if (this.#phase !== 'closed' && this.#send) this.#enqueue({ type: EnvelopeType.Cancel, id });
   }
 
   #forgetCall(id: number, pending: PendingCall): void {
@@ -850,13 +863,17 @@ export class Connection {
 
 const FRAME_OVERHEAD = 2 + 16;
 
+// Node's Buffer.allocUnsafe skips zero-filling a buffer that is overwritten at once; plain Uint8Array elsewhere.
+const uninitialized: (n: number) => Uint8Array =
+  (globalThis as { Buffer?: { allocUnsafe(n: number): Uint8Array } }).Buffer?.allocUnsafe ?? ((n) => new Uint8Array(n));
+
 /**
  * Cuts `length` bytes of the secure stream into Noise messages of at most
  * 65519 plaintext bytes (all full but the last) and returns them framed for
  * the socket, in one buffer: each message is sealed straight into its place.
  */
 function sealStream(send: CipherState, stream: Uint8Array, length: number): Uint8Array {
-  const out = new Uint8Array(length + Math.ceil(length / MAX_PLAINTEXT_PER_MESSAGE) * FRAME_OVERHEAD);
+  const out = uninitialized(length + Math.ceil(length / MAX_PLAINTEXT_PER_MESSAGE) * FRAME_OVERHEAD);
   let at = 0;
   for (let from = 0; from < length; from += MAX_PLAINTEXT_PER_MESSAGE) {
     const chunk = Math.min(MAX_PLAINTEXT_PER_MESSAGE, length - from);
@@ -867,6 +884,64 @@ function sealStream(send: CipherState, stream: Uint8Array, length: number): Uint
   }
   return out;
 }
+
+// From this size on, sealed messages are written as the cipher returns them
+// (corked into one system call) rather than copied into one buffer.
+const DETACHED_WRITE_MIN_BYTES = 16 * 1024;
+
+/**
+ * Seals `length` bytes of the secure stream into Noise messages and writes
+ * them framed; returns what the stream's last `write` returned. A large write
+ * on a stream that can cork goes out as the header, ciphertext and tag arrays
+ * of each message, so no buffer is allocated and filled just to be written.
+ */
+function writeSealed(stream: DuplexStream, send: CipherState, secure: Uint8Array, length: number): boolean {
+  if (length < DETACHED_WRITE_MIN_BYTES || stream.cork === undefined || stream.uncork === undefined) {
+    return stream.write(sealStream(send, secure, length));
+  }
+  let accepted = true;
+  stream.cork();
+  try {
+    for (let from = 0; from < length; from += MAX_PLAINTEXT_PER_MESSAGE) {
+      const chunk = Math.min(MAX_PLAINTEXT_PER_MESSAGE, length - from);
+      const header = uninitialized(2);
+      header[0] = (chunk + 16) >>> 8;
+      header[1] = (chunk + 16) & 0xff;
+      const [ciphertext, tag] = send.encryptDetached(secure.subarray(from, from + chunk));
+      stream.write(header);
+      stream.write(ciphertext);
+      accepted = stream.write(tag);
+    }
+  } finally {
+    stream.uncork();
+  }
+  return accepted;
+}
+
+// Largest write buffer kept for reuse (see spareWriteBuffer).
+const SPARE_WRITE_BUFFER_MAX = 1024 * 1024;
+
+/**
+ * One write buffer kept for the whole process. A flush gives its buffer back
+ * and the next writer takes it, so a busy connection does not allocate (and
+ * fault in) a new buffer every tick, while idle connections hold none.
+ */
+const spareWriteBuffer = {
+  buffer: undefined as Uint8Array<ArrayBuffer> | undefined,
+  take(n: number): Uint8Array<ArrayBuffer> {
+    const spare = this.buffer;
+    if (spare !== undefined && spare.length >= n) {
+      this.buffer = undefined;
+      return spare;
+    }
+    return new Uint8Array(Math.max(n, 1024));
+  },
+  give(buffer: Uint8Array<ArrayBuffer>): void {
+    if (buffer.length <= SPARE_WRITE_BUFFER_MAX && (this.buffer === undefined || buffer.length > this.buffer.length)) {
+      this.buffer = buffer;
+    }
+  },
+};
 
 /** Runs the handshake over `stream` and resolves with the open connection, or rejects with a typed error. */
 export function openConnection(options: ConnectionOptions): Promise<Connection> {

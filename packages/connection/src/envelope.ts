@@ -7,7 +7,7 @@
  * written as a float with an integral value is accepted.
  */
 import { InvalidArgumentError, ProtocolError } from '@peernet/interface';
-import { decodeValue, encodeValue, encodeValueView, isUint8Array, type DecodeOptions, type EncodeOptions, type Value } from './cbor.js';
+import { appendValue, decodeOwnedValue, decodeValue, encodeValue, encodeValueView, type AppendResult, isUint8Array, type DecodeOptions, type EncodeOptions, type Value } from './cbor.js';
 
 /** The envelope type numbers (first element of the array). */
 export const EnvelopeType = {
@@ -148,6 +148,11 @@ export function encodeEnvelopeView(envelope: Envelope, options?: EncodeOptions):
   return encodeValueView(envelopeValue(envelope), options);
 }
 
+/** Encodes an envelope into `target` from `offset` (see `appendValue`). Internal. */
+export function appendEnvelope(envelope: Envelope, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
+  return appendValue(envelopeValue(envelope), target, offset);
+}
+
 function envelopeValue(envelope: Envelope): Value {
   const e = envelope as unknown as Partial<Record<string, unknown>> | null;
   if (typeof e !== 'object' || e === null) invalid('not an object');
@@ -206,7 +211,15 @@ function describeType(value: Value | undefined): string {
  * prefix). Anything of unknown shape throws `ProtocolError`.
  */
 export function decodeEnvelope(bytes: Uint8Array, options?: DecodeOptions): Envelope {
-  const items = decodeValue(bytes, options);
+  return envelopeOf(decodeValue(bytes, options));
+}
+
+/** `decodeEnvelope` for bytes handed over for good: large byte strings may be views into them (see `decodeOwnedValue`). Internal. */
+export function decodeOwnedEnvelope(bytes: Uint8Array): Envelope {
+  return envelopeOf(decodeOwnedValue(bytes));
+}
+
+function envelopeOf(items: Value): Envelope {
   if (!Array.isArray(items) || items.length === 0) return malformed('not a non-empty array');
   const type = items[0];
   switch (type) {

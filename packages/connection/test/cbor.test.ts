@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { runInNewContext } from 'node:vm';
 import { InvalidArgumentError, MessageTooLargeError, ProtocolError } from '@peernet/interface';
-import { DEFAULT_MAX_DEPTH, MAX_BIGNUM_BYTES, decodeValue, encodeValue, type Value } from '../src/cbor.js';
+import { DEFAULT_MAX_DEPTH, MAX_BIGNUM_BYTES, appendValue, decodeOwnedValue, decodeValue, encodeValue, type Value } from '../src/cbor.js';
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -605,5 +605,38 @@ describe('CBOR: properties', () => {
         expect(decodeValue(encodeValue(value))).toEqual(normalise(value));
       }),
     );
+  });
+});
+
+describe('CBOR: internal entry points of the connection', () => {
+  it('decodeOwnedValue views a byte string filling half its input buffer or more, and copies smaller ones', () => {
+    const big = new Uint8Array(1000).fill(7);
+    const small = new Uint8Array(10).fill(9);
+    const input = encodeValue([big, small]);
+    const [bigOut, smallOut] = decodeOwnedValue(input) as [Uint8Array, Uint8Array];
+    expect(bigOut).toEqual(big);
+    expect(smallOut).toEqual(small);
+    expect(bigOut.buffer).toBe(input.buffer);
+    expect(smallOut.buffer).not.toBe(input.buffer);
+    // decodeValue never shares the caller's buffer.
+    const [copied] = decodeValue(input) as [Uint8Array];
+    expect(copied.buffer).not.toBe(input.buffer);
+    // Two byte strings of a quarter each: neither retains the whole input.
+    const halves = decodeOwnedValue(encodeValue([new Uint8Array(400), new Uint8Array(400)])) as Uint8Array[];
+    expect(halves.every((h) => h.byteLength === h.buffer.byteLength)).toBe(true);
+  });
+
+  it('appendValue writes after the given offset, keeps the bytes before it, and grows when needed', () => {
+    const target = new Uint8Array(16).fill(0xaa);
+    const fits = appendValue('hi', target, 4);
+    expect(fits.buffer).toBe(target);
+    expect(toHex(target.subarray(0, 4 + 3))).toBe('aaaaaaaa626869');
+    expect(fits.end).toBe(7);
+    const value = { list: [1, 2, 3], bytes: new Uint8Array(100).fill(1) };
+    const grown = appendValue(value, target, 7);
+    expect(grown.buffer).not.toBe(target);
+    expect(toHex(grown.buffer.subarray(0, 7))).toBe('aaaaaaaa626869');
+    expect(decodeValue(grown.buffer.subarray(7, grown.end))).toEqual(value);
+    expect(() => appendValue((() => 1) as never, target, 0)).toThrow(InvalidArgumentError);
   });
 });

@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import { PeerNetError, type PeerId } from '@peernet/interface';
 import type { Connection, Value } from '@peernet/connection';
-import { connectParties, pairBoth, party, type Party } from './helpers.js';
+import type { Socket } from 'node:net';
+import { Connection as ConnectionClass } from '@peernet/connection';
+import { connectParties, pairBoth, party, socketPair, type Party } from './helpers.js';
 
 let open: Connection[] = [];
 afterEach(async () => {
@@ -301,5 +303,111 @@ describe('flow control', () => {
     const accepted = sends.slice(0, -1);
     await expect(Promise.all(accepted)).resolves.toHaveLength(accepted.length);
     await once(sockets[1], 'data');
+  });
+});
+
+describe('large messages on the write and read paths', () => {
+  /** Deterministic bytes, different for every message, so a mixed-up or overwritten buffer shows. */
+  const pattern = (length: number, seed: number): Uint8Array => {
+    const out = new Uint8Array(length);
+    let x = seed * 2654435761;
+    for (let i = 0; i < length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      out[i] = x >>> 24;
+    }
+    return out;
+  };
+  // Around the 65,519-byte Noise plaintext limit, several Noise messages, and tiny ones in between.
+  const sizes = [10, 70_000, 5, 200_000, 1, 65_500, 65_515, 65_519, 131_038, 3_000_000, 17, 16_384, 0, 100_000];
+
+  /** Sends every size as one `send` in a single tick; resolves once the (synchronous) handler has seen them all. */
+  async function roundOfSends(client: Connection): Promise<void> {
+    await Promise.all(sizes.map((size, i) => client.send('sink', pattern(size, i))));
+    // Envelopes are handled in order: the reply to this call comes after every send was handled.
+    await client.call('echo', null);
+  }
+
+  async function sinkSession(wrap?: (socket: Socket) => Socket) {
+    const received: Uint8Array[] = [];
+    const a = party();
+    const b = party();
+    await pairBoth(a, b);
+    b.handlers.set('sink', { handler: (args) => void received.push(args as Uint8Array) });
+    b.handlers.set('echo', { handler: (args) => args });
+    const sockets = await socketPair();
+    const client = new ConnectionClass({
+      stream: wrap ? wrap(sockets[0]) : sockets[0],
+      identity: a.identity,
+      trust: a.trust,
+      handlers: a.handlers,
+      initiator: true,
+      expectedPeer: b.identity.id,
+      maxMessageBytes: 8 * 1024 * 1024,
+    });
+    const server = new ConnectionClass({
+      stream: sockets[1],
+      identity: b.identity,
+      trust: b.trust,
+      handlers: b.handlers,
+      initiator: false,
+      maxMessageBytes: 8 * 1024 * 1024,
+    });
+    open.push(client, server);
+    await Promise.all([client.ready, server.ready]);
+    return { client, received };
+  }
+
+  it('delivers large and small sends of one tick in order, byte for byte, over a stream that corks', async () => {
+    const { client, received } = await sinkSession();
+    await roundOfSends(client);
+    expect(received.map((r) => r.length)).toEqual(sizes);
+    received.forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(pattern(sizes[i] as number, i)))).toBe(true));
+  });
+
+  it('delivers the same bytes over a stream that cannot cork', async () => {
+    // The same socket with cork/uncork hidden: the connection seals into one buffer instead.
+    const withoutCork = (socket: Socket): Socket =>
+      new Proxy(socket, {
+        get(target, property) {
+          if (property === 'cork' || property === 'uncork') return undefined;
+          const value: unknown = Reflect.get(target, property);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const { client, received } = await sinkSession(withoutCork);
+    await roundOfSends(client);
+    expect(received.map((r) => r.length)).toEqual(sizes);
+    received.forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(pattern(sizes[i] as number, i)))).toBe(true));
+  });
+
+  it('keeps a received byte string intact while later messages arrive', async () => {
+    // Large byte strings are handed over as views into the decrypted message, and
+    // frame buffers are reused between reads: neither may change what a handler kept.
+    const { client, received } = await sinkSession();
+    await roundOfSends(client);
+    const kept = received.slice();
+    await roundOfSends(client);
+    await roundOfSends(client);
+    kept.forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(pattern(sizes[i] as number, i)))).toBe(true));
+    expect(received).toHaveLength(3 * sizes.length);
+  });
+
+  it('echoes a 3 MB payload in a call', async () => {
+    const { client } = await sinkSession();
+    const payload = pattern(3_000_000, 99);
+    const result = (await client.call('echo', payload)) as Uint8Array;
+    expect(Buffer.from(result).equals(Buffer.from(payload))).toBe(true);
+  });
+
+  it('leaves the queue intact when a message of the same tick is refused', async () => {
+    const { client, received } = await sinkSession();
+    const first = client.send('sink', pattern(100, 1));
+    const refused = client.send('sink', new Uint8Array(9 * 1024 * 1024));
+    const last = client.send('sink', pattern(200, 2));
+    await expect(refused).rejects.toMatchObject({ code: 'message_too_large' });
+    await Promise.all([first, last]);
+    await client.call('echo', null); // the sends were handled before this reply
+    expect(received.map((r) => r.length)).toEqual([100, 200]);
+    expect(Buffer.from(received[1] as Uint8Array).equals(Buffer.from(pattern(200, 2)))).toBe(true);
   });
 });

@@ -4,6 +4,12 @@ import { FrameTooLargeError, InvalidArgumentError, MessageTooLargeError, type Pe
 export interface DecoderOptions {
   /** Largest body accepted; a larger declared length fails before any byte of it is buffered. */
   maxBytes: number;
+  /**
+   * Reuse the buffer of a body assembled from several chunks for a later frame
+   * (default false). Only for a consumer that is done with every frame of one
+   * `push` before the next `push`: a frame may then be overwritten.
+   */
+  reuseBuffers?: boolean;
 }
 
 /**
@@ -24,10 +30,16 @@ abstract class LengthPrefixedDecoder {
   #bodyLength = 0;
   #bodyHave = 0;
   #failed: PeerNetError | undefined;
+  /** See `DecoderOptions.reuseBuffers`. */
+  reuseBuffers: boolean;
+  // With reuseBuffers: the buffer handed out by the current push, then free for the next body.
+  #lent: Uint8Array | undefined;
+  #spare: Uint8Array | undefined;
 
   protected constructor(prefixBytes: 2 | 4, limit: number, options: DecoderOptions) {
     this.#prefixBytes = prefixBytes;
     this.#maxBytes = checkCap(options.maxBytes, limit);
+    this.reuseBuffers = options.reuseBuffers === true;
   }
 
   /** The current cap on a frame body. */
@@ -56,6 +68,12 @@ abstract class LengthPrefixedDecoder {
    */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.#failed) throw this.#failed;
+    const lent = this.#lent;
+    if (lent !== undefined) {
+      // The previous push's frames are consumed by now (the reuseBuffers contract); keep the larger buffer.
+      if (this.#spare === undefined || lent.length > this.#spare.length) this.#spare = lent;
+      this.#lent = undefined;
+    }
     const frames: Uint8Array[] = [];
     let offset = 0;
     const end = chunk.length;
@@ -118,7 +136,14 @@ abstract class LengthPrefixedDecoder {
   }
 
   #startBody(length: number): void {
-    this.#body = new Uint8Array(Math.min(length, INITIAL_BODY_BYTES));
+    const initial = Math.min(length, INITIAL_BODY_BYTES);
+    const spare = this.#spare;
+    if (spare !== undefined && this.reuseBuffers && spare.length >= initial) {
+      this.#body = spare;
+      this.#spare = undefined;
+    } else {
+      this.#body = new Uint8Array(initial);
+    }
     this.#bodyLength = length;
     this.#bodyHave = 0;
   }
@@ -137,7 +162,9 @@ abstract class LengthPrefixedDecoder {
     const body = this.#body as Uint8Array;
     this.#body = undefined;
     this.#bodyHave = 0;
-    return body;
+    if (this.reuseBuffers) this.#lent = body;
+    // A reused buffer may be longer than this body.
+    return body.length === this.#bodyLength ? body : body.subarray(0, this.#bodyLength);
   }
 }
 
@@ -168,7 +195,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export class NoiseFrameDecoder extends LengthPrefixedDecoder {
   /** Creates a decoder; the cap defaults to the largest Noise message. */
   constructor(options: Partial<DecoderOptions> = {}) {
-    super(2, 0xffff, { maxBytes: options.maxBytes ?? MAX_NOISE_MESSAGE_BYTES });
+    super(2, 0xffff, { ...options, maxBytes: options.maxBytes ?? MAX_NOISE_MESSAGE_BYTES });
   }
 
   protected tooLarge(length: number, max: number): PeerNetError {
@@ -183,7 +210,7 @@ export class NoiseFrameDecoder extends LengthPrefixedDecoder {
 export class EnvelopeDecoder extends LengthPrefixedDecoder {
   /** Creates a decoder; the cap defaults to 16 MiB. */
   constructor(options: Partial<DecoderOptions> = {}) {
-    super(4, 0xffffffff, { maxBytes: options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
+    super(4, 0xffffffff, { ...options, maxBytes: options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
   }
 
   protected tooLarge(length: number, max: number): PeerNetError {

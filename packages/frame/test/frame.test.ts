@@ -47,6 +47,42 @@ describe('NoiseFrameDecoder', () => {
   });
 });
 
+describe('NoiseFrameDecoder with reuseBuffers', () => {
+  // Frames of 70 and 5 bytes cut into 64-byte chunks: most frames span two chunks.
+  const frames = Array.from({ length: 40 }, (_, i) => Uint8Array.from({ length: i % 2 === 0 ? 70 : 5 }, (_, j) => (i * 31 + j) & 0xff));
+  const stream = encodeFrames(frames);
+  const chunks = Array.from({ length: Math.ceil(stream.length / 64) }, (_, i) => stream.slice(i * 64, i * 64 + 64));
+
+  it('returns the same frames as without reuse, when each push is consumed before the next', () => {
+    const decoder = new NoiseFrameDecoder({ reuseBuffers: true });
+    const out: Uint8Array[] = [];
+    for (const chunk of chunks) for (const frame of decoder.push(chunk)) out.push(frame.slice());
+    expect(out).toEqual(frames);
+  });
+
+  it('reuses the buffer of an assembled frame for a later push, never within the same push', () => {
+    const decoder = new NoiseFrameDecoder({ reuseBuffers: true });
+    const buffers = new Set<ArrayBufferLike>();
+    for (const chunk of chunks) {
+      const out = decoder.push(chunk);
+      // Every frame of one push is intact when the push returns.
+      for (const frame of out) expect(frames).toContainEqual(frame);
+      for (const frame of out) if (frame.buffer !== chunk.buffer) buffers.add(frame.buffer);
+    }
+    // 20 frames were assembled from two chunks each (each with its own buffer without
+    // reuse); with it, the one being filled and the one lent out take turns, and a new
+    // one is needed only when a push lends none back.
+    expect(buffers.size).toBeLessThanOrEqual(4);
+  });
+
+  it('allocates a buffer per assembled frame without the option', () => {
+    const decoder = new NoiseFrameDecoder();
+    const buffers = new Set<ArrayBufferLike>();
+    for (const chunk of chunks) for (const frame of decoder.push(chunk)) if (frame.buffer !== chunk.buffer) buffers.add(frame.buffer);
+    expect(buffers.size).toBeGreaterThanOrEqual(20);
+  });
+});
+
 describe('EnvelopeDecoder', () => {
   it('refuses a declared length above maxMessageBytes before allocating it', () => {
     const decoder = new EnvelopeDecoder({ maxBytes: 1000 });

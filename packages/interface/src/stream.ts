@@ -17,6 +17,10 @@ export interface DuplexStream {
   resume(): void;
   /** True once `destroy()` was called or the stream closed. */
   readonly destroyed: boolean;
+  /** Optional (Node's `cork`): hold writes until `uncork()`, which hands them on together. */
+  cork?(): void;
+  /** Optional: the other half of `cork()`. */
+  uncork?(): void;
 
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;

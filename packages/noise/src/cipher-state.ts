@@ -22,6 +22,12 @@ export interface CipherState {
    * its socket write in place.
    */
   encryptInto(plaintext: Uint8Array, out: Uint8Array, offset: number, ad?: Uint8Array): number;
+  /**
+   * `encrypt` returning the ciphertext body and the 16-byte tag as two arrays
+   * (the message is their concatenation), without copying them together when
+   * the provider can return them apart.
+   */
+  encryptDetached(plaintext: Uint8Array, ad?: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array];
   /** Decrypts one transport message; on failure it throws and the nonce does not advance. */
   decrypt(ciphertext: Uint8Array, ad?: Uint8Array): Uint8Array;
 }
@@ -64,11 +70,7 @@ export class KeyedCipherState implements CipherState {
   encrypt(plaintext: Uint8Array, ad: Uint8Array = EMPTY): Uint8Array {
     assertBytes(plaintext, 'plaintext');
     assertBytes(ad, 'associated data');
-    if (plaintext.length > MAX_PLAINTEXT_LENGTH) {
-      throw new MessageTooLargeError(
-        `plaintext of ${plaintext.length} bytes exceeds the Noise limit of ${MAX_PLAINTEXT_LENGTH} bytes`,
-      );
-    }
+    checkPlaintextLength(plaintext);
     const ciphertext = this.#aead.seal(this.#nextNonce(), ad, plaintext);
     this.#advance();
     return ciphertext;
@@ -78,11 +80,7 @@ export class KeyedCipherState implements CipherState {
     assertBytes(plaintext, 'plaintext');
     assertBytes(out, 'output');
     assertBytes(ad, 'associated data');
-    if (plaintext.length > MAX_PLAINTEXT_LENGTH) {
-      throw new MessageTooLargeError(
-        `plaintext of ${plaintext.length} bytes exceeds the Noise limit of ${MAX_PLAINTEXT_LENGTH} bytes`,
-      );
-    }
+    checkPlaintextLength(plaintext);
     const length = plaintext.length + TAGLEN;
     if (!Number.isInteger(offset) || offset < 0 || offset + length > out.length) {
       throw new InvalidArgumentError(`no room for ${length} bytes at offset ${String(offset)} of ${out.length}`);
@@ -93,6 +91,22 @@ export class KeyedCipherState implements CipherState {
     else dst.set(this.#aead.seal(nonce, ad, plaintext));
     this.#advance();
     return length;
+  }
+
+  encryptDetached(plaintext: Uint8Array, ad: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
+    assertBytes(plaintext, 'plaintext');
+    assertBytes(ad, 'associated data');
+    checkPlaintextLength(plaintext);
+    const nonce = this.#nextNonce();
+    let parts: [Uint8Array, Uint8Array];
+    if (this.#aead.sealDetached) {
+      parts = this.#aead.sealDetached(nonce, ad, plaintext);
+    } else {
+      const sealed = this.#aead.seal(nonce, ad, plaintext);
+      parts = [sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length)];
+    }
+    this.#advance();
+    return parts;
   }
 
   decrypt(ciphertext: Uint8Array, ad: Uint8Array = EMPTY): Uint8Array {
@@ -138,5 +152,13 @@ export class KeyedCipherState implements CipherState {
       this.#lo = 0;
       this.#hi++;
     }
+  }
+}
+
+function checkPlaintextLength(plaintext: Uint8Array): void {
+  if (plaintext.length > MAX_PLAINTEXT_LENGTH) {
+    throw new MessageTooLargeError(
+      `plaintext of ${plaintext.length} bytes exceeds the Noise limit of ${MAX_PLAINTEXT_LENGTH} bytes`,
+    );
   }
 }

@@ -54,6 +54,25 @@ describe.each([
     expect(b.nonce).toBe(a.nonce);
   });
 
+  it('encryptDetached returns what encrypt returns, as ciphertext and tag, at every size class', () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 7 + i);
+    const a = new KeyedCipherState(crypto.aead(key));
+    const b = new KeyedCipherState(crypto.aead(key));
+    const receiver = new KeyedCipherState(crypto.aead(key));
+    for (const size of [0, 1, 255, 256, 2048, 16_384, MAX_PLAINTEXT_LENGTH]) {
+      const plaintext = Uint8Array.from({ length: size }, (_, i) => (i * 13 + size) & 0xff);
+      const [ciphertext, tag] = b.encryptDetached(plaintext, utf8('ad'));
+      expect(ciphertext.length).toBe(size);
+      expect(tag.length).toBe(16);
+      const joined = toHex(ciphertext) + toHex(tag);
+      expect(joined).toBe(toHex(a.encrypt(plaintext, utf8('ad'))));
+      expect(toHex(receiver.decrypt(Buffer.from(joined, 'hex'), utf8('ad')))).toBe(toHex(plaintext));
+    }
+    expect(b.nonce).toBe(a.nonce);
+    expect(caught(() => b.encryptDetached(new Uint8Array(MAX_PLAINTEXT_LENGTH + 1)))).toMatchObject({ code: 'message_too_large' });
+    expect(b.nonce).toBe(a.nonce);
+  });
+
   it('counts nonces from 0 per direction', () => {
     const { send, receive, back } = transport(crypto);
     expect(send.nonce).toBe(0n);

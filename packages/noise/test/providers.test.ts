@@ -127,6 +127,19 @@ describe.each(providers)('provider %s', (_name, crypto) => {
     expect(caught(() => crypto.hmacSha256(new Uint8Array(1), 5 as never)).code).toBe('invalid_argument');
   });
 
+  it('hands out a different key pair every time, ready for DH, also when made ahead between calls', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const pair = crypto.generateKeyPair();
+      expect(crypto.x25519(pair.privateKey).publicKey).toEqual(pair.publicKey);
+      seen.add(toHex(pair.privateKey));
+      seen.add(toHex(pair.publicKey));
+      // Give a provider that makes keys ahead (node) a turn of the event loop to do so.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(seen.size).toBe(24);
+  });
+
   it('does not return a stale prepared key when the caller rewrites the private key array', () => {
     const first = crypto.generateKeyPair();
     const second = crypto.generateKeyPair();

@@ -36,6 +36,13 @@ class HybridAead implements Aead {
     else out.set(aead.seal(nonce, ad, plaintext));
   }
 
+  sealDetached(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
+    const aead = plaintext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node;
+    if (aead.sealDetached) return aead.sealDetached(nonce, ad, plaintext);
+    const sealed = aead.seal(nonce, ad, plaintext);
+    return [sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length)];
+  }
+
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
     return (ciphertext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node).open(nonce, ad, ciphertext);
   }

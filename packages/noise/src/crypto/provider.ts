@@ -15,7 +15,10 @@ export interface KeyPair {
 export interface Aead {
   /** Encrypts `plaintext` and appends the 16-byte tag. */
   seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
-  /** Returns the plaintext, or null if the tag does not verify. */
+  /**
+   * Returns the plaintext, or null if the tag does not verify. The plaintext
+   * is a new array, never a view of `ciphertext`: callers reuse that buffer.
+   */
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
   /**
    * Optional: `seal` writing into `out`, which is exactly `plaintext.length + 16`
@@ -23,6 +26,11 @@ export interface Aead {
    * allocation and a copy per message.
    */
   sealInto?(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
+  /**
+   * Optional: `seal` returning the ciphertext body and the 16-byte tag as
+   * separate arrays, for a sender that writes them out as they are.
+   */
+  sealDetached?(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array];
 }
 
 /** An X25519 private key prepared once (e.g. imported into a KeyObject) for repeated DH. */
