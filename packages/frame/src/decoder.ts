@@ -111,6 +111,11 @@ abstract class LengthPrefixedDecoder {
       offset += take;
       if (this.#bodyHave === this.#bodyLength) frames.push(this.#takeBody());
     }
+    if (this.#body === undefined) {
+      // At a frame boundary, perhaps for a long while: an idle connection keeps no buffer.
+      this.#spare = undefined;
+      this.#lent = undefined;
+    }
     return frames;
   }
 

@@ -71,8 +71,27 @@ describe('NoiseFrameDecoder with reuseBuffers', () => {
     }
     // 20 frames were assembled from two chunks each (each with its own buffer without
     // reuse); with it, the one being filled and the one lent out take turns, and a new
-    // one is needed only when a push lends none back.
-    expect(buffers.size).toBeLessThanOrEqual(4);
+    // one is needed only when a push lends none back or ends at a frame boundary.
+    expect(buffers.size).toBeLessThanOrEqual(6);
+  });
+
+  it('reuses buffers while frames keep spanning chunks, and keeps none after a frame boundary', () => {
+    const decoder = new NoiseFrameDecoder({ reuseBuffers: true });
+    const big = new Uint8Array(60_000).fill(3);
+    const bytes = encodeFrames([big, big, big]);
+    const cuts = [0, 30_000, 90_000, 150_000, bytes.length];
+    const push = (i: number): Uint8Array[] => decoder.push(bytes.subarray(cuts[i], cuts[i + 1]));
+    expect(push(0)).toHaveLength(0);
+    const [first] = push(1);
+    const [second] = push(2);
+    const [third] = push(3); // ends at a frame boundary
+    expect(third?.buffer).toBe(first?.buffer);
+    expect(second?.buffer).not.toBe(first?.buffer);
+    // The same bytes again: every buffer is new, none was kept over the boundary.
+    push(0);
+    const [again] = push(1);
+    expect(again?.buffer).not.toBe(first?.buffer);
+    expect(again?.buffer).not.toBe(second?.buffer);
   });
 
   it('allocates a buffer per assembled frame without the option', () => {
