@@ -144,9 +144,12 @@ export function formatTable(report: Printable): string {
   const primitives = report.primitives as Record<string, Record<string, number>> | undefined;
   if (primitives) {
     const providers = Object.keys(primitives);
-    const ops = Object.keys(primitives[providers[0] as string] ?? {});
-    lines.push('', `| crypto primitive (ops/s) | ${providers.join(' | ')} |`, `|---|${providers.map(() => '---:').join('|')}|`);
-    for (const op of ops) lines.push(`| ${op} | ${providers.map((p) => num(primitives[p]?.[op] ?? NaN)).join(' | ')} |`);
+    const ops = [...new Set(providers.flatMap((p) => Object.keys(primitives[p] ?? {})))];
+    lines.push('', `| crypto primitive (per second) | ${providers.join(' | ')} |`, `|---|${providers.map(() => '---:').join('|')}|`);
+    for (const op of ops) lines.push(`| ${op} | ${providers.map((p) => {
+      const value = primitives[p]?.[op];
+      return value === undefined ? '–' : num(value);
+    }).join(' | ')} |`);
   }
   const scale = report.scale as Record<string, Record<string, number>[]> | undefined;
   if (scale) {

@@ -67,6 +67,12 @@ it('measures every figure for PeerNet, TLS and TCP and writes the JSON report', 
   for (const row of Object.values(report.primitives)) {
     expect(row).toMatchObject({ aead_seal_open_64_per_s: expect.any(Number), xx_handshake_both_sides_per_s: expect.any(Number) });
   }
+  // TLS's cipher beside node's ChaCha20-Poly1305, for the bulk ceiling.
+  expect(report.primitives.node).toMatchObject({
+    chacha20_poly1305_65519_mb_per_s: expect.any(Number),
+    aes_256_gcm_65519_mb_per_s_tls_cipher: expect.any(Number),
+  });
+  expect(stdout).toContain('| aes_256_gcm_65519_mb_per_s_tls_cipher | – |');
   // The same table is printed, with the ratios.
   expect(stdout).toContain('| handshakes/s, 1 dialer |');
   expect(stdout).toMatch(/× tls/);
