@@ -30,7 +30,7 @@ abstract class LengthPrefixedDecoder {
   #bodyLength = 0;
   #bodyHave = 0;
   #failed: PeerNetError | undefined;
-  /** See `DecoderOptions.reuseBuffers`. */
+  /** `DecoderOptions.reuseBuffers`; may be switched on later (e.g. once frames are decrypted into new buffers). */
   reuseBuffers: boolean;
   // With reuseBuffers: the buffer handed out by the current push, then free for the next body.
   #lent: Uint8Array | undefined;
