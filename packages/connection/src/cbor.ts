@@ -141,7 +141,7 @@ class Encoder {
   private maxBytes = MAX_U32;
   private headroom = 0;
 
-  encode(value: Value, options: EncodeOptions | undefined, view = false): Uint8Array {
+  encode(value: Value, options: EncodeOptions | undefined): Uint8Array {
     let maxDepth = DEFAULT_MAX_DEPTH;
     let maxBytes = MAX_U32;
     let headroom = 0;
@@ -163,7 +163,7 @@ class Encoder {
       if (this.pos - headroom > maxBytes) {
         throw new MessageTooLargeError(`encoded value exceeds ${maxBytes} bytes`);
       }
-      return view ? this.buf.subarray(0, this.pos) : copy(this.buf, 0, this.pos);
+      return copy(this.buf, 0, this.pos);
     } finally {
       this.busy = false;
       if (this.buf.length > RETAINED_CAPACITY) this.buf = new Uint8Array(INITIAL_CAPACITY);
@@ -522,15 +522,6 @@ const sharedEncoder = new Encoder();
 export function encodeValue(value: Value, options?: EncodeOptions): Uint8Array {
   // A getter may encode while an encoding is under way; it gets its own buffer.
   return (sharedEncoder.busy ? new Encoder() : sharedEncoder).encode(value, options);
-}
-
-/**
- * `encodeValue` without the copy: a view into the shared encoder's buffer,
- * valid only until the next encoding. For callers that copy the bytes into
- * their own buffer at once (the connection's write path).
- */
-export function encodeValueView(value: Value, options?: EncodeOptions): Uint8Array {
-  return (sharedEncoder.busy ? new Encoder() : sharedEncoder).encode(value, options, true);
 }
 
 /** Where `appendValue` put its result. */

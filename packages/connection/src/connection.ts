@@ -182,6 +182,8 @@ export class Connection {
   #pending: Uint8Array<ArrayBuffer> | undefined;
   #queuedBytes = 0;
   #queuedEntries = 0;
+  // True while an envelope is being encoded into #pending (see #enqueue).
+  #encoding = false;
   #flushScheduled = false;
   #awaitingDrain = false;
   // Settles when what is queued now is handed to the stream: one promise for every send of a flush.
@@ -635,15 +637,22 @@ export class Connection {
    * reading, throws `MessageTooLargeError` and leaves the queue as it was.
    */
   #enqueue(envelope: Envelope, limits = false): void {
+    if (this.#encoding) {
+      // A getter in the arguments being encoded sends on this connection: it would write into the same bytes.
+      throw new InvalidArgumentError('cannot send on a connection from inside the encoding of another of its messages');
+    }
     const at = this.#queuedBytes;
     const before = this.#pending;
     const target = before ?? spareWriteBuffer.take(256);
     let result: AppendResult;
+    this.#encoding = true;
     try {
       result = appendEnvelope(envelope, target, at + 4);
     } catch (error) {
       if (before === undefined) spareWriteBuffer.give(target);
       throw error;
+    } finally {
+      this.#encoding = false;
     }
     const { buffer, end } = result;
     // Outgrown: its bytes were copied into the new buffer.

@@ -7,7 +7,17 @@
  * written as a float with an integral value is accepted.
  */
 import { InvalidArgumentError, ProtocolError } from '@peernet/interface';
-import { appendValue, decodeOwnedValue, decodeValue, encodeValue, encodeValueView, type AppendResult, isUint8Array, type DecodeOptions, type EncodeOptions, type Value } from './cbor.js';
+import {
+  appendValue,
+  decodeOwnedValue,
+  decodeValue,
+  encodeValue,
+  isUint8Array,
+  type AppendResult,
+  type DecodeOptions,
+  type EncodeOptions,
+  type Value,
+} from './cbor.js';
 
 /** The envelope type numbers (first element of the array). */
 export const EnvelopeType = {
@@ -141,11 +151,6 @@ function checkString(value: unknown, field: string): string {
  */
 export function encodeEnvelope(envelope: Envelope, options?: EncodeOptions): Uint8Array {
   return encodeValue(envelopeValue(envelope), options);
-}
-
-/** `encodeEnvelope` as a view valid until the next encoding (see `encodeValueView`); internal. */
-export function encodeEnvelopeView(envelope: Envelope, options?: EncodeOptions): Uint8Array {
-  return encodeValueView(envelopeValue(envelope), options);
 }
 
 /** Encodes an envelope into `target` from `offset` (see `appendValue`). Internal. */

@@ -399,6 +399,23 @@ describe('large messages on the write and read paths', () => {
     expect(Buffer.from(result).equals(Buffer.from(payload))).toBe(true);
   });
 
+  it('refuses a send made by a getter while its own arguments are encoded, and delivers the outer one intact', async () => {
+    const { client, received } = await sinkSession();
+    let nested: Promise<void> | undefined;
+    const args = {
+      get bytes(): Uint8Array {
+        nested = client.send('sink', pattern(50, 3));
+        return pattern(300, 4);
+      },
+    };
+    await client.send('sink', args as unknown as Value);
+    await expect(nested).rejects.toMatchObject({ code: 'invalid_argument' });
+    await client.call('echo', null);
+    expect(received).toHaveLength(1);
+    const [delivered] = received as unknown as { bytes: Uint8Array }[];
+    expect(Buffer.from(delivered?.bytes as Uint8Array).equals(Buffer.from(pattern(300, 4)))).toBe(true);
+  });
+
   it('leaves the queue intact when a message of the same tick is refused', async () => {
     const { client, received } = await sinkSession();
     const first = client.send('sink', pattern(100, 1));

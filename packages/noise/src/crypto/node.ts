@@ -99,30 +99,19 @@ class NodeAead implements Aead {
   }
 
   seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    assertBytes(nonce, 'nonce', 12);
-    assertBytes(ad, 'associated data');
-    assertBytes(plaintext, 'plaintext');
-    const cipher = createCipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAG_LENGTH });
-    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
-    const body = cipher.update(plaintext);
-    cipher.final();
+    const [body, tag] = this.sealDetached(nonce, ad, plaintext);
     const out = new Uint8Array(body.length + TAG_LENGTH);
     out.set(body, 0);
-    out.set(cipher.getAuthTag(), body.length);
+    out.set(tag, body.length);
     return out;
   }
 
   sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
-    assertBytes(nonce, 'nonce', 12);
-    assertBytes(ad, 'associated data');
     assertBytes(plaintext, 'plaintext');
     assertBytes(out, 'output', plaintext.length + TAG_LENGTH);
-    const cipher = createCipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAG_LENGTH });
-    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
-    const body = cipher.update(plaintext);
-    cipher.final();
+    const [body, tag] = this.sealDetached(nonce, ad, plaintext);
     out.set(body, 0);
-    out.set(cipher.getAuthTag(), body.length);
+    out.set(tag, body.length);
   }
 
   sealDetached(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
