@@ -62,7 +62,8 @@ function hostileStream(prefixBytes: 2 | 4) {
 
 /**
  * Any bytes, cut anywhere, with the cap possibly changed between two chunks
- * (as a connection raises it after authentication): the decoder yields
+ * (as a connection raises it after authentication), with or without reused
+ * buffers (each push's frames are read before the next): the decoder yields
  * exactly the reference frames, throws nothing but its typed error (and keeps
  * throwing it), and never holds more than one prefix plus one capped body.
  * The push that throws returns nothing, so frames completed by that chunk
@@ -78,8 +79,10 @@ function decoderTarget(kind: 'noise' | 'envelope') {
     fc.array(fc.nat(), { maxLength: 24 }),
     cap,
     fc.option(fc.record({ chunk: fc.nat({ max: 24 }), cap }), { nil: undefined }),
-    (stream, cuts, firstCap, change) => {
-      const decoder = kind === 'noise' ? new NoiseFrameDecoder({ maxBytes: firstCap }) : new EnvelopeDecoder({ maxBytes: firstCap });
+    fc.boolean(),
+    (stream, cuts, firstCap, change, reuseBuffers) => {
+      const options = { maxBytes: firstCap, reuseBuffers };
+      const decoder = kind === 'noise' ? new NoiseFrameDecoder(options) : new EnvelopeDecoder(options);
       const chunks = split(stream, cuts);
       const changeAt =
         change === undefined || change.chunk >= chunks.length
