@@ -45,7 +45,7 @@ async function server(material: Material): Promise<Record<string, Command>> {
   let port: number;
   if (kind === 'peernet') {
     const trust = new MemoryTrustStore();
-    // Only as many as this run dials: MemoryTrustStore copies its table on every add.
+    // Only as many as this run dials.
     for (const client of material.clients.slice(0, trusted)) await trust.add(idOf(client.id));
     const dataDir = join(material.dir, `server-${process.pid}`);
     mkdirSync(dataDir, { recursive: true });

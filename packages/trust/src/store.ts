@@ -70,8 +70,8 @@ export interface StoreBackend {
   entries?: readonly TrustEntry[];
   /** Clock for `addedAt`; defaults to `Date.now`. */
   now?: () => number;
-  /** Makes the complete new list durable; called one at a time. */
-  persist: (entries: readonly TrustEntry[]) => Promise<void>;
+  /** Makes the complete new list durable; called one at a time. None for a store held in memory only. */
+  persist?: ((entries: readonly TrustEntry[]) => Promise<void>) | undefined;
 }
 
 function keyOf(id: PeerIdLike): string {
@@ -101,7 +101,7 @@ export abstract class QueuedTrustStore implements TrustStore {
   readonly #pendingRemovals = new Map<string, number>();
   readonly #emitter = new TypedEmitter<TrustStoreEvents>();
   readonly #now: () => number;
-  readonly #persist: (entries: readonly TrustEntry[]) => Promise<void>;
+  readonly #persist: ((entries: readonly TrustEntry[]) => Promise<void>) | undefined;
   #tail: Promise<unknown> = Promise.resolve();
   // True when memory and storage may differ after a failed write: the next mutation writes even if it changes nothing.
   #dirty = false;
@@ -129,7 +129,7 @@ export abstract class QueuedTrustStore implements TrustStore {
       const key = peer.toString();
       const previous = this.#entries.get(key);
       if (previous !== undefined && (label === undefined || label === previous.label)) {
-        if (this.#dirty) await this.#write(this.#entries);
+        if (this.#dirty) await this.#write(() => [...this.#entries.values()]);
         return previous;
       }
       const entry: TrustEntry = Object.freeze({
@@ -137,9 +137,14 @@ export abstract class QueuedTrustStore implements TrustStore {
         label: label ?? previous?.label,
         addedAt: previous?.addedAt ?? this.#timestamp(),
       });
-      const next = new Map(this.#entries).set(key, entry);
-      await this.#write(next);
-      this.#entries = next;
+      // The list with the change is built only for a store that persists: adding one of
+      // many peers to a memory store does not copy the others. Reads see it once durable.
+      await this.#write(() =>
+        previous === undefined
+          ? [...this.#entries.values(), entry]
+          : [...this.#entries.values()].map((e) => (e === previous ? entry : e)),
+      );
+      this.#entries.set(key, entry);
       if (previous === undefined) this.#emitter.emit('added', entry);
       else this.#emitter.emit('updated', entry, previous);
       return entry;
@@ -161,17 +166,15 @@ export abstract class QueuedTrustStore implements TrustStore {
       try {
         const previous = this.#entries.get(key);
         if (previous === undefined) {
-          if (this.#dirty) await this.#write(this.#entries);
+          if (this.#dirty) await this.#write(() => [...this.#entries.values()]);
           return false;
         }
-        const next = new Map(this.#entries);
-        next.delete(key);
         try {
-          await this.#write(next);
+          await this.#write(() => [...this.#entries.values()].filter((e) => e !== previous));
         } finally {
           // Even if the write failed the peer stays removed in memory (fail closed); the
           // rejection tells the caller, and the next successful write catches the file up.
-          this.#entries = next;
+          this.#entries.delete(key);
           this.#emitter.emit('removed', previous);
         }
         return true;
@@ -277,9 +280,11 @@ export abstract class QueuedTrustStore implements TrustStore {
     return result;
   }
 
-  async #write(next: Map<string, TrustEntry>): Promise<void> {
+  /** Makes `entries()` durable (not even computed for a store without `persist`). */
+  async #write(entries: () => TrustEntry[]): Promise<void> {
+    if (this.#persist === undefined) return;
     this.#dirty = true;
-    await this.#persist([...next.values()]);
+    await this.#persist(entries());
     this.#dirty = false;
   }
 
@@ -302,6 +307,6 @@ export interface MemoryTrustStoreOptions {
 export class MemoryTrustStore extends QueuedTrustStore {
   /** An empty store. */
   constructor(options: MemoryTrustStoreOptions = {}) {
-    super({ now: options.now, persist: () => Promise.resolve() });
+    super({ now: options.now });
   }
 }
