@@ -643,7 +643,7 @@ export class Connection {
     }
     const at = this.#queuedBytes;
     const before = this.#pending;
-    const target = before ?? spareWriteBuffer.take(256);
+    const target = before ?? spareWriteBuffer.take();
     let result: AppendResult;
     this.#encoding = true;
     try {
@@ -937,13 +937,11 @@ const SPARE_WRITE_BUFFER_MAX = 1024 * 1024;
  */
 const spareWriteBuffer = {
   buffer: undefined as Uint8Array<ArrayBuffer> | undefined,
-  take(n: number): Uint8Array<ArrayBuffer> {
-    const spare = this.buffer;
-    if (spare !== undefined && spare.length >= n) {
-      this.buffer = undefined;
-      return spare;
-    }
-    return new Uint8Array(Math.max(n, 1024));
+  /** The spare buffer, or a new 1 KiB one (the encoder grows it as a message needs). */
+  take(): Uint8Array<ArrayBuffer> {
+    const spare = this.buffer ?? new Uint8Array(1024);
+    this.buffer = undefined;
+    return spare;
   },
   give(buffer: Uint8Array<ArrayBuffer>): void {
     if (buffer.length <= SPARE_WRITE_BUFFER_MAX && (this.buffer === undefined || buffer.length > this.buffer.length)) {

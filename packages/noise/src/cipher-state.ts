@@ -1,7 +1,7 @@
 import { MessageTooLargeError, InvalidArgumentError } from '@peernet/interface';
 import { assertBytes, EMPTY } from './bytes.js';
 import { MAX_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH, TAGLEN } from './constants.js';
-import type { Aead } from './crypto/provider.js';
+import { sealDetachedWith, type Aead } from './crypto/provider.js';
 import { DecryptError, NonceExhaustedError } from './errors.js';
 
 /** One direction of a Noise transport session: a key and a 64-bit nonce counter. */
@@ -97,14 +97,7 @@ export class KeyedCipherState implements CipherState {
     assertBytes(plaintext, 'plaintext');
     assertBytes(ad, 'associated data');
     checkPlaintextLength(plaintext);
-    const nonce = this.#nextNonce();
-    let parts: [Uint8Array, Uint8Array];
-    if (this.#aead.sealDetached) {
-      parts = this.#aead.sealDetached(nonce, ad, plaintext);
-    } else {
-      const sealed = this.#aead.seal(nonce, ad, plaintext);
-      parts = [sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length)];
-    }
+    const parts = sealDetachedWith(this.#aead, this.#nextNonce(), ad, plaintext);
     this.#advance();
     return parts;
   }

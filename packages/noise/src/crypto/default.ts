@@ -1,6 +1,6 @@
 import { nodeCrypto } from './node.js';
 import { pureJsCrypto } from './pure.js';
-import type { Aead, CryptoProvider } from './provider.js';
+import { sealDetachedWith, type Aead, type CryptoProvider } from './provider.js';
 
 /**
  * Messages shorter than this go to the pure-JS AEAD, longer ones to node:crypto.
@@ -37,10 +37,7 @@ class HybridAead implements Aead {
   }
 
   sealDetached(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
-    const aead = plaintext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node;
-    if (aead.sealDetached) return aead.sealDetached(nonce, ad, plaintext);
-    const sealed = aead.seal(nonce, ad, plaintext);
-    return [sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length)];
+    return sealDetachedWith(plaintext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node, nonce, ad, plaintext);
   }
 
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {

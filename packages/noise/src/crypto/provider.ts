@@ -33,6 +33,13 @@ export interface Aead {
   sealDetached?(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array];
 }
 
+/** `aead.sealDetached` where the Aead has it, else `seal` split into views of ciphertext and tag. */
+export function sealDetachedWith(aead: Aead, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
+  if (aead.sealDetached) return aead.sealDetached(nonce, ad, plaintext);
+  const sealed = aead.seal(nonce, ad, plaintext);
+  return [sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length)];
+}
+
 /** An X25519 private key prepared once (e.g. imported into a KeyObject) for repeated DH. */
 export interface X25519PrivateKey {
   /** The matching 32-byte public key. */
