@@ -40,6 +40,7 @@ export const PROLOGUE = new TextEncoder().encode('peernet/1');
 /** Who we are, as the connection needs it. An `Identity` from `@peernet/identity` fits. */
 export interface LocalIdentity {
   readonly id: PeerId;
+  /** The Noise static key pair; read once per identity object and kept for its connections. */
   noiseKeyPair(): KeyPair;
 }
 
@@ -241,7 +242,7 @@ export class Connection {
       this.#handshake = createHandshake({
         initiator: this.#initiator,
         prologue: PROLOGUE,
-        staticKeyPair: this.#identity.noiseKeyPair(),
+        staticKeyPair: staticKeyPairOf(this.#identity),
         ...(options.crypto ? { crypto: options.crypto } : {}),
       });
       if (this.#initiator) this.#writeRaw([this.#handshake.writeMessage(EMPTY)]);
@@ -868,6 +869,20 @@ export class Connection {
     const reason = this.#closeReason;
     return new ConnectionClosedError(reason ? `connection closed: ${reason.message}` : 'connection closed');
   }
+}
+
+// An Identity returns fresh copies of its key pair, and a crypto provider caches
+// the prepared (for node: imported) private key by array: one copy per identity
+// spares every handshake that import, which costs about as much as a DH.
+const staticKeyPairs = new WeakMap<LocalIdentity, KeyPair>();
+
+function staticKeyPairOf(identity: LocalIdentity): KeyPair {
+  let pair = staticKeyPairs.get(identity);
+  if (pair === undefined) {
+    pair = identity.noiseKeyPair();
+    staticKeyPairs.set(identity, pair);
+  }
+  return pair;
 }
 
 const FRAME_OVERHEAD = 2 + 16;

@@ -44,6 +44,29 @@ describe('handshake trust checks', () => {
     await client.close();
   });
 
+  it("reads an identity's Noise key pair once for all its connections", async () => {
+    const a = party();
+    const b = party();
+    await pairBoth(a, b);
+    let reads = 0;
+    const identity = {
+      id: a.identity.id,
+      noiseKeyPair: () => {
+        reads++;
+        return a.identity.noiseKeyPair();
+      },
+    };
+    for (let i = 0; i < 3; i++) {
+      const [clientSocket, serverSocket] = await socketPair();
+      const client = new Connection({ stream: clientSocket, identity, trust: a.trust, initiator: true, expectedPeer: b.identity.id });
+      const server = new Connection({ stream: serverSocket, identity: b.identity, trust: b.trust, initiator: false });
+      await Promise.all([client.ready, server.ready]);
+      expect(server.peer.toString()).toBe(a.identity.id.toString());
+      await client.close();
+    }
+    expect(reads).toBe(1);
+  });
+
   it('an initiator that does not trust the responder never sends message 3', async () => {
     const a = party();
     const b = party();

@@ -120,7 +120,7 @@ class XXHandshake implements Handshake {
     for (const token of XX[step] as readonly Token[]) {
       switch (token) {
         case 'e': {
-          const e = this.#fixedE ?? this.#crypto.x25519(this.#crypto.generateKeyPair().privateKey);
+          const e = this.#fixedE ?? ephemeralKey(this.#crypto);
           next.e = e;
           const publicKey = e.publicKey;
           parts.push(publicKey);
@@ -228,6 +228,10 @@ class XXHandshake implements Handshake {
     this.#state = next;
     this.#step++;
   }
+}
+
+function ephemeralKey(crypto: CryptoProvider): X25519PrivateKey {
+  return crypto.generateEphemeralKey ? crypto.generateEphemeralKey() : crypto.x25519(crypto.generateKeyPair().privateKey);
 }
 
 function prepareKeyPair(crypto: CryptoProvider, pair: KeyPair, name: string): X25519PrivateKey {

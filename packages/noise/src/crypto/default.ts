@@ -1,6 +1,6 @@
 import { nodeCrypto } from './node.js';
 import { pureJsCrypto } from './pure.js';
-import { sealDetachedWith, type Aead, type CryptoProvider } from './provider.js';
+import { sealDetachedWith, type Aead, type CryptoProvider, type X25519PrivateKey } from './provider.js';
 
 /**
  * Messages shorter than this go to the pure-JS AEAD, longer ones to node:crypto.
@@ -53,6 +53,7 @@ class HybridAead implements Aead {
 export const defaultCrypto: CryptoProvider = Object.freeze({
   name: 'node+js-small-aead',
   generateKeyPair: () => nodeCrypto.generateKeyPair(),
+  generateEphemeralKey: () => (nodeCrypto.generateEphemeralKey as () => X25519PrivateKey)(),
   x25519: (privateKey: Uint8Array, publicKey?: Uint8Array) => nodeCrypto.x25519(privateKey, publicKey),
   sha256: (...chunks: Uint8Array[]) => nodeCrypto.sha256(...chunks),
   hmacSha256: (key: Uint8Array, data: Uint8Array) => nodeCrypto.hmacSha256(key, data),

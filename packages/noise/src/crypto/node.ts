@@ -184,17 +184,30 @@ function freshKeyPair(): KeyPair {
   return { publicKey, privateKey };
 }
 
-// Key pairs made ahead, one per event-loop turn while fewer than KEY_POOL_SIZE
-// wait: generating one costs more than a DH, and a handshake needs one on each
-// side at the moment it must answer. Each pair is handed out once.
+/**
+ * An ephemeral key: the private half stays the KeyObject the generator made
+ * (never exported, so no re-import, which costs about as much as generating);
+ * only the public half comes out, as JWK from the generation job itself.
+ */
+function freshEphemeralKey(): X25519PrivateKey {
+  const { publicKey: jwk, privateKey } = generateKeyPairSync('x25519', {
+    publicKeyEncoding: { format: 'jwk' },
+  } as never) as unknown as { publicKey: JsonWebKey; privateKey: KeyObject };
+  return prepare(privateKey, fromBase64url(jwk.x));
+}
+
+// Ephemeral keys made ahead, one per event-loop turn while fewer than
+// KEY_POOL_SIZE wait: generating one costs about as much as a DH, and a
+// handshake needs one on each side at the moment it must answer. Each key is
+// handed out once.
 const KEY_POOL_SIZE = 4;
-const keyPool: KeyPair[] = [];
+const keyPool: X25519PrivateKey[] = [];
 let refillScheduled = false;
 
 function refillKeyPool(): void {
   refillScheduled = false;
   if (keyPool.length >= KEY_POOL_SIZE) return;
-  keyPool.push(freshKeyPair());
+  keyPool.push(freshEphemeralKey());
   scheduleRefill();
 }
 
@@ -207,10 +220,11 @@ function scheduleRefill(): void {
 /** node:crypto provider: OpenSSL X25519 (keys held as KeyObjects), SHA-256, HMAC and ChaCha20-Poly1305. */
 export const nodeCrypto: CryptoProvider = Object.freeze({
   name: 'node',
-  generateKeyPair(): KeyPair {
-    const pair = keyPool.pop() ?? freshKeyPair();
+  generateKeyPair: freshKeyPair,
+  generateEphemeralKey(): X25519PrivateKey {
+    const key = keyPool.pop() ?? freshEphemeralKey();
     scheduleRefill();
-    return { publicKey: pair.publicKey.slice(), privateKey: pair.privateKey };
+    return key;
   },
   x25519(privateKey: Uint8Array, publicKey?: Uint8Array): X25519PrivateKey {
     return keys.get(privateKey, (copy) => prepare(importPrivate(copy, publicKey)));

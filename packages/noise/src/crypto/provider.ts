@@ -62,6 +62,14 @@ export interface CryptoProvider {
   /** A fresh random X25519 key pair. */
   generateKeyPair(): KeyPair;
   /**
+   * Optional: a fresh random X25519 private key already prepared for DH, for a
+   * handshake's ephemeral key, whose raw private bytes nobody needs. A provider
+   * that can make one faster than `x25519(generateKeyPair().privateKey)` (node
+   * skips re-importing the key it just generated) implements it; each call
+   * returns a key never returned before.
+   */
+  generateEphemeralKey?(): X25519PrivateKey;
+  /**
    * Prepares a 32-byte private key for DH; may return a cached object for the same bytes.
    * `publicKey`, when given, is the public key the caller expects: a provider may use it to
    * import faster, but the returned `publicKey` must be derived from `privateKey` alone, so
