@@ -196,7 +196,6 @@ export class Connection {
     this.#trust = options.trust;
     this.#initiator = options.initiator;
     this.#expectedPeer = options.expectedPeer;
-    if (this.#expectedPeer) flatten(this.#expectedPeer.toString());
     this.#handlers = options.handlers;
     this.#timers = options.timers ?? defaultTimers;
     this.#callTimeoutMs = positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs');
@@ -431,8 +430,8 @@ export class Connection {
       throw new PeerMismatchError(`dialled ${this.#expectedPeer.toString()} but reached ${peer.toString()}`);
     }
     if (!this.#trust.has(peer)) throw new UntrustedPeerError(`peer ${peer.toString()} is not trusted`);
-    this.#peer = peer;
-    flatten(peer.toString());
+    // The initiator keeps the id it dialled (equal to `peer` by now): one PeerId per session, not two.
+    this.#peer = this.#expectedPeer ?? peer;
   }
 
   #ownPayload(): Uint8Array {
@@ -1048,16 +1047,6 @@ function montgomeryForm(peer: PeerId): Uint8Array {
 function latin1(bytes: Uint8Array): string {
   // One call, so the key is a flat string rather than a chain of 32 concatenations.
   return String.fromCharCode.apply(null, bytes as unknown as number[]);
-}
-
-/**
- * A peer id's text form is built by concatenation, which V8 keeps as a chain
- * of about fifty string pieces (~1.5 KiB) for as long as the id lives. Reading
- * a character makes V8 rewrite it as one flat string and drop the pieces; a
- * connection holds its peer's id for its whole life.
- */
-function flatten(text: string): void {
-  if (text.length > 0) text.charCodeAt(0);
 }
 
 function handlerFailure(error: unknown, entry: ExposedHandler): PeerNetError {

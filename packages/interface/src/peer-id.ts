@@ -112,8 +112,15 @@ export function isPeerId(value: unknown): value is PeerId {
   return typeof value === 'object' && value !== null && (value as { [brand]?: unknown })[brand] === true;
 }
 
+// Character codes of ALPHABET, for building the text form in one piece.
+const alphabetCodes = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
+/**
+ * The text form as one flat string: appending 52 characters one by one would
+ * leave a chain of 40 string pieces that every kept peer id holds on to.
+ */
 function encodeBase32(bytes: Uint8Array): string {
-  let out = '';
+  const codes: number[] = [];
   let bits = 0;
   let acc = 0;
   for (const byte of bytes) {
@@ -121,12 +128,12 @@ function encodeBase32(bytes: Uint8Array): string {
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(acc >>> bits) & 31];
+      codes.push(alphabetCodes[(acc >>> bits) & 31] as number);
     }
     acc &= (1 << bits) - 1;
   }
-  if (bits > 0) out += ALPHABET[(acc << (5 - bits)) & 31];
-  return out;
+  if (bits > 0) codes.push(alphabetCodes[(acc << (5 - bits)) & 31] as number);
+  return String.fromCharCode(...codes);
 }
 
 function decodeBase32(text: string): Uint8Array {

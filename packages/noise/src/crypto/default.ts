@@ -1,5 +1,6 @@
 import { nodeCrypto } from './node.js';
-import { pureJsCrypto } from './pure.js';
+import { PureAead } from './pure.js';
+import { assertBytes } from '../bytes.js';
 import { sealDetachedWith, type Aead, type CryptoProvider, type X25519PrivateKey } from './provider.js';
 
 /**
@@ -16,9 +17,10 @@ class HybridAead implements Aead {
   #nodeAead: Aead | undefined;
 
   constructor(key: Uint8Array) {
-    // The JS AEAD keeps its own copy of the key, so the node one can be made from it later.
-    this.#js = pureJsCrypto.aead(key);
+    assertBytes(key, 'ChaCha20-Poly1305 key', 32);
+    // One copy of the key for both AEADs: a session holds two of these for as long as it lives.
     this.#key = Uint8Array.from(key);
+    this.#js = new PureAead(this.#key, true);
   }
 
   // Created on the first large message: an idle or chatty-but-small session never holds a KeyObject.

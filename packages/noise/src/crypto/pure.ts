@@ -15,12 +15,14 @@ import type { Aead, CryptoProvider, KeyPair, X25519PrivateKey } from './provider
  */
 export const PURE_AEAD_CROSSOVER = 2048;
 
-class PureAead implements Aead {
+/** The pure-JS Aead. Internal to the package: the default provider builds on it. */
+export class PureAead implements Aead {
   readonly #key: Uint8Array;
   #stablelib: ChaCha20Poly1305 | undefined;
 
-  constructor(key: Uint8Array) {
-    this.#key = Uint8Array.from(key);
+  /** Keeps a copy of `key`, or `key` itself when `owned` (the caller made it for us and never changes it). */
+  constructor(key: Uint8Array, owned = false) {
+    this.#key = owned ? key : Uint8Array.from(key);
   }
 
   seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
