@@ -231,6 +231,7 @@ describe('timeouts, cancellation and closing', () => {
   });
 
   it('fails every pending call with connection_closed when the connection ends', async () => {
+    const limit = Error.stackTraceLimit;
     const started = signalled();
     const { client, server } = await session((_a, b) =>
       b.handlers.set('hang', { handler: () => new Promise(() => started.fire()) }),
@@ -244,6 +245,9 @@ describe('timeouts, cancellation and closing', () => {
     await expect(client.call('hang')).rejects.toMatchObject({ code: 'connection_closed' });
     await expect(client.send('hang')).rejects.toMatchObject({ code: 'connection_closed' });
     expect(client.closeReason?.code).toBe('connection_closed');
+    // A reason made from a stream event has no stack frames (they would all be node's), and the limit is restored.
+    expect(client.closeReason?.stack?.split('\n')).toHaveLength(1);
+    expect(Error.stackTraceLimit).toBe(limit);
   });
 
   it('answers ping with pong', async () => {
