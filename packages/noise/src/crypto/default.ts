@@ -1,5 +1,6 @@
 import { nodeCrypto } from './node.js';
 import { PureAead } from './pure.js';
+import { hmacSha256Of, sha256Of } from './sha256.js';
 import { assertBytes } from '../bytes.js';
 import { sealDetachedWith, type Aead, type CryptoProvider, type X25519PrivateKey } from './provider.js';
 
@@ -10,6 +11,14 @@ import { sealDetachedWith, type Aead, type CryptoProvider, type X25519PrivateKey
  * OpenSSL's per-byte speed wins (bench/providers.mjs).
  */
 export const NODE_AEAD_MIN_LENGTH = 256;
+
+/**
+ * Inputs up to this many bytes are hashed (and MACed) in JavaScript, longer
+ * ones by node:crypto. Every Noise handshake hash and HKDF step is shorter;
+ * for them node's cost is the hash object it builds per call (1.5–1.9× the JS
+ * time at 64 bytes here, more under a handshake's garbage collection).
+ */
+export const JS_HASH_MAX_BYTES = 128;
 
 class HybridAead implements Aead {
   readonly #js: Aead;
@@ -57,7 +66,20 @@ export const defaultCrypto: CryptoProvider = Object.freeze({
   generateKeyPair: () => nodeCrypto.generateKeyPair(),
   generateEphemeralKey: () => (nodeCrypto.generateEphemeralKey as () => X25519PrivateKey)(),
   x25519: (privateKey: Uint8Array, publicKey?: Uint8Array) => nodeCrypto.x25519(privateKey, publicKey),
-  sha256: (...chunks: Uint8Array[]) => nodeCrypto.sha256(...chunks),
-  hmacSha256: (key: Uint8Array, data: Uint8Array) => nodeCrypto.hmacSha256(key, data),
+  sha256(...chunks: Uint8Array[]): Uint8Array {
+    let length = 0;
+    for (const chunk of chunks) {
+      assertBytes(chunk, 'hash input');
+      length += chunk.length;
+    }
+    return length <= JS_HASH_MAX_BYTES ? sha256Of(chunks) : nodeCrypto.sha256(...chunks);
+  },
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+    assertBytes(key, 'HMAC key');
+    assertBytes(data, 'HMAC data');
+    return key.length <= 64 && data.length <= JS_HASH_MAX_BYTES
+      ? hmacSha256Of(key, data)
+      : nodeCrypto.hmacSha256(key, data);
+  },
   aead: (key: Uint8Array): Aead => new HybridAead(key),
 });
