@@ -4,6 +4,7 @@
 // key. test/properties.test.ts runs each a few hundred times; `pnpm fuzz`
 // runs them for millions of inputs (tooling/fuzz).
 import assert from 'node:assert/strict';
+import { x25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { InvalidPeerIdError, PeerId } from '@peernet/interface';
 import type { FuzzTarget } from '../../../tooling/fuzz/target.js';
@@ -16,6 +17,12 @@ const knownTwin = (() => {
   bytes[31] = bytes[31]! ^ 0x80;
   return PeerId.fromBytes(bytes);
 })();
+/** X25519 as a Noise provider's DH behaves: an all-zero result throws. */
+function scalarMult(scalar: Uint8Array, u: Uint8Array): Uint8Array {
+  const out = x25519.scalarMult(scalar, u);
+  if (out.every((byte) => byte === 0)) throw new Error('all-zero X25519 output');
+  return out;
+}
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const HEX = '0123456789abcdefABCDEF';
 
@@ -74,6 +81,8 @@ const key = fc.oneof(
 const x25519Form = fc.property(key, (bytes) => {
   const id = PeerId.fromBytes(bytes);
   const form = typed(() => x25519PublicKeyOf(id));
+  // The check through a supplied X25519 accepts and refuses exactly the same keys.
+  assert.deepEqual(typed(() => x25519PublicKeyOf(id, { x25519: scalarMult })), form);
   if (form === undefined) return;
   assert.equal(form.length, 32);
   if (id.equals(known.id) || id.equals(knownTwin)) assert.deepEqual(form, knownForm);

@@ -221,11 +221,56 @@ describe('X25519 form for Noise', () => {
       if (!ed25519.utils.isValidPublicKey(candidate, false)) notOnCurve = candidate;
     }
     const nonCanonical = hex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f');
-    const weak = [...ED25519_TORSION_SUBGROUP.map(hex), withTorsion, notOnCurve, nonCanonical];
+    // Every torsion component, not only one: P + T for each T of the 8-torsion subgroup but the identity.
+    const allTorsion = ED25519_TORSION_SUBGROUP.slice(1).map((t) =>
+      ed25519.Point.fromBytes(valid.bytes).add(ed25519.Point.fromBytes(hex(t))).toBytes(),
+    );
+    const weak = [...ED25519_TORSION_SUBGROUP.map(hex), withTorsion, ...allTorsion, notOnCurve, nonCanonical];
     for (const key of weak) {
       expect(() => x25519PublicKeyOf(PeerId.fromBytes(key))).toThrow(InvalidPeerIdError);
+      expect(() => x25519PublicKeyOf(PeerId.fromBytes(key), { x25519: nobleX25519 })).toThrow(InvalidPeerIdError);
     }
     expect(() => x25519PublicKeyOf('garbage')).toThrow(InvalidPeerIdError);
     expect(x25519PublicKeyOf(valid)).toHaveLength(32);
   });
+
+  it('gives the same form with a supplied X25519 (one DH instead of a pure-JS torsion check)', () => {
+    for (let i = 0; i < 20; i++) {
+      const { id } = generateIdentity();
+      const expected = toHex(ed25519.utils.toMontgomery(id.bytes));
+      expect(toHex(x25519PublicKeyOf(id))).toBe(expected);
+      expect(toHex(x25519PublicKeyOf(id, { x25519: nobleX25519 }))).toBe(expected);
+    }
+  });
+
+  it('probes with a clamped scalar that is -1 modulo the group order and 0 modulo 8', () => {
+    const scalars: Uint8Array[] = [];
+    x25519PublicKeyOf(generateIdentity().id, {
+      x25519: (scalar, u) => {
+        scalars.push(Uint8Array.from(scalar));
+        return nobleX25519(scalar, u);
+      },
+    });
+    expect(scalars).toHaveLength(1);
+    let c = 0n;
+    for (const byte of [...(scalars[0] as Uint8Array)].reverse()) c = (c << 8n) | BigInt(byte);
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    expect((c + 1n) % L).toBe(0n);
+    expect(c % 8n).toBe(0n);
+    // Already clamped (RFC 7748): bit 254 set, bit 255 and the low three bits clear.
+    expect(c >> 254n).toBe(1n);
+  });
+
+  it('refuses a key when the supplied X25519 throws or answers something else', () => {
+    const { id } = generateIdentity();
+    expect(() => x25519PublicKeyOf(id, { x25519: () => { throw new Error('low order'); } })).toThrow(InvalidPeerIdError);
+    expect(() => x25519PublicKeyOf(id, { x25519: () => new Uint8Array(32) })).toThrow(InvalidPeerIdError);
+  });
 });
+
+/** X25519 as a Noise provider's DH behaves: an all-zero result (a small-order point) throws. */
+function nobleX25519(scalar: Uint8Array, u: Uint8Array): Uint8Array {
+  const out = x25519.scalarMult(scalar, u);
+  if (out.every((byte) => byte === 0)) throw new Error('all-zero X25519 output');
+  return out;
+}
