@@ -109,8 +109,10 @@ group('node X25519 import private', [
   ['PKCS#8 DER', () => createPrivateKey({ key: Buffer.concat([PKCS8, secret.privateKey]), format: 'der', type: 'pkcs8' })],
   ['JWK (needs the public key)', () => createPrivateKey({ key: secretJwk, format: 'jwk' })],
 ]);
-group('SHA-256 (32 + 64 B)', providers.map((p) => [p.name, () => p.sha256(key, data)]), 96);
-group('HMAC-SHA256 (64 B)', providers.map((p) => [p.name, () => p.hmacSha256(key, data)]), 64);
+// The default provider hashes inputs up to 128 bytes itself, larger ones with node.
+const hashers = [nodeCrypto, pureJsCrypto, defaultCrypto];
+group('SHA-256 (32 + 64 B)', hashers.map((p) => [p.name, () => p.sha256(key, data)]), 96);
+group('HMAC-SHA256 (64 B)', hashers.map((p) => [p.name, () => p.hmacSha256(key, data)]), 64);
 
 const prologue = new TextEncoder().encode('peernet/1');
 const payload = new Uint8Array(35);
