@@ -180,6 +180,13 @@ describe.each(providers)('provider %s', (name, crypto) => {
     expect(toHex(shared)).toBe(toHex(crypto.x25519(other.privateKey).dh(pair.publicKey)));
   });
 
+  it('hands out key arrays of the caller: scribbling on them does not reach the prepared key', () => {
+    const pair = crypto.generateKeyPair();
+    const publicKey = Uint8Array.from(pair.publicKey);
+    pair.publicKey.fill(0);
+    expect(crypto.x25519(pair.privateKey).publicKey).toEqual(publicKey);
+  });
+
   it('generates distinct key pairs', () => {
     const a = crypto.generateKeyPair();
     const b = crypto.generateKeyPair();

@@ -181,7 +181,8 @@ function freshKeyPair(): KeyPair {
   const publicKey = fromBase64url(jwk.x);
   const keyObject = createPrivateKey({ key: jwk, format: 'jwk' });
   keys.set(privateKey, prepare(keyObject, publicKey));
-  return { publicKey, privateKey };
+  // The prepared key keeps `publicKey`: the caller gets its own copy.
+  return { publicKey: publicKey.slice(), privateKey };
 }
 
 /**
