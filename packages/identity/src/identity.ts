@@ -1,4 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { hexToBytes } from '@noble/curves/utils.js';
 import { InvalidArgumentError, InvalidPeerIdError, PeerId, type PeerIdLike } from '@peernet/interface';
 
 const SEED_BYTES = 32;
@@ -165,11 +166,7 @@ const Fp = ed25519.Point.Fp;
 // c = 2^254 + 8t, a clamped X25519 scalar with c ≡ -1 (mod L) and c ≡ 0 (mod 8):
 // for Q = P + T (P of prime order L, T of order dividing 8), [c]Q = -P, whose u
 // coordinate equals u(Q) exactly when T is the identity. (Derivation in the tests.)
-const TORSION_PROBE = Uint8Array.from(
-  Array.from('a023cdd083ef5bb82f10d62e59e15a6800000000000000000000000000000050'.match(/../g) ?? [], (h) =>
-    parseInt(h, 16),
-  ),
-);
+const TORSION_PROBE = hexToBytes('a023cdd083ef5bb82f10d62e59e15a6800000000000000000000000000000050');
 
 /**
  * The X25519 (Montgomery) form of a peer's Ed25519 key: what its Noise static

@@ -18,7 +18,7 @@ const knownTwin = (() => {
   return PeerId.fromBytes(bytes);
 })();
 /** X25519 as a Noise provider's DH behaves: an all-zero result throws. */
-function scalarMult(scalar: Uint8Array, u: Uint8Array): Uint8Array {
+export function scalarMult(scalar: Uint8Array, u: Uint8Array): Uint8Array {
   const out = x25519.scalarMult(scalar, u);
   if (out.every((byte) => byte === 0)) throw new Error('all-zero X25519 output');
   return out;
