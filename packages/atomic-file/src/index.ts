@@ -1,28 +1,10 @@
-import type * as FsPromises from 'node:fs/promises';
 import type * as NodePath from 'node:path';
+import { errorCode, nodeApis } from './node.js';
 
-/** Node's file-system modules. */
-export interface NodeApis {
-  fs: typeof FsPromises;
-  path: typeof NodePath;
-}
-
-let apis: Promise<NodeApis> | undefined;
-
-/**
- * Node's file APIs, imported on first use: the rest of the package must load
- * in runtimes without `node:fs` (browsers, workers).
- */
-export function nodeApis(): Promise<NodeApis> {
-  apis ??= Promise.all([import('node:fs/promises'), import('node:path')]).then(([fs, path]) => ({ fs, path }));
-  return apis;
-}
-
-/** The `code` of a Node system error, if any. */
-export function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
+export { describeFileError, errorCode, nodeApis } from './node.js';
+export type { NodeApis } from './node.js';
+export { checkOwnership } from './ownership.js';
+export type { CheckOwnershipOptions, OwnershipProblem } from './ownership.js';
 
 const TEMP_SUFFIX = '.tmp';
 const TEMP_MIDDLE = /^(\d+)\.[0-9a-f]{16}$/;

@@ -1,6 +1,14 @@
-import { InvalidArgumentError } from '@peernet/interface';
+import { InvalidArgumentError, UnsafePermissionsError } from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
-import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from '@peernet/atomic-file';
+import {
+  checkOwnership,
+  describeFileError,
+  errorCode,
+  nodeApis,
+  removeStaleTempFiles,
+  writeFileAtomic,
+  type OwnershipProblem,
+} from '@peernet/atomic-file';
 import { InsecureKeyfileError, InvalidKeyfileError } from './errors.js';
 import { generateIdentity, type Identity } from './identity.js';
 import { KEYFILE_BYTES, decodeKeyfile, encodeKeyfile } from './keyfile-format.js';
@@ -29,21 +37,19 @@ function checkPath(value: unknown, what: string): string {
   return value;
 }
 
-function describeOpenError(error: unknown): string {
-  switch (errorCode(error)) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'not a regular file (it is a directory)';
-    case 'ELOOP':
-      return 'too many levels of symbolic links';
-    case 'ENOTDIR':
-      return 'a component of the path is not a directory';
-    default:
-      return error instanceof Error ? error.message : String(error);
+// Whoever owns the key or can write where it lives can become this node.
+async function checkKeyfileOwnership(path: string, opened?: { uid: number }): Promise<void> {
+  let problem: OwnershipProblem | undefined;
+  try {
+    problem = await checkOwnership({ path, ...(opened === undefined ? {} : { opened }) });
+  } catch (error) {
+    throw new InvalidKeyfileError(`cannot read keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
+  }
+  if (problem !== undefined) {
+    throw new UnsafePermissionsError(`keyfile ${path} refused: ${problem.message}`, {
+      path: problem.path,
+      problem: problem.kind,
+    });
   }
 }
 
@@ -88,7 +94,7 @@ async function readKeyfile(path: string): Promise<Identity | 'missing'> {
         cause: error,
       });
     }
-    throw new InvalidKeyfileError(`cannot read keyfile ${path}: ${describeOpenError(error)}`, { path, cause: error });
+    throw new InvalidKeyfileError(`cannot read keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
   }
   let bytes: Uint8Array | undefined;
   try {
@@ -98,6 +104,7 @@ async function readKeyfile(path: string): Promise<Identity | 'missing'> {
       throw new InvalidKeyfileError(`invalid keyfile ${path}: not a regular file (it is ${kind})`, { path });
     }
     checkPermissions(stat.mode, path);
+    await checkKeyfileOwnership(path, stat);
     if (stat.size > MAX_READ_BYTES) {
       throw new InvalidKeyfileError(
         `invalid keyfile ${path}: wrong size: ${stat.size} bytes instead of ${KEYFILE_BYTES}`,
@@ -114,7 +121,11 @@ async function readKeyfile(path: string): Promise<Identity | 'missing'> {
 
 /**
  * Loads the identity stored at `path`. Throws `InvalidKeyfileError` if it is
- * missing or damaged and `InsecureKeyfileError` if group or others can access it.
+ * missing or damaged, `InsecureKeyfileError` if group or others can access it
+ * and `UnsafePermissionsError` if it (or a symbolic link's target) is owned by
+ * another user than this one or root, or a directory holding or above it is
+ * another user's or writable by others (see `checkOwnership` of
+ * `@peernet/atomic-file`).
  */
 export async function loadIdentity(path: string): Promise<Identity> {
   checkPath(path, 'keyfile path');
@@ -145,7 +156,10 @@ export async function saveIdentity(path: string, identity: Identity, options: Sa
 /**
  * Loads `dataDir/identity.key`, or creates it with a new identity if no file
  * exists. Concurrent callers (even in other processes) all get the same
- * identity. A damaged keyfile is an error, never replaced.
+ * identity. A damaged keyfile is an error, never replaced. The errors are
+ * those of `loadIdentity`; a data directory that is another user's or that
+ * group or others may write is refused (`UnsafePermissionsError`) before
+ * anything is created in it.
  */
 export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions): Promise<Identity> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
@@ -154,11 +168,13 @@ export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions)
   try {
     await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new InvalidArgumentError(`cannot create data directory ${dataDir}: ${describeOpenError(error)}`, {
+    throw new InvalidArgumentError(`cannot create data directory ${dataDir}: ${describeFileError(error)}`, {
       cause: error,
     });
   }
   const file = path.join(dataDir, KEYFILE_NAME);
+  // Before anything is removed or created in the directory: it must not be another user's to control.
+  await checkKeyfileOwnership(file);
   await removeStaleTempFiles(file);
   const existing = await readKeyfile(file);
   if (existing !== 'missing') return existing;

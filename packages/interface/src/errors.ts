@@ -30,6 +30,7 @@ export type LocalErrorCode =
   | 'invalid_keyfile'
   | 'insecure_keyfile'
   | 'corrupt_trust_store'
+  | 'unsafe_permissions'
   | 'frame_too_large'
   | 'protocol_error'
   | 'noise_error'
@@ -155,6 +156,34 @@ export class InvalidArgumentError extends PeerNetError {
 export class InvalidPeerIdError extends PeerNetError {
   constructor(message: string, options?: PeerNetErrorOptions) {
     super('invalid_peer_id', message, options);
+  }
+}
+
+/** Options of `UnsafePermissionsError`. */
+export interface UnsafePermissionsErrorOptions extends PeerNetErrorOptions {
+  /** The file or directory at fault. */
+  path: string;
+  /** `owner`: another user owns it; `writable`: group or others may write to it. */
+  problem: 'owner' | 'writable';
+}
+
+/**
+ * A node's file (`identity.key`, `trust.json`), or a directory holding it or
+ * above it, that another user owns or may write: whoever can change those
+ * files can become the node or make it trust anyone, so they are refused, as
+ * ssh's StrictModes refuses such an `authorized_keys`. The message names the
+ * path and the fix.
+ */
+export class UnsafePermissionsError extends PeerNetError {
+  /** The file or directory at fault (symbolic links resolved). */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly problem: 'owner' | 'writable';
+
+  constructor(message: string, options: UnsafePermissionsErrorOptions) {
+    super('unsafe_permissions', message, options);
+    this.path = options.path;
+    this.problem = options.problem;
   }
 }
 

@@ -20,10 +20,11 @@ export {
   PeerNetError,
   ProtocolError,
   TimeoutError,
+  UnsafePermissionsError,
   UntrustedPeerError,
   WIRE_ERROR_CODES,
   errorFromWire,
   isPeerNetError,
   isWireErrorCode,
 } from './errors.js';
-export type { ErrorCode, LocalErrorCode, PeerNetErrorOptions, WireErrorCode } from './errors.js';
+export type { ErrorCode, LocalErrorCode, PeerNetErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';

@@ -1,6 +1,14 @@
-import { InvalidArgumentError } from '@peernet/interface';
+import { InvalidArgumentError, UnsafePermissionsError } from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
-import { errorCode, nodeApis, removeStaleTempFiles, writeFileAtomic } from '@peernet/atomic-file';
+import {
+  checkOwnership,
+  describeFileError,
+  errorCode,
+  nodeApis,
+  removeStaleTempFiles,
+  writeFileAtomic,
+  type OwnershipProblem,
+} from '@peernet/atomic-file';
 import { CorruptTrustStoreError } from './errors.js';
 import { parseTrustFile, serializeTrustFile } from './format.js';
 import { QueuedTrustStore, type TrustChanges, type TrustEntry, type TrustStore } from './store.js';
@@ -24,8 +32,9 @@ export interface FileTrustStore extends TrustStore {
    * Re-reads the file after another process changed it (e.g. `peernet pair`
    * while a node runs) and applies the differences, emitting `added`,
    * `updated` and `removed` as for local changes. The file wins over
-   * memory. A damaged file rejects with `CorruptTrustStoreError` and changes
-   * nothing.
+   * memory. A damaged file rejects with `CorruptTrustStoreError`, one that
+   * another user owns or could have replaced with `UnsafePermissionsError`;
+   * either changes nothing.
    */
   reload(): Promise<TrustChanges>;
 }
@@ -43,17 +52,19 @@ class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
   }
 }
 
-function describe(error: unknown): string {
-  switch (errorCode(error)) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ELOOP':
-      return 'too many levels of symbolic links';
-    case 'ENOTDIR':
-      return 'a component of the path is not a directory';
-    default:
-      return error instanceof Error ? error.message : String(error);
+// Whoever owns the allowlist or can write where it lives can make the node trust anyone.
+async function checkTrustFileOwnership(path: string, opened?: { uid: number }): Promise<void> {
+  let problem: OwnershipProblem | undefined;
+  try {
+    problem = await checkOwnership({ path, ...(opened === undefined ? {} : { opened }) });
+  } catch (error) {
+    throw new CorruptTrustStoreError(`cannot use trust store ${path}: ${describeFileError(error)}`, { path, cause: error });
+  }
+  if (problem !== undefined) {
+    throw new UnsafePermissionsError(`cannot use trust store ${path}: ${problem.message}`, {
+      path: problem.path,
+      problem: problem.kind,
+    });
   }
 }
 
@@ -69,6 +80,7 @@ async function readAll(handle: FileHandle, size: number): Promise<Uint8Array> {
   return buffer.subarray(0, filled);
 }
 
+/** Reads and checks the file at `path` (links resolved); missing is empty. */
 async function readTrustFile(path: string): Promise<TrustEntry[]> {
   const { fs } = await nodeApis();
   const corrupt = (reason: string, cause?: unknown): CorruptTrustStoreError =>
@@ -78,8 +90,10 @@ async function readTrustFile(path: string): Promise<TrustEntry[]> {
     // O_NONBLOCK: opening a FIFO planted at the path must not hang.
     handle = await fs.open(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return [];
-    throw corrupt(describe(error), error);
+    if (errorCode(error) !== 'ENOENT') throw corrupt(describeFileError(error), error);
+    // The store will be created here: not in a directory another user controls.
+    await checkTrustFileOwnership(path);
+    return [];
   }
   try {
     const stat = await handle.stat();
@@ -89,6 +103,7 @@ async function readTrustFile(path: string): Promise<TrustEntry[]> {
       const shown = (stat.mode & 0o777).toString(8).padStart(4, '0');
       throw corrupt(`it is writable by group or others (mode ${shown}), so its contents cannot be trusted; run: chmod 600 '${path}'`);
     }
+    await checkTrustFileOwnership(path, stat);
     if (stat.size > MAX_TRUST_FILE_BYTES) throw corrupt(`it is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
     const bytes = await readAll(handle, stat.size);
     if (bytes.length > MAX_TRUST_FILE_BYTES) throw corrupt(`it is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
@@ -101,8 +116,11 @@ async function readTrustFile(path: string): Promise<TrustEntry[]> {
 /**
  * Opens (or starts) the trust store kept in the JSON file at `path`. A
  * damaged file throws `CorruptTrustStoreError`, never yields an empty store.
- * Temp files left by a crashed writer are removed. One process at a time
- * should have a given file open.
+ * A file (or a symbolic link's target) owned by another user than this one
+ * or root, or a directory holding or above it that is another user's or
+ * writable by others, throws `UnsafePermissionsError` (see `checkOwnership`
+ * of `@peernet/atomic-file`); so does `reload`. Temp files left by a crashed
+ * writer are removed. One process at a time should have a given file open.
  */
 export async function openFileTrustStore(options: FileTrustStoreOptions): Promise<FileTrustStore> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
@@ -112,11 +130,12 @@ export async function openFileTrustStore(options: FileTrustStoreOptions): Promis
   }
   if (now !== undefined && typeof now !== 'function') throw new InvalidArgumentError('now must be a function');
   const { fs, path } = await nodeApis();
-  let file = path.resolve(given);
+  const named = path.resolve(given);
+  let file = named;
   try {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new CorruptTrustStoreError(`cannot use trust store ${file}: cannot create its directory (${describe(error)})`, {
+    throw new CorruptTrustStoreError(`cannot use trust store ${file}: cannot create its directory (${describeFileError(error)})`, {
       path: file,
       cause: error,
     });
@@ -126,7 +145,7 @@ export async function openFileTrustStore(options: FileTrustStoreOptions): Promis
     file = await fs.realpath(file);
   } catch (error) {
     if (errorCode(error) !== 'ENOENT') {
-      throw new CorruptTrustStoreError(`cannot use trust store ${file}: ${describe(error)}`, { path: file, cause: error });
+      throw new CorruptTrustStoreError(`cannot use trust store ${file}: ${describeFileError(error)}`, { path: file, cause: error });
     }
     if ((await fs.lstat(file).catch(() => undefined)) !== undefined) {
       throw new CorruptTrustStoreError(`cannot use trust store ${file}: it is a symbolic link to a missing file`, {
@@ -134,6 +153,9 @@ export async function openFileTrustStore(options: FileTrustStoreOptions): Promis
       });
     }
   }
+  // The directory of the name (where a link could be replaced) as well as the data's, and
+  // before anything is removed in them: neither may be another user's to control.
+  await checkTrustFileOwnership(named);
   await removeStaleTempFiles(file);
   return new JsonFileTrustStore(file, await readTrustFile(file), now);
 }

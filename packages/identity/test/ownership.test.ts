@@ -1,0 +1,192 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
+import { KEYFILE_NAME, generateIdentity, loadIdentity, loadOrCreateIdentity, saveIdentity } from '../src/index.js';
+
+const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
+const childScript = path.join(__dirname, 'fixtures', 'open-as-user.mjs');
+
+// The node under test runs as nobody; "another user" is a uid nobody else uses.
+const NODE_UID = 65534;
+const OTHER_UID = 65533;
+
+// The children open no TLS connection; without this variable each Node start skips parsing a CA bundle.
+const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
+
+/** Why files of other users cannot be made and another user's process cannot be run here, if so. */
+function unavailableReason(): string | undefined {
+  if (process.platform !== 'linux') return 'ownership tests run on Linux (Windows has no uids to check)';
+  if (process.getuid?.() !== 0) return 'ownership tests need root (chown, and setpriv to run a node as another user)';
+  const probe = spawnSync('setpriv', ['--version'], { stdio: 'ignore' });
+  if (probe.error !== undefined || probe.status !== 0) return 'setpriv (Debian package util-linux) is not installed';
+  return undefined;
+}
+
+/** The rejection of `promise`, failing the test if it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<PeerNetError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as PeerNetError;
+  }
+  throw new Error('expected a rejection');
+}
+
+interface ChildOutcome {
+  id?: string;
+  error?: { code: string; path?: string; problem?: string; message: string };
+}
+
+/** Runs `loadOrCreateIdentity({ dataDir })` in a process of uid NODE_UID (no groups) and returns what it printed. */
+function openAsNode(dataDir: string): ChildOutcome {
+  const child = spawnSync(
+    'setpriv',
+    [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, childScript, dataDir],
+    { encoding: 'utf8', env: childEnv, timeout: 20_000 },
+  );
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
+  const outcome = JSON.parse(line) as ChildOutcome;
+  expect(child.status).toBe(outcome.error === undefined ? 0 : 1);
+  return outcome;
+}
+
+const unavailable = unavailableReason();
+
+if (unavailable !== undefined) {
+  describe('keyfile ownership', () => {
+    it.skip(`skipped: ${unavailable}`, () => {});
+  });
+} else {
+  describe('keyfile ownership', () => {
+    let root: string;
+    let counter = 0;
+    beforeAll(() => {
+      if (!fs.existsSync(builtIndex)) {
+        throw new Error(
+          `${builtIndex} is missing: this test runs the built package as another user. ` +
+            'Build it first: pnpm turbo run build --filter=@peernet/identity...',
+        );
+      }
+      // mkdtemp makes it 0700: the node's uid must be able to pass through (this directory only).
+      root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-identity-owner-')));
+      fs.chmodSync(root, 0o755);
+    });
+    afterAll(() => {
+      if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    /** A fresh directory (0755, root's) for one case. */
+    function caseDir(): string {
+      const dir = path.join(root, `case-${++counter}`);
+      fs.mkdirSync(dir, { mode: 0o755 });
+      return dir;
+    }
+
+    /** A directory owned by `uid` with `mode` (chmod, so the umask does not matter). */
+    function dirOf(parent: string, name: string, uid: number, mode: number): string {
+      const dir = path.join(parent, name);
+      fs.mkdirSync(dir);
+      fs.chownSync(dir, uid, uid);
+      fs.chmodSync(dir, mode);
+      return dir;
+    }
+
+    describe('a node running as root', () => {
+      it("refuses a 0600 identity.key owned by another user, and creates no key instead", async () => {
+        const dataDir = dirOf(caseDir(), 'data', 0, 0o700);
+        const file = path.join(dataDir, KEYFILE_NAME);
+        const theirs = generateIdentity();
+        await saveIdentity(file, theirs);
+        // Control: root's own file is used.
+        expect((await loadOrCreateIdentity({ dataDir })).id.equals(theirs.id)).toBe(true);
+        const before = fs.readFileSync(file);
+        fs.chownSync(file, NODE_UID, NODE_UID);
+        for (const attempt of [() => loadOrCreateIdentity({ dataDir }), () => loadIdentity(file)]) {
+          const error = await rejection(attempt());
+          expect(error).toBeInstanceOf(UnsafePermissionsError);
+          expect(error).toMatchObject({ code: 'unsafe_permissions', path: file, problem: 'owner' });
+          expect(error.message).toContain(`'${file}' is owned by uid ${NODE_UID}, not by root`);
+          expect(error.message).toContain(`chown 0 '${file}'`);
+        }
+        expect(fs.readFileSync(file).equals(before)).toBe(true);
+        expect(fs.readdirSync(dataDir)).toEqual([KEYFILE_NAME]);
+      });
+
+      it("refuses a symbolic link to a key owned by another user, naming the target", async () => {
+        const dir = caseDir();
+        const dataDir = dirOf(dir, 'data', 0, 0o700);
+        const keys = dirOf(dir, 'keys', 0, 0o700);
+        const target = path.join(keys, 'node.key');
+        await saveIdentity(target, generateIdentity());
+        fs.symlinkSync(target, path.join(dataDir, KEYFILE_NAME));
+        await expect(loadOrCreateIdentity({ dataDir })).resolves.toBeDefined();
+        fs.chownSync(target, OTHER_UID, OTHER_UID);
+        const error = await rejection(loadOrCreateIdentity({ dataDir }));
+        expect(error).toMatchObject({ code: 'unsafe_permissions', path: target, problem: 'owner' });
+      });
+
+      it('refuses a key in a directory another user owns', async () => {
+        const dataDir = dirOf(caseDir(), 'data', OTHER_UID, 0o700);
+        const error = await rejection(loadOrCreateIdentity({ dataDir }));
+        expect(error).toMatchObject({ code: 'unsafe_permissions', path: dataDir, problem: 'owner' });
+        expect(fs.readdirSync(dataDir)).toEqual([]);
+      });
+    });
+
+    describe('a node running as another user (nobody)', () => {
+      it('creates its key in its own 0700 directory below root-owned and sticky ancestors, then loads it', () => {
+        const dataDir = path.join(dirOf(caseDir(), 'home', NODE_UID, 0o700), 'peernet');
+        const first = openAsNode(dataDir);
+        expect(first.error).toBeUndefined();
+        expect(first.id).toMatch(/^[a-z2-7]{52}$/);
+        expect(openAsNode(dataDir)).toEqual(first);
+        const stat = fs.statSync(dataDir);
+        expect({ uid: stat.uid, mode: stat.mode & 0o7777 }).toEqual({ uid: NODE_UID, mode: 0o700 });
+        expect(fs.statSync(path.join(dataDir, KEYFILE_NAME)).uid).toBe(NODE_UID);
+      });
+
+      it.each([
+        ['0777', 0o777],
+        ['1777', 0o1777],
+        ['0770', 0o770],
+      ])('refuses its own data directory with mode %s before creating a key in it', (shown, mode) => {
+        const dataDir = dirOf(caseDir(), 'data', NODE_UID, mode);
+        const { error } = openAsNode(dataDir);
+        expect(error).toMatchObject({ code: 'unsafe_permissions', path: dataDir, problem: 'writable' });
+        expect(error?.message).toContain(`is writable by group or others (mode ${shown})`);
+        expect(error?.message).toContain(`chmod 700 '${dataDir}'`);
+        expect(fs.readdirSync(dataDir)).toEqual([]);
+      });
+
+      it('reports a data directory it cannot enter as an unreadable keyfile, as before', () => {
+        const dataDir = dirOf(caseDir(), 'data', NODE_UID, 0o000);
+        const { error } = openAsNode(dataDir);
+        expect(error).toMatchObject({ code: 'invalid_keyfile', path: path.join(dataDir, KEYFILE_NAME) });
+        expect(error?.message).toContain('permission denied');
+      });
+
+      it("refuses a data directory made by another user, whatever its mode", () => {
+        const dataDir = dirOf(caseDir(), 'data', OTHER_UID, 0o777);
+        const { error } = openAsNode(dataDir);
+        expect(error).toMatchObject({ code: 'unsafe_permissions', path: dataDir, problem: 'owner' });
+        expect(fs.readdirSync(dataDir)).toEqual([]);
+      });
+
+      it('refuses a data directory whose parent is group-writable, or another user\'s', () => {
+        const parent = dirOf(caseDir(), 'parent', NODE_UID, 0o770);
+        const dataDir = dirOf(parent, 'data', NODE_UID, 0o700);
+        const { error } = openAsNode(dataDir);
+        expect(error).toMatchObject({ code: 'unsafe_permissions', path: parent, problem: 'writable' });
+        expect(error?.message).toContain(`chmod go-w '${parent}'`);
+        fs.chownSync(parent, OTHER_UID, OTHER_UID);
+        fs.chmodSync(parent, 0o755);
+        expect(openAsNode(dataDir).error).toMatchObject({ code: 'unsafe_permissions', path: parent, problem: 'owner' });
+        fs.chownSync(parent, NODE_UID, NODE_UID);
+        expect(openAsNode(dataDir).id).toMatch(/^[a-z2-7]{52}$/);
+      });
+    });
+  });
+}
