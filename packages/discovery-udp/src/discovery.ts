@@ -27,8 +27,12 @@ export const DEFAULT_PORT = 4040;
 export const DEFAULT_INTERVAL_MS = 5000;
 /** Default signature checks per second for keys that are not wanted. */
 export const DEFAULT_VERIFY_PER_SECOND = 50;
-/** Default signature checks per second for wanted keys. */
+/** Default signature checks per second for all wanted keys together (home reserves aside). */
 export const DEFAULT_WANTED_VERIFY_PER_SECOND = 100;
+/** Default signature checks per second for one wanted key: a tenth of the wanted total. */
+export const DEFAULT_KEY_VERIFY_PER_SECOND = DEFAULT_WANTED_VERIFY_PER_SECOND / 10;
+/** Default signature checks per second reserved for a wanted key's packets from its home address. */
+export const DEFAULT_HOME_VERIFY_PER_SECOND = 2;
 /** Default most peers remembered at once. */
 export const DEFAULT_MAX_PEERS = 4096;
 
@@ -62,9 +66,26 @@ export interface UdpDiscoveryOptions {
   windowMs?: number;
   /** Signature checks per second for keys `isWanted` does not want (`Infinity`: no limit). Default 50. */
   verifyPerSecond?: number;
-  /** Signature checks per second for wanted keys (`Infinity`: no limit). Default 100. */
+  /**
+   * Signature checks per second for all wanted keys together (`Infinity`: no
+   * ceiling), home reserves aside. Default 100.
+   */
   wantedVerifyPerSecond?: number;
-  /** Which peers matter (the node passes "is this peer trusted"); they get their own verification budget. */
+  /**
+   * Signature checks per second for one wanted key, so that forgeries naming
+   * one key cannot spend another's budget; one source address gets at most
+   * half of it. Keep it below `wantedVerifyPerSecond`, so one key cannot use
+   * up the total. Default `wantedVerifyPerSecond / 10` (10).
+   */
+  keyVerifyPerSecond?: number;
+  /**
+   * Signature checks per second reserved for a wanted key's packets from its
+   * home address (the last source address whose announcement for that key
+   * verified), outside the other budgets; burst two seconds' worth. Default
+   * `min(2, keyVerifyPerSecond)`.
+   */
+  homeVerifyPerSecond?: number;
+  /** Which peers matter (the node passes "is this peer trusted"); each gets a verification budget of its own. */
   isWanted?: (id: PeerId) => boolean;
   /** Most sender keys the replay table remembers. Default 4096. */
   maxTrackedKeys?: number;
@@ -113,6 +134,8 @@ interface Settings {
   windowMs: number;
   verifyPerSecond: number;
   wantedVerifyPerSecond: number;
+  keyVerifyPerSecond: number;
+  homeVerifyPerSecond: number;
   isWanted: ((id: PeerId) => boolean) | undefined;
   maxTrackedKeys: number;
   maxPeers: number;
@@ -149,6 +172,8 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
       windowMs: settings.windowMs,
       verifyPerSecond: settings.verifyPerSecond,
       wantedVerifyPerSecond: settings.wantedVerifyPerSecond,
+      keyVerifyPerSecond: settings.keyVerifyPerSecond,
+      homeVerifyPerSecond: settings.homeVerifyPerSecond,
       isWanted: settings.isWanted,
       replayCapacity: settings.maxTrackedKeys,
       isAllowedSource: (host) => inSubnetOf(host, this.#interfaces),
@@ -289,10 +314,15 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     this.#refreshInterfaces();
     const now = this.#settings.now();
     this.#receiver.replays.prune(now);
+    this.#receiver.relays.prune(now);
     const { lost, changed } = this.#peers.expire(now);
     void this.#announce(false);
     for (const id of lost) this.#events.emit('peer:lost', id);
-    for (const peer of changed) this.#events.emit('peer', peer);
+    // No datagram caused this report: it comes from the most recently heard of the addresses left.
+    for (const peer of changed) {
+      const latest = peer.addresses[0];
+      this.#events.emit('peer', latest === undefined ? peer : { ...peer, from: latest.host });
+    }
   }
 
   /** Broadcasts one announcement (or goodbye) on every interface in use; never rejects. */
@@ -351,7 +381,7 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     }
     const { peer, evicted } = this.#peers.seen(id, remote.address, port, now);
     if (evicted !== undefined) this.#events.emit('peer:lost', evicted);
-    if (peer !== undefined) this.#events.emit('peer', peer);
+    if (peer !== undefined) this.#events.emit('peer', { ...peer, from: remote.address });
   }
 }
 
@@ -414,6 +444,12 @@ function settingsOf(options: UdpDiscoveryOptions): Settings {
     throw new InvalidArgumentError('udpDiscovery identity must be an Identity (id, publicKey and sign())');
   }
   const intervalMs = integerOption(options.intervalMs, 'intervalMs', DEFAULT_INTERVAL_MS, 1, MAX_TIMER_MS);
+  const wantedVerifyPerSecond = rateOption(
+    options.wantedVerifyPerSecond,
+    'wantedVerifyPerSecond',
+    DEFAULT_WANTED_VERIFY_PER_SECOND,
+  );
+  const keyVerifyPerSecond = rateOption(options.keyVerifyPerSecond, 'keyVerifyPerSecond', wantedVerifyPerSecond / 10);
   return {
     identity,
     port: integerOption(options.port, 'port', DEFAULT_PORT, 1, 65535),
@@ -422,10 +458,12 @@ function settingsOf(options: UdpDiscoveryOptions): Settings {
     ttlMs: integerOption(options.ttlMs, 'ttlMs', 3 * intervalMs, 1, Number.MAX_SAFE_INTEGER),
     windowMs: integerOption(options.windowMs, 'windowMs', DEFAULT_WINDOW_MS, 0, Number.MAX_SAFE_INTEGER),
     verifyPerSecond: rateOption(options.verifyPerSecond, 'verifyPerSecond', DEFAULT_VERIFY_PER_SECOND),
-    wantedVerifyPerSecond: rateOption(
-      options.wantedVerifyPerSecond,
-      'wantedVerifyPerSecond',
-      DEFAULT_WANTED_VERIFY_PER_SECOND,
+    wantedVerifyPerSecond,
+    keyVerifyPerSecond,
+    homeVerifyPerSecond: rateOption(
+      options.homeVerifyPerSecond,
+      'homeVerifyPerSecond',
+      Math.min(DEFAULT_HOME_VERIFY_PER_SECOND, keyVerifyPerSecond),
     ),
     isWanted: functionOption<((id: PeerId) => boolean) | undefined>(options.isWanted, 'isWanted', undefined),
     maxTrackedKeys: integerOption(options.maxTrackedKeys, 'maxTrackedKeys', DEFAULT_REPLAY_CAPACITY, 1, 2 ** 24),

@@ -1,5 +1,7 @@
 export {
+  DEFAULT_HOME_VERIFY_PER_SECOND,
   DEFAULT_INTERVAL_MS,
+  DEFAULT_KEY_VERIFY_PER_SECOND,
   DEFAULT_MAX_PEERS,
   DEFAULT_PORT,
   DEFAULT_VERIFY_PER_SECOND,
@@ -25,7 +27,11 @@ export type {
 } from './packet.js';
 export { DEFAULT_REPLAY_CAPACITY, ReplayTable } from './replay-table.js';
 export type { ReplayTableOptions } from './replay-table.js';
+export { DEFAULT_RELAY_PER_SOURCE, DEFAULT_RELAY_SOURCES, RelayGuard } from './relay-guard.js';
+export type { RelayGuardOptions } from './relay-guard.js';
 export { TokenBucket } from './token-bucket.js';
 export type { TokenBucketOptions } from './token-bucket.js';
 export type { InterfaceTable } from './interfaces.js';
 export type { ReceiveCounters } from './receiver.js';
+export { DEFAULT_BUDGET_KEYS, VerifyBudget } from './verify-budget.js';
+export type { BudgetSource, VerifyBudgetOptions } from './verify-budget.js';

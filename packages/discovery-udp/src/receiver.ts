@@ -1,7 +1,9 @@
 import type { PeerId } from '@peernet/interface';
 import { type Announcement, type DropReason, decodeAnnouncement } from './packet.js';
+import { RelayGuard } from './relay-guard.js';
 import { ReplayTable } from './replay-table.js';
 import { TokenBucket } from './token-bucket.js';
+import { VerifyBudget } from './verify-budget.js';
 
 /** Counters of everything received, by outcome. */
 export interface ReceiveCounters {
@@ -27,16 +29,20 @@ export interface ReceiveCounters {
   own: number;
   /** Timestamp not later than the last one accepted from the key. */
   replayed: number;
+  /** The exact bytes of a packet dropped unverified earlier, now from another source (see `RelayGuard`). */
+  relayed: number;
   /** No verification token left in the key's budget. */
   rateLimited: number;
   /** Signature did not verify. */
   badSignature: number;
   /** Signature checks performed (not an outcome: `accepted + badSignature`). */
   verified: number;
+  /** Of `verified`, those paid from a wanted key's home reserve (not an outcome). */
+  verifiedAtHome: number;
 }
 
 /** Why the receiver dropped a datagram: a decoder reason, or a source outside the interfaces in use. */
-export type ReceiveDropReason = DropReason | 'foreignSource';
+export type ReceiveDropReason = DropReason | 'foreignSource' | 'relayed';
 
 /** Outcome of `AnnouncementReceiver.receive`. */
 export type ReceiveResult = { ok: true; announcement: Announcement } | { ok: false; reason: ReceiveDropReason };
@@ -47,8 +53,12 @@ export interface ReceiverOptions {
   windowMs: number;
   /** Signature checks per second for keys that are not wanted. */
   verifyPerSecond: number;
-  /** Signature checks per second for wanted keys. */
+  /** Signature checks per second for all wanted keys together, home reserves aside. */
   wantedVerifyPerSecond: number;
+  /** Signature checks per second for one wanted key. Default `wantedVerifyPerSecond / 10`. */
+  keyVerifyPerSecond?: number | undefined;
+  /** Signature checks per second reserved for a wanted key at its home address. Default `min(2, keyVerifyPerSecond)`. */
+  homeVerifyPerSecond?: number | undefined;
   isWanted?: ((id: PeerId) => boolean) | undefined;
   replayCapacity: number;
   /** Whether a datagram from this IPv4 source may be looked at. Default: any. */
@@ -69,33 +79,47 @@ export function zeroCounters(): ReceiveCounters {
     stale: 0,
     own: 0,
     replayed: 0,
+    relayed: 0,
     rateLimited: 0,
     badSignature: 0,
     verified: 0,
+    verifiedAtHome: 0,
   };
 }
 
 /**
- * The receive policy without I/O: source filter, decoder, replay table and
- * the two verification budgets (wanted and other keys), with a counter for
- * every outcome. The clock is passed to each call.
+ * The receive policy without I/O: source filter, decoder, replay table, relay
+ * guard and the verification budgets, with a counter for every outcome. The
+ * clock is passed to each call.
  *
- * Wanted keys get a budget of their own so that a flood of strangers cannot
- * starve trusted peers; it is still a budget, because a wanted key is public
- * (it is broadcast) and anyone can put it on forged packets.
+ * Wanted keys never share a budget with strangers, nor with each other: each
+ * has its own (see `VerifyBudget`), because a wanted key is public (it is
+ * broadcast) and anyone can put it on forged packets. Strangers share one
+ * bucket: they are listed, never dialled, so starving them costs nothing.
+ *
+ * A packet dropped for lack of budget is remembered with its source (see
+ * `RelayGuard`), so that whoever captured it cannot later have it verified
+ * from their own address.
  */
 export class AnnouncementReceiver {
   readonly counters: ReceiveCounters = zeroCounters();
   readonly replays: ReplayTable;
+  readonly relays: RelayGuard;
   readonly #options: ReceiverOptions;
   readonly #others: TokenBucket;
-  readonly #wanted: TokenBucket;
+  readonly #wanted: VerifyBudget;
 
   constructor(options: ReceiverOptions) {
     this.#options = options;
     this.replays = new ReplayTable({ capacity: options.replayCapacity, windowMs: options.windowMs });
+    this.relays = new RelayGuard({ windowMs: options.windowMs });
     this.#others = new TokenBucket({ ratePerSecond: options.verifyPerSecond });
-    this.#wanted = new TokenBucket({ ratePerSecond: options.wantedVerifyPerSecond });
+    this.#wanted = new VerifyBudget({
+      totalPerSecond: options.wantedVerifyPerSecond,
+      keyPerSecond: options.keyVerifyPerSecond,
+      homePerSecond: options.homeVerifyPerSecond,
+      maxKeys: options.replayCapacity,
+    });
   }
 
   /** Checks one datagram from `source` received at `now`, and counts the outcome. */
@@ -106,21 +130,50 @@ export class AnnouncementReceiver {
       counters.foreignSource++;
       return { ok: false, reason: 'foreignSource' };
     }
-    const result = decodeAnnouncement(bytes, {
+    let relayed = false;
+    let wantedKey: string | undefined;
+    const decoded = decodeAnnouncement(bytes, {
       now,
       windowMs: this.#options.windowMs,
       ownId: this.#options.ownId,
       replays: this.replays,
       mayVerify: (id) => {
-        const bucket = this.#isWanted(id) ? this.#wanted : this.#others;
-        if (!bucket.take(now)) return false;
+        // Checked before any budget is spent: a relay costs no signature check.
+        if (this.relays.isRelay(bytes, source, now)) {
+          relayed = true;
+          return false;
+        }
+        let paid: boolean;
+        if (this.#isWanted(id)) {
+          wantedKey = id.toString();
+          const from = this.#wanted.take(wantedKey, source, now);
+          if (from === 'home') counters.verifiedAtHome++;
+          paid = from !== false;
+        } else {
+          paid = this.#others.take(now);
+        }
+        if (!paid) {
+          // Remembered even unverified: whoever captured it cannot replay it as fresh from elsewhere.
+          this.relays.record(bytes, source, timestampOf(bytes), now);
+          return false;
+        }
         counters.verified++;
         return true;
       },
     });
-    if (result.ok) counters.accepted++;
-    else counters[result.reason]++;
+    const result: ReceiveResult = relayed ? { ok: false, reason: 'relayed' } : decoded;
+    if (result.ok) {
+      counters.accepted++;
+      if (wantedKey !== undefined) this.#wanted.verified(wantedKey, source);
+    } else {
+      counters[result.reason]++;
+    }
     return result;
+  }
+
+  /** The home address of a wanted key: the last source whose packet for it verified. */
+  homeOf(id: PeerId): string | undefined {
+    return this.#wanted.homeOf(id.toString());
   }
 
   #isWanted(id: PeerId): boolean {
@@ -133,4 +186,10 @@ export class AnnouncementReceiver {
       return false;
     }
   }
+}
+
+/** The announcement's timestamp; only called on packets the decoder found well formed. */
+function timestampOf(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.getUint32(40) * 2 ** 32 + view.getUint32(44);
 }

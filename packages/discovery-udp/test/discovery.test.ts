@@ -53,12 +53,14 @@ function announcer(
   socket: RawSocket,
   target: number,
 ): (port: number, goodbye?: boolean) => Promise<void> {
-  let last = 0;
   return (port, goodbye = false) => {
-    last = Math.max(Date.now(), last + 1);
-    return socket.send(encodeAnnouncement({ identity, port, goodbye, now: last }), target);
+    // One clock for every announcer: two senders of one key must never stamp the
+    // same millisecond, or the later packet is (rightly) dropped as a replay.
+    lastStamp = Math.max(Date.now(), lastStamp + 1);
+    return socket.send(encodeAnnouncement({ identity, port, goodbye, now: lastStamp }), target);
   };
 }
+let lastStamp = 0;
 
 describe('udpDiscovery options', () => {
   const identity = generateIdentity();
@@ -76,6 +78,8 @@ describe('udpDiscovery options', () => {
     ['windowMs -1', { windowMs: -1 }],
     ['verifyPerSecond -1', { verifyPerSecond: -1 }],
     ['wantedVerifyPerSecond NaN', { wantedVerifyPerSecond: Number.NaN }],
+    ['keyVerifyPerSecond -1', { keyVerifyPerSecond: -1 }],
+    ['homeVerifyPerSecond a string', { homeVerifyPerSecond: '2' as never }],
     ['isWanted not a function', { isWanted: true as never }],
     ['maxTrackedKeys 0', { maxTrackedKeys: 0 }],
     ['maxPeers 1.5', { maxPeers: 1.5 }],
@@ -159,6 +163,8 @@ describe('udpDiscovery on loopback', () => {
       { host: '127.0.0.2', port: 7001 },
       { host: '127.0.0.1', port: 7001 },
     ]);
+    // Each report names the source address of the datagram that caused it.
+    expect(log.peers(peer.id).map((p) => p.from)).toEqual(['127.0.0.1', '127.0.0.2']);
 
     await send1(7002);
     await log.until(() => log.peers(peer.id).length === 3, TIMEOUT, 'a sighting with the new port');
@@ -191,6 +197,35 @@ describe('udpDiscovery on loopback', () => {
     await waitUntil(() => d.stats.sent >= sentAtLoss + 4, TIMEOUT, 'four more ticks');
     expect(log.lost(peer.id)).toHaveLength(1);
     expect(d.stats.peers).toBe(0);
+  });
+
+  it('reports the addresses left when one expires, from the most recently heard of them', async () => {
+    const port = randomPort();
+    const d = loopbackDiscovery({ port, intervalMs: 40, ttlMs: 200 });
+    const log = new EventLog(d);
+    await d.start();
+    const peer = generateIdentity();
+    // One clock for both addresses, as one sender has: otherwise both may stamp the same millisecond.
+    let last = 0;
+    const sender = (socket: RawSocket) => (announced: number) => {
+      last = Math.max(Date.now(), last + 1);
+      return socket.send(encodeAnnouncement({ identity: peer, port: announced, now: last }), port);
+    };
+    const send1 = sender(await raw('127.0.0.1'));
+    const send2 = sender(await raw('127.0.0.2'));
+    await send2(7001);
+    await send1(7001);
+    await log.until(() => log.peers(peer.id).length === 2, TIMEOUT, 'both addresses');
+    // Only the first address goes on announcing; the second expires.
+    const keepAlive = setInterval(() => void send1(7001), 40);
+    try {
+      await log.until(() => log.peers(peer.id).length === 3, TIMEOUT, 'the report after the expiry');
+    } finally {
+      clearInterval(keepAlive);
+    }
+    const expired = log.peers(peer.id)[2];
+    expect(expired?.addresses).toEqual([{ host: '127.0.0.1', port: 7001 }]);
+    expect(expired?.from).toBe('127.0.0.1');
   });
 
   it('announces on start and on every tick, says goodbye on stop, with strictly increasing times', async () => {

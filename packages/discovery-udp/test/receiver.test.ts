@@ -46,6 +46,7 @@ function outcomesTotal(c: ReceiveCounters): number {
     c.stale +
     c.own +
     c.replayed +
+    c.relayed +
     c.rateLimited +
     c.badSignature
   );
@@ -70,12 +71,48 @@ describe('AnnouncementReceiver (fake clock)', () => {
   });
 
   it('bounds even forgeries that carry a wanted key: the key is public', () => {
-    const receiver = receiverWith({ wantedVerifyPerSecond: 5 });
+    // One source gets half of the key's 10 per second.
+    const receiver = receiverWith({ wantedVerifyPerSecond: 100, keyVerifyPerSecond: 10 });
     for (let i = 1; i <= 50; i++) receiver.receive(forged(T0 + i, i, friend.publicKey), '10.0.0.9', T0);
     expect(receiver.counters).toMatchObject({ verified: 5, badSignature: 5, rateLimited: 45 });
     // A second later there is room again for the real one.
     const genuine = encodeAnnouncement({ identity: friend, port: 4000, now: T0 + 1000 });
     expect(receiver.receive(genuine, '10.0.0.2', T0 + 1000).ok).toBe(true);
+  });
+
+  it('gives each wanted key its own budget: forging one starves neither the other nor the owner at home', () => {
+    const other = generateIdentity();
+    const receiver = receiverWith({
+      wantedVerifyPerSecond: 100,
+      isWanted: (id) => id.equals(friend.id) || id.equals(other.id),
+    });
+    const first = encodeAnnouncement({ identity: friend, port: 4000, now: T0 });
+    expect(receiver.receive(first, '10.0.0.2', T0).ok).toBe(true);
+    expect(receiver.homeOf(friend.id)).toBe('10.0.0.2');
+    // 10 000 forgeries naming the friend, from a hundred addresses, all within one second.
+    for (let i = 1; i <= 10_000; i++) receiver.receive(forged(T0 + i, i, friend.publicKey), `10.0.1.${i % 100}`, T0 + i / 10);
+    expect(receiver.counters.verified).toBeLessThanOrEqual(1 + 10 + 10);
+    const now = T0 + 1000;
+    const fromOther = encodeAnnouncement({ identity: other, port: 4001, now });
+    expect(receiver.receive(fromOther, '10.0.0.3', now).ok).toBe(true);
+    const fromFriend = encodeAnnouncement({ identity: friend, port: 4002, now: now + 1 });
+    expect(receiver.receive(fromFriend, '10.0.0.2', now)).toMatchObject({ ok: true, announcement: { port: 4002 } });
+    expect(receiver.counters.verifiedAtHome).toBe(1);
+  });
+
+  it('drops a genuine announcement relayed from elsewhere after it was dropped for lack of budget', () => {
+    const receiver = receiverWith({ wantedVerifyPerSecond: 1, keyVerifyPerSecond: 1 });
+    // A forgery from another address uses up the only token.
+    receiver.receive(forged(T0, 1, friend.publicKey), '10.0.0.8', T0);
+    const genuine = encodeAnnouncement({ identity: friend, port: 4000, now: T0 });
+    expect(receiver.receive(genuine, '10.0.0.2', T0)).toEqual({ ok: false, reason: 'rateLimited' });
+    // Seconds later the budget is back; whoever captured the packet sends it from its own address.
+    const verifiedBefore = receiver.counters.verified;
+    expect(receiver.receive(genuine, '10.0.0.9', T0 + 5000)).toEqual({ ok: false, reason: 'relayed' });
+    expect(receiver.counters).toMatchObject({ relayed: 1, verified: verifiedBefore });
+    // From where it was first seen it is still the sender's own packet, and is accepted.
+    expect(receiver.receive(genuine, '10.0.0.2', T0 + 5000)).toMatchObject({ ok: true });
+    expect(receiver.homeOf(friend.id)).toBe('10.0.0.2');
   });
 
   it('spends no verification on packets that fail a cheap check', () => {

@@ -5,6 +5,13 @@ import type { TransportAddress } from './transport.js';
 export interface DiscoveredPeer {
   readonly id: PeerId;
   readonly addresses: readonly TransportAddress[];
+  /**
+   * Who reported it: the network address the report came from (e.g.
+   * `'192.168.1.7'`), when the mechanism knows one. A newer report from the
+   * same discovery and `from` replaces the earlier one's addresses, so one
+   * sender cannot grow a peer's address list.
+   */
+  readonly from?: string;
 }
 
 /** Events a `Discovery` emits. */
