@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { PROLOGUE, encodeEnvelope, encodeHandshakePayload, decodeEnvelope, type Envelope } from '@peernet/connection';
-import { NoiseFrameDecoder, encodeFrame, encodeFrames, packEnvelopes } from '@peernet/frame';
+import { MAX_PLAINTEXT_PER_MESSAGE, NoiseFrameDecoder, encodeFrame, encodeFrames, packEnvelopes } from '@peernet/frame';
 import type { Identity } from '@peernet/identity';
 import { createHandshake, type CipherState, type Handshake } from '@peernet/noise';
 
@@ -30,6 +30,8 @@ export interface RawSession {
   seal(plaintext: Uint8Array): Uint8Array;
   /** Encodes envelopes, packs them into as few transport messages as fit, and returns the frames. */
   sealEnvelopes(envelopes: readonly Envelope[]): Uint8Array;
+  /** Cuts secure-stream bytes of any length (e.g. hand-made envelopes with their prefixes) into transport messages and returns the frames. */
+  sealStream(bytes: Uint8Array): Uint8Array;
   /** Reads and decrypts the next transport message from the node. */
   open(timeoutMs?: number): Promise<Uint8Array>;
   /** The next envelopes from the node (reads messages until at least one envelope is complete). */
@@ -69,7 +71,8 @@ export class RawPeer {
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on('error', () => undefined);
-    this.closed = once(socket, 'close').then(() => undefined);
+    // Not `once(socket, 'close')`: that rejects when an error (EPIPE, a reset) comes first.
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     const wake = (): void => {
       const waiter = this.#waiter;
       this.#waiter = undefined;
@@ -194,6 +197,13 @@ export class RawPeer {
     const open = async (timeoutMs?: number): Promise<Uint8Array> => receive.decrypt(await this.frame(timeoutMs));
     return {
       seal: (plaintext) => encodeFrame(send.encrypt(plaintext)),
+      sealStream: (bytes) => {
+        const messages: Uint8Array[] = [];
+        for (let at = 0; at < bytes.length; at += MAX_PLAINTEXT_PER_MESSAGE) {
+          messages.push(send.encrypt(bytes.subarray(at, at + MAX_PLAINTEXT_PER_MESSAGE)));
+        }
+        return encodeFrames(messages);
+      },
       sealEnvelopes: (envelopes) =>
         encodeFrames(
           packEnvelopes(envelopes.map((envelope) => encodeEnvelope(envelope))).map((chunk) => send.encrypt(chunk)),

@@ -1,6 +1,7 @@
 // A PeerNet node in its own process, attacked by the adversary scenarios and
 // driven over the IPC channel. It measures itself (RSS, handles, handler runs
 // per peer) because the point is what the attack costs this process.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PeerNet, type PeerNetOptions, type Value } from 'peernet';
 import type { TargetRequest, TargetStats } from './target.js';
 
@@ -10,6 +11,15 @@ const runs: Record<string, Record<string, number>> = {};
 const admins = new Set<string>();
 let slowInFlight = 0;
 let slowMaxInFlight = 0;
+let holdInFlight = 0;
+let holdMaxInFlight = 0;
+let heapPeak = 0;
+const sampleHeap = (): void => {
+  heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+};
+setInterval(sampleHeap, 20).unref();
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const received: Record<string, Value[]> = {};
 
 const node = await PeerNet.start({
@@ -52,6 +62,24 @@ node.expose('slow', async (args, { peer, signal }) => {
     slowInFlight--;
   }
 });
+// Keeps its arguments alive for 30 s (or until cancelled): what a peer's held calls cost the node.
+node.expose('hold', async (args, { peer, signal }) => {
+  ran(peer.toString(), 'hold');
+  holdInFlight++;
+  holdMaxInFlight = Math.max(holdMaxInFlight, holdInFlight);
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return Array.isArray(args) ? args.length : null;
+  } finally {
+    holdInFlight--;
+  }
+});
 node.expose('record', (args, { peer }) => {
   ran(peer.toString(), 'record');
   (received[peer.toString()] ??= []).push(args);
@@ -72,6 +100,7 @@ function resources(): Record<string, number> {
 }
 
 function stats(gc: boolean): TargetStats {
+  sampleHeap();
   if (gc) (globalThis as { gc?: () => void }).gc?.();
   const memory = process.memoryUsage();
   return {
@@ -82,6 +111,11 @@ function stats(gc: boolean): TargetStats {
     runs,
     slowInFlight,
     slowMaxInFlight,
+    holdInFlight,
+    holdMaxInFlight,
+    heapPeak,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
     online: node.listPeers().filter((p) => p.status === 'online').length,
     warnings: Object.fromEntries(warnings),
     received,
@@ -107,6 +141,9 @@ async function handle(request: TargetRequest): Promise<unknown> {
       return stats(request.gc === true);
     case 'resetStats':
       slowMaxInFlight = slowInFlight;
+      holdMaxInFlight = holdInFlight;
+      heapPeak = process.memoryUsage().heapUsed;
+      loopDelay.reset();
       for (const key of Object.keys(runs)) delete runs[key];
       for (const key of Object.keys(received)) delete received[key];
       warnings.clear();

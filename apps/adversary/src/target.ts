@@ -31,6 +31,14 @@ export interface TargetStats {
   /** `slow` handlers running now, and the most at once since the last reset. */
   slowInFlight: number;
   slowMaxInFlight: number;
+  /** `hold` handlers running now, and the most at once since the last reset. */
+  holdInFlight: number;
+  holdMaxInFlight: number;
+  /** The largest `heapUsed` sampled (every 20 ms, and at each stats request) since the last reset. */
+  heapPeak: number;
+  /** The node's event-loop delay since the last reset (99th percentile and maximum, ms): how long it was kept from anything else. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
   /** Paired peers with a live session. */
   online: number;
   /** Warnings the node logged, by message (and code), with counts. */
@@ -43,6 +51,8 @@ export interface TargetStats {
 export interface TargetOptions extends Partial<Omit<PeerNetOptions, 'logger' | 'transport' | 'identity' | 'trust' | 'discovery' | 'crypto'>> {
   /** Open files the node's process needs (its limit is raised with `prlimit` when below). */
   fileLimit?: number;
+  /** Extra flags for the node's `node` process, e.g. `--max-old-space-size=1024`. */
+  nodeArgs?: string[];
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -93,7 +103,11 @@ export function ensureOwnFileLimit(needed: number): void {
   }
 }
 
-/** A PeerNet node running in a child process, with handlers `echo`, `slow`, `record` and `admin` (authorised peers only). */
+/**
+ * A PeerNet node running in a child process, with handlers `echo`, `slow`,
+ * `hold` (keeps its arguments for 30 s, or until cancelled), `record` and
+ * `admin` (authorised peers only).
+ */
 export class Target {
   readonly id: PeerId;
   readonly port: number;
@@ -131,10 +145,10 @@ export class Target {
 
   /** Starts a node in a child process; resolves once it listens on 127.0.0.1. */
   static async spawn(options: TargetOptions = {}): Promise<Target> {
-    const { fileLimit, ...nodeOptions } = options;
+    const { fileLimit, nodeArgs = [], ...nodeOptions } = options;
     const ownsDir = nodeOptions.dataDir === undefined;
     const dataDir = nodeOptions.dataDir ?? mkdtempSync(join(tmpdir(), 'peernet-target-'));
-    const args = ['--expose-gc', targetScript(), JSON.stringify({ ...nodeOptions, dataDir })];
+    const args = ['--expose-gc', ...nodeArgs, targetScript(), JSON.stringify({ ...nodeOptions, dataDir })];
     // The child opens no TLS connection; without this variable its start skips parsing a CA bundle.
     const { NODE_EXTRA_CA_CERTS: _unused, ...env } = process.env;
     const raise = fileLimit !== undefined && openFileLimit() < fileLimit;

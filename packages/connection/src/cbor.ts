@@ -20,6 +20,11 @@
  *   received frame alive.
  * - Bignum magnitudes are capped at {@link MAX_BIGNUM_BYTES}: larger numbers
  *   belong in a byte string, and the cap bounds the cost of conversion.
+ * - What decoding may cost is bounded in heap, not only in input bytes: one
+ *   byte of CBOR can become an object of tens of bytes (`a0` is `{}`). Before
+ *   allocating anything, the decoder walks the input and adds up an estimate
+ *   of the V8 heap the result will take ({@link DECODED_COST}); above
+ *   `maxDecodedBytes` it throws `MessageTooLargeError` without decoding.
  * - Maps decode as ordinary objects (prototype `Object.prototype`); keys such
  *   as `__proto__` and `constructor` become own data properties, and
  *   `Object.prototype` is never written. The encoder takes objects whose
@@ -54,7 +59,64 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** Deepest nesting of arrays and maps accepted (default 64). */
   maxDepth?: number;
+  /**
+   * Largest estimated heap, in bytes, the decoded value may take (default 64 MiB,
+   * {@link DEFAULT_MAX_DECODED_BYTES}); above it decoding throws `MessageTooLargeError`
+   * before anything is allocated. See {@link DECODED_COST} for the estimate.
+   */
+  maxDecodedBytes?: number;
 }
+
+/** Default of `maxDecodedBytes`: 64 MiB of estimated heap, four times the default largest message. */
+export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The estimated V8 heap cost, in bytes, of each kind of decoded item (64-bit
+ * Node without pointer compression, measured on Node 20; an upper bound, so
+ * a budget in these units is never exceeded by what is really allocated):
+ *
+ * - every item costs a `slot`: its pointer in the array or object holding it;
+ * - integers written in up to 16 bits and `true`/`false`/`null` cost
+ *   nothing more; floats and 32-bit integers a `number` (a HeapNumber),
+ *   64-bit integers `bigint` + 8 (they may decode as a BigInt);
+ * - a text string of n UTF-8 bytes costs `string` + 2n (its header, and at
+ *   most two bytes per unit: UTF-16 never needs more units than UTF-8 bytes);
+ *   the empty string costs nothing;
+ * - a byte string of n bytes costs `bytes` + n (the Uint8Array and its
+ *   ArrayBuffer, then the bytes, on or off the heap);
+ * - a bignum of n bytes costs `bigint` + n;
+ * - an array costs `array` (empty: `emptyArray`), arrays longer than
+ *   {@link EXACT_ARRAY_MAX} also `growth` per element and 16 slots (they are
+ *   grown, not allocated at their size);
+ * - a map costs `map`, then per entry `entry` (property storage and hidden
+ *   classes, measured up to the dictionary mode of large or odd-keyed
+ *   objects) plus its key as a string.
+ *
+ * For scale: `{}` is 64 bytes, `[]` 40, `0` in an array 8, `"abc"` 38, an
+ * empty byte string 216.
+ */
+export const DECODED_COST = {
+  slot: 8,
+  number: 16,
+  bigint: 24,
+  string: 24,
+  bytes: 208,
+  array: 48,
+  emptyArray: 32,
+  growth: 4,
+  map: 56,
+  entry: 128,
+} as const;
+
+/**
+ * The most one input byte can cost in {@link DECODED_COST} units: an empty
+ * byte string (`40`) is one byte and 216 of heap. So n bytes never decode to
+ * more than 216 n, whatever they hold.
+ */
+export const MAX_DECODED_COST_PER_BYTE = DECODED_COST.slot + DECODED_COST.bytes;
+
+/** Arrays up to this length are allocated at their size; longer ones grow as they fill. */
+export const EXACT_ARRAY_MAX = 1 << 20;
 
 const MAX_U32 = 0xffff_ffff;
 const TWO_32 = 0x1_0000_0000;
@@ -65,6 +127,8 @@ const INITIAL_CAPACITY = 1024;
 // A buffer that grew for one large message is dropped afterwards rather than kept forever.
 const RETAINED_CAPACITY = 1 << 20;
 const SHORT_STRING = 64;
+// Longest text decoded by concatenation (V8 makes flat strings below 13 characters).
+const SHORT_TEXT = 12;
 const MAX_HEADROOM = 1 << 16;
 
 const floatView = new DataView(new ArrayBuffer(8));
@@ -558,19 +622,192 @@ class Decoder {
   maxDepth = DEFAULT_MAX_DEPTH;
   // Set when the caller hands the input over (see decodeOwnedValue).
   shareLarge = false;
+  // Estimated heap of what the input decodes to, added up by `cost`, and its limit.
+  charged = 0;
+  budget = 0;
 
-  decode(data: Uint8Array, maxDepth: number, shareLarge = false): Value {
+  /** Decodes the one item spanning [start, end) of `data`, nested `depth` deep; its cost must have been checked by `cost`. */
+  decode(data: Uint8Array, start: number, depth: number, maxDepth: number, shareLarge: boolean): Value {
     this.data = data;
     this.shareLarge = shareLarge;
-    this.pos = 0;
+    this.pos = start;
     this.end = data.length;
     this.maxDepth = maxDepth;
     try {
-      const value = this.item(0);
+      const value = this.item(depth);
       if (this.pos !== this.end) this.fail(`${this.end - this.pos} trailing bytes after the item`, this.pos);
       return value;
     } finally {
       this.data = EMPTY;
+    }
+  }
+
+  /**
+   * The estimated heap cost of the item spanning [start, end) of `data`,
+   * found without allocating. Checks the structure as `decode` does (heads,
+   * lengths, nesting, tags, simple values, text keys, trailing bytes) but not
+   * UTF-8 or duplicate keys. Throws `MessageTooLargeError` as soon as the
+   * cost passes `budget`.
+   */
+  cost(data: Uint8Array, start: number, depth: number, maxDepth: number, budget: number): number {
+    this.data = data;
+    this.pos = start;
+    this.end = data.length;
+    this.maxDepth = maxDepth;
+    this.budget = budget;
+    this.charged = 0;
+    try {
+      this.charge(DECODED_COST.slot, start);
+      this.skip(depth);
+      if (this.pos !== this.end) this.fail(`${this.end - this.pos} trailing bytes after the item`, this.pos);
+      return this.charged;
+    } finally {
+      this.data = EMPTY;
+    }
+  }
+
+  /**
+   * Decodes the item at the current position if it is small by its head
+   * alone (a number, simple value, tag, or a text or byte string of at most
+   * `maxLength` bytes); returns `undefined`, consuming nothing more, for
+   * anything else. For the fields of an envelope's head.
+   */
+  small(maxLength: number): Value | undefined {
+    const start = this.pos;
+    if (start >= this.end) this.fail('unexpected end of input', start);
+    const ib = this.data[start]!;
+    const major = ib >>> 5;
+    const ai = ib & 0x1f;
+    // Types and ids are almost always one-byte integers, names short text: decoded here, without the general dispatch.
+    if (major === 0 && ai < 24) {
+      this.pos = start + 1;
+      return ai;
+    }
+    if (major === 3) {
+      this.pos = start + 1;
+      const n = this.length(ai, start, 1);
+      if (n > maxLength) {
+        this.pos = start;
+        return undefined;
+      }
+      return this.text(n, start);
+    }
+    if (major === 4 || major === 5) return undefined;
+    if (major === 2) {
+      this.pos = start + 1;
+      const n = this.arg(ai, start);
+      this.pos = start;
+      if (n > maxLength) return undefined;
+    }
+    // Tags hold bignums only, capped at MAX_BIGNUM_BYTES.
+    return this.item(1);
+  }
+
+  /** Reads the head of the array at the start of the input and returns its declared length. */
+  arrayHead(): number {
+    this.pos = 1;
+    return this.length(this.data[0]! & 0x1f, 0, 1);
+  }
+
+  private charge(cost: number, start: number): void {
+    const charged = this.charged + cost;
+    this.charged = charged;
+    if (charged > this.budget) {
+      throw new MessageTooLargeError(
+        `CBOR item at offset ${start} takes the decoded value past its budget of ${this.budget} bytes (estimated heap)`,
+      );
+    }
+  }
+
+  /** Moves past the next item, charging what it costs beyond its slot (containers charge their elements' slots). */
+  private skip(depth: number): void {
+    const start = this.pos;
+    if (start >= this.end) this.fail('unexpected end of input', start);
+    const ib = this.data[start]!;
+    this.pos = start + 1;
+    const ai = ib & 0x1f;
+    switch (ib >>> 5) {
+      case 0:
+      case 1:
+        this.arg(ai, start);
+        // Up to 16 bits is always a small integer; beyond, possibly a HeapNumber or (64 bits) a BigInt.
+        if (ai >= 26) this.charge(ai === 27 ? DECODED_COST.bigint + 8 : DECODED_COST.number, start);
+        return;
+      case 2: {
+        const n = this.length(ai, start, 1);
+        this.pos += n;
+        this.charge(DECODED_COST.bytes + n, start);
+        return;
+      }
+      case 3: {
+        const n = this.length(ai, start, 1);
+        this.pos += n;
+        if (n > 0) this.charge(DECODED_COST.string + 2 * n, start);
+        return;
+      }
+      case 4: {
+        const n = this.length(ai, start, 1);
+        if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`, start);
+        // Charged in full before any element is walked: a long array over budget costs one step.
+        if (n === 0) this.charge(DECODED_COST.emptyArray, start);
+        else {
+          // Grown by push, capacity ends at most 1.5 n + 16 slots.
+          const slack = n > EXACT_ARRAY_MAX ? n * DECODED_COST.growth + 16 * DECODED_COST.slot : 0;
+          this.charge(DECODED_COST.array + n * DECODED_COST.slot + slack, start);
+        }
+        for (let i = 0; i < n; i++) this.skip(depth + 1);
+        return;
+      }
+      case 5: {
+        const n = this.length(ai, start, 2);
+        if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`, start);
+        this.charge(DECODED_COST.map + n * (DECODED_COST.entry + DECODED_COST.slot), start);
+        for (let i = 0; i < n; i++) {
+          const keyStart = this.pos;
+          if (keyStart >= this.end) this.fail('unexpected end of input', keyStart);
+          const kb = this.data[keyStart]!;
+          if (kb >>> 5 !== 3) this.fail('map key is not a text string', keyStart);
+          this.pos = keyStart + 1;
+          const length = this.length(kb & 0x1f, keyStart, 1);
+          this.pos += length;
+          if (length > 0) this.charge(DECODED_COST.string + 2 * length, keyStart);
+          this.skip(depth + 1);
+        }
+        return;
+      }
+      case 6: {
+        const tag = this.arg(ai, start);
+        if (tag !== 2 && tag !== 3) this.fail(`unsupported tag ${tag}`, start);
+        const contentStart = this.pos;
+        if (contentStart >= this.end) this.fail('unexpected end of input', contentStart);
+        const cb = this.data[contentStart]!;
+        if (cb >>> 5 !== 2) this.fail('bignum content is not a byte string', contentStart);
+        this.pos = contentStart + 1;
+        const n = this.length(cb & 0x1f, contentStart, 1);
+        if (n > MAX_BIGNUM_BYTES) this.fail(`bignum longer than ${MAX_BIGNUM_BYTES} bytes`, contentStart);
+        this.pos += n;
+        this.charge(DECODED_COST.bigint + n, start);
+        return;
+      }
+      default:
+        switch (ai) {
+          case 20:
+          case 21:
+          case 22:
+            return;
+          case 25:
+          case 26:
+          case 27: {
+            const size = ai === 25 ? 2 : ai === 26 ? 4 : 8;
+            this.need(size, start);
+            this.pos += size;
+            this.charge(DECODED_COST.number, start);
+            return;
+          }
+          default:
+            // The same refusals as `simple`, with the same messages.
+            this.simple(ai, start);
+        }
     }
   }
 
@@ -663,6 +900,12 @@ class Decoder {
         // Every element takes at least one byte.
         const n = this.length(ai, start, 1);
         if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`, start);
+        if (n <= EXACT_ARRAY_MAX) {
+          // At its size: an array grown by push keeps up to 17 slots for one element.
+          const out = new Array<Value>(n);
+          for (let i = 0; i < n; i++) out[i] = this.item(depth + 1);
+          return out;
+        }
         const out: Value[] = [];
         for (let i = 0; i < n; i++) out.push(this.item(depth + 1));
         return out;
@@ -681,8 +924,10 @@ class Decoder {
     const p = this.pos;
     const e = p + n;
     this.pos = e;
-    // Short ASCII (most keys and names) skips the call into TextDecoder.
-    if (n <= 32) {
+    // Short ASCII (most keys and names) skips the call into TextDecoder. Only
+    // up to 12 characters: from 13 on, concatenation builds a rope of
+    // ConsStrings that takes several times the bytes of a flat string.
+    if (n <= SHORT_TEXT) {
       let s = '';
       let i = p;
       let ascii = true;
@@ -830,8 +1075,10 @@ const sharedDecoder = new Decoder();
 
 /**
  * Decodes exactly one CBOR item that must span all of `bytes`. On malformed
- * or unsupported input it throws `ProtocolError` (code `protocol_error`),
- * never anything else; see the module notes for what is accepted.
+ * or unsupported input it throws `ProtocolError` (code `protocol_error`);
+ * when the value would take more than `maxDecodedBytes` of heap (estimated,
+ * see {@link DECODED_COST}) it throws `MessageTooLargeError` before
+ * decoding anything. See the module notes for what is accepted.
  */
 export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): Value {
   return decode(bytes, options, false);
@@ -846,19 +1093,91 @@ export function decodeOwnedValue(bytes: Uint8Array, options?: DecodeOptions): Va
   return decode(bytes, options, true);
 }
 
+/**
+ * The estimated heap cost (see {@link DECODED_COST}) of the one item spanning
+ * all of `bytes`, computed without allocating. Throws `ProtocolError` where
+ * the structure is invalid and `MessageTooLargeError` once the cost passes
+ * `maxDecodedBytes` (default {@link DEFAULT_MAX_DECODED_BYTES}).
+ */
+export function decodedCost(bytes: Uint8Array, options?: DecodeOptions): number {
+  const data = plain(bytes);
+  return sharedDecoder.cost(data, 0, 0, maxDepthOf(options), maxDecodedOf(options));
+}
+
 function decode(bytes: Uint8Array, options: DecodeOptions | undefined, shareLarge: boolean): Value {
-  let maxDepth = DEFAULT_MAX_DEPTH;
-  if (options !== undefined && options.maxDepth !== undefined) {
-    maxDepth = checkLimit('maxDepth', options.maxDepth, MAX_DEPTH_LIMIT);
+  const maxDepth = maxDepthOf(options);
+  const data = plain(bytes);
+  sharedDecoder.cost(data, 0, 0, maxDepth, maxDecodedOf(options));
+  return sharedDecoder.decode(data, 0, 0, maxDepth, shareLarge);
+}
+
+function maxDepthOf(options: DecodeOptions | undefined): number {
+  if (options === undefined || options.maxDepth === undefined) return DEFAULT_MAX_DEPTH;
+  return checkLimit('maxDepth', options.maxDepth, MAX_DEPTH_LIMIT);
+}
+
+function maxDecodedOf(options: DecodeOptions | undefined): number {
+  if (options === undefined || options.maxDecodedBytes === undefined) return DEFAULT_MAX_DECODED_BYTES;
+  return checkLimit('maxDecodedBytes', options.maxDecodedBytes, Number.MAX_SAFE_INTEGER);
+}
+
+/** `bytes` as a plain Uint8Array (Buffers and other realms' arrays are viewed, so copies of byte strings are plain too). Internal. */
+export function plain(bytes: Uint8Array): Uint8Array {
+  if (bytes instanceof Uint8Array && getPrototypeOf(bytes) === Uint8Array.prototype) return bytes;
+  if (!isUint8Array(bytes)) {
+    throw new InvalidArgumentError('decodeValue expects a Uint8Array');
   }
-  let data: Uint8Array = bytes;
-  if (!(bytes instanceof Uint8Array) || getPrototypeOf(bytes) !== Uint8Array.prototype) {
-    // Buffers and Uint8Arrays of other realms are viewed as plain Uint8Arrays,
-    // so that copies of byte strings are plain Uint8Arrays too.
-    if (!isUint8Array(bytes)) {
-      throw new InvalidArgumentError('decodeValue expects a Uint8Array');
-    }
-    data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  return sharedDecoder.decode(data, maxDepth, shareLarge);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Reads received envelopes field by field, so that the connection can route
+ * one (and refuse it) before its payload is decoded. Internal.
+ *
+ * Usage: `begin` with the envelope's bytes (a plain Uint8Array nobody else
+ * changes), then `small` for each head field, then `payloadCost` and
+ * `payload` for the last item, all before anything else decodes.
+ */
+export const envelopeReader = {
+  /** Starts on `bytes`; returns the length of the array it must hold, or -1 when it is not a definite-length array. */
+  begin(bytes: Uint8Array): number {
+    const d = sharedDecoder;
+    d.data = bytes;
+    d.pos = 0;
+    d.end = bytes.length;
+    d.maxDepth = DEFAULT_MAX_DEPTH;
+    d.shareLarge = true;
+    if (bytes.length === 0 || bytes[0]! >>> 5 !== 4 || (bytes[0]! & 0x1f) === 31) return -1;
+    return d.arrayHead();
+  },
+  /** The next field if it is small by its head alone (see `Decoder.small`), else `undefined`. */
+  small(maxLength: number): Value | undefined {
+    return sharedDecoder.small(maxLength);
+  },
+  /** Where the next item starts. */
+  get offset(): number {
+    return sharedDecoder.pos;
+  },
+  /** Lets go of the input. */
+  end(): void {
+    sharedDecoder.data = EMPTY;
+  },
+};
+
+/**
+ * The estimated heap cost of the last item of an envelope, from `offset` to
+ * the end of `bytes` (see {@link decodedCost}). Internal.
+ */
+export function payloadCost(bytes: Uint8Array, offset: number, budget: number): number {
+  // Nested in the envelope's array, as when the envelope is decoded whole.
+  return sharedDecoder.cost(bytes, offset, 1, DEFAULT_MAX_DEPTH, budget);
+}
+
+/**
+ * Decodes the last item of an envelope, from `offset` to the end of `bytes`,
+ * as `decodeOwnedValue` does; its cost must have been checked with
+ * `payloadCost`. Internal.
+ */
+export function decodePayload(bytes: Uint8Array, offset: number): Value {
+  return sharedDecoder.decode(bytes, offset, 1, DEFAULT_MAX_DEPTH, true);
 }

@@ -29,8 +29,15 @@ import {
 } from '@peernet/frame';
 import { x25519PublicKeyOf } from '@peernet/identity';
 import { createHandshake, defaultCrypto, type CipherState, type CryptoProvider, type Handshake, type KeyPair } from '@peernet/noise';
-import { EnvelopeType, appendEnvelope, decodeOwnedEnvelope, type Envelope } from './envelope.js';
-import type { AppendResult, Value } from './cbor.js';
+import { EnvelopeType, appendEnvelope, decodeOwnedEnvelope, emptyHead, readEnvelopeHead, type Envelope } from './envelope.js';
+import {
+  DEFAULT_MAX_DECODED_BYTES,
+  MAX_DECODED_COST_PER_BYTE,
+  decodePayload,
+  payloadCost,
+  type AppendResult,
+  type Value,
+} from './cbor.js';
 import { decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
 import type { ExposedHandler, HandlerContext, HandlerLookup } from './handlers.js';
 
@@ -75,6 +82,17 @@ export interface ConnectionOptions {
   callTimeoutMs?: number | undefined;
   /** Largest envelope sent or accepted (default 16 MiB). */
   maxMessageBytes?: number | undefined;
+  /**
+   * Largest estimated JS heap, in bytes, that one received envelope may
+   * decode to (default 64 MiB); a peer that sends more is disconnected with
+   * `message_too_large`, before anything is decoded. The arguments held by
+   * this connection's running handlers together stay within it too: when
+   * the next call would pass it, the connection stops reading until enough
+   * handlers finish. The estimate is an upper bound of V8's real cost
+   * (`{}` counts 64 bytes, a small integer in an array 8, a string 24 + 2 per
+   * UTF-8 byte, a byte string 208 + its length).
+   */
+  maxDecodedBytes?: number | undefined;
   /** Handlers running at once for this peer; beyond it the connection stops reading (default 256). */
   maxConcurrentHandlers?: number | undefined;
   /** Bytes queued behind a stream that does not drain before `send`/`call` are refused and reading stops until it drains (default 64 MiB). */
@@ -137,6 +155,10 @@ export class Connection {
   readonly #timers: Timers;
   readonly #callTimeoutMs: number;
   readonly #maxMessageBytes: number;
+  readonly #maxDecodedBytes: number;
+  // Payloads whose worst case (216 bytes of heap per byte) is below this are not walked first: see #payloadCost.
+  readonly #smallPayloadCost: number;
+  readonly #decodeOptions: { maxDecodedBytes: number };
   readonly #maxConcurrentHandlers: number;
   readonly #maxQueuedBytes: number;
   readonly #onHandlerError: ConnectionOptions['onHandlerError'];
@@ -166,13 +188,20 @@ export class Connection {
   // Incoming calls being served, by the peer's id, so a cancel can abort them.
   #serving: Map<number, Serving> | undefined;
   #handlersRunning = 0;
+  // Estimated heap reserved by the arguments of handlers running now (see maxDecodedBytes).
+  #decodedInUse = 0;
+  // Cost of the envelope at the head of the backlog that waits until that many bytes are free; 0 when none waits.
+  #waitingCost = 0;
+  // Reused for every received envelope: routing one allocates nothing.
+  readonly #head = emptyHead();
   #readingPaused = false;
   // Reading stopped because the peer does not read what we write (see #enqueue).
   #pausedForOutput = false;
   // Envelopes received but not yet handled because the handler cap was reached.
   #backlog: Uint8Array[] = [];
   #backlogAt = 0;
-  #oneWayServing: Set<Serving> | undefined;
+  // Handlers still running that no id reaches: sends, and calls the peer cancelled (their id may be reused).
+  #detachedServing: Set<Serving> | undefined;
   // True while #processBacklog runs: a handler that finishes synchronously must not re-enter it.
   #inBacklog = false;
   #drainWaiters: Array<() => void> = [];
@@ -201,6 +230,9 @@ export class Connection {
     this.#timers = options.timers ?? defaultTimers;
     this.#callTimeoutMs = positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs');
     this.#maxMessageBytes = positive(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes');
+    this.#maxDecodedBytes = positiveInteger(options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES, 'maxDecodedBytes');
+    this.#decodeOptions = { maxDecodedBytes: this.#maxDecodedBytes };
+    this.#smallPayloadCost = Math.floor(this.#maxDecodedBytes / 1024);
     this.#maxConcurrentHandlers = positive(options.maxConcurrentHandlers ?? 256, 'maxConcurrentHandlers');
     this.#maxQueuedBytes = positive(options.maxQueuedBytes ?? 64 * 1024 * 1024, 'maxQueuedBytes');
     this.#onHandlerError = options.onHandlerError;
@@ -477,17 +509,21 @@ export class Connection {
     try {
       const backlog = this.#backlog;
       while (this.#backlogAt < backlog.length) {
-        if (this.#handlersRunning >= this.#maxConcurrentHandlers) {
-          if (!this.#readingPaused) {
-            // Backpressure on a peer that calls faster than we serve: stop reading its stream.
-            this.#readingPaused = true;
-            this.#stream.pause();
-          }
+        if (
+          this.#handlersRunning >= this.#maxConcurrentHandlers ||
+          (this.#waitingCost > 0 && this.#decodedInUse + this.#waitingCost > this.#maxDecodedBytes)
+        ) {
+          // Backpressure on a peer that calls faster than we serve: stop reading its stream.
+          this.#pauseReading();
           return;
         }
-        const body = backlog[this.#backlogAt++] as Uint8Array;
-        this.#onEnvelope(decodeOwnedEnvelope(body));
+        if (!this.#onEnvelope(backlog[this.#backlogAt] as Uint8Array)) {
+          this.#pauseReading();
+          return;
+        }
+        this.#waitingCost = 0;
         if (this.#isClosed()) return;
+        this.#backlogAt++;
       }
       this.#backlog = [];
       this.#backlogAt = 0;
@@ -500,30 +536,57 @@ export class Connection {
     }
   }
 
-  #onEnvelope(envelope: Envelope): void {
+  #pauseReading(): void {
+    if (!this.#readingPaused) {
+      this.#readingPaused = true;
+      this.#stream.pause();
+    }
+  }
+
+  /**
+   * Handles one received envelope; false when it must wait for running
+   * handlers to free decode budget (it stays at the head of the backlog).
+   * Calls, sends and replies are routed on their head: their payload is
+   * decoded only once a handler will run or a call waits for it.
+   */
+  #onEnvelope(body: Uint8Array): boolean {
+    const head = this.#head;
+    const type = readEnvelopeHead(body, head);
+    if (type === EnvelopeType.Call) return this.#serve(head.id, head.name, head.bytes, head.payload);
+    if (type === EnvelopeType.Send) return this.#serve(undefined, head.name, head.bytes, head.payload);
+    if (type === EnvelopeType.Reply) {
+      // A reply to a call we gave up on (timeout, abort) is expected and ignored, undecoded.
+      if (this.#calls?.has(head.id) !== true) return true;
+      this.#payloadCost(head.bytes, head.payload);
+      this.#settleCall(head.id, decodePayload(head.bytes, head.payload), undefined);
+      return true;
+    }
+    const envelope = decodeOwnedEnvelope(body, this.#decodeOptions);
     switch (envelope.type) {
-      case EnvelopeType.Call:
-        this.#serve(envelope.id, envelope.name, envelope.args);
-        return;
-      case EnvelopeType.Send:
-        this.#serve(undefined, envelope.name, envelope.args);
-        return;
-      case EnvelopeType.Reply:
-        this.#settleCall(envelope.id, envelope.result, undefined);
-        return;
       case EnvelopeType.Error:
         this.#settleCall(envelope.id, null, errorFromWire(envelope.code, envelope.message));
-        return;
+        break;
       case EnvelopeType.Ping:
         this.#enqueue({ type: EnvelopeType.Pong, nonce: envelope.nonce });
-        return;
+        break;
       case EnvelopeType.Pong:
         this.#pings?.get(hex(envelope.nonce))?.resolve();
-        return;
-      case EnvelopeType.Cancel:
-        this.#serving?.get(envelope.id)?.abort(new AbortedError('the caller cancelled the call'));
-        return;
+        break;
+      case EnvelopeType.Cancel: {
+        const serving = this.#serving?.get(envelope.id);
+        if (serving !== undefined) {
+          // The call is no longer outstanding: its id may come again at once. A
+          // handler that ignores the abort keeps its place under the handler cap
+          // until it returns, and its result is dropped.
+          this.#serving?.delete(envelope.id);
+          (this.#detachedServing ??= new Set()).add(serving);
+          serving.abort(new AbortedError('the caller cancelled the call'));
+          this.#checkDrained();
+        }
+        break;
+      }
     }
+    return true;
   }
 
   #settleCall(id: number, result: Value, error: PeerNetError | undefined): void {
@@ -537,32 +600,76 @@ export class Connection {
 
   /**
    * Runs a handler for a call (`id` set) or a send; the lookup happens now, for
-   * this envelope. A handler that returns a plain value completes here, without
-   * a promise; only what it returns decides whether we wait.
+   * this envelope. The arguments are decoded only once the handler exists,
+   * the estimated cost of decoding them fits the budget and `authorize` (if
+   * any) allowed the peer. A handler that returns a plain value completes
+   * here, without a promise; only what it returns decides whether we wait.
+   * Returns false, doing nothing, when the arguments must wait for budget.
    */
-  #serve(id: number | undefined, name: string, args: Value): void {
+  #serve(id: number | undefined, name: string, bytes: Uint8Array, payload: number): boolean {
     if (id !== undefined && this.#serving?.has(id)) {
       throw new ProtocolError(`call id ${id} is already in progress`);
     }
     const entry = this.#handlers?.get(name);
     if (!entry) {
       if (id !== undefined) this.#replyError(id, new NoSuchHandleError(`no handler named '${name}'`));
-      return;
+      return true;
     }
-    const serving = new Serving(this.#peer as PeerId, name, id);
-    this.#handlersRunning++;
+    const cost = this.#payloadCost(bytes, payload);
+    if (this.#decodedInUse > 0 && this.#decodedInUse + cost > this.#maxDecodedBytes) {
+      this.#waitingCost = cost;
+      return false;
+    }
+    const serving = new Serving(this.#peer as PeerId, name, id, cost);
+    let verdict: unknown = true;
+    if (entry.authorize) {
+      try {
+        verdict = entry.authorize(serving.peer, name);
+      } catch {
+        verdict = false;
+      }
+    }
     let result: unknown;
-    try {
-      result = entry.authorize ? this.#authorizeThenRun(entry, args, serving) : entry.handler(args, serving);
-    } catch (error) {
-      this.#handlerFailed(serving, entry, error);
-      return;
+    if (isThenable(verdict)) {
+      this.#reserve(serving);
+      result = Promise.resolve(verdict).then(
+        (allowed) => {
+          if (allowed !== true) throw new ForbiddenError(`not allowed to use '${name}'`);
+          // Closed meanwhile: the arguments are not worth decoding and nobody waits for a reply.
+          if (this.#phase === 'closed') throw new ConnectionClosedError('connection closed');
+          let args: Value;
+          try {
+            args = decodePayload(bytes, payload);
+          } catch (error) {
+            this.#fail(asProtocolError(error));
+            throw error;
+          }
+          return entry.handler(args, serving);
+        },
+        () => {
+          throw new ForbiddenError(`not allowed to use '${name}'`);
+        },
+      );
+    } else if (verdict !== true) {
+      this.#reserve(serving);
+      this.#handlerFailed(serving, entry, new ForbiddenError(`not allowed to use '${name}'`));
+      return true;
+    } else {
+      // A malformed payload throws here, before anything is counted: the connection closes.
+      const args = decodePayload(bytes, payload);
+      this.#reserve(serving);
+      try {
+        result = entry.handler(args, serving);
+      } catch (error) {
+        this.#handlerFailed(serving, entry, error);
+        return true;
+      }
     }
     if (isThenable(result)) {
       // Only a handler still running can be cancelled or aborted by a close: track it from here.
       serving.tracked = true;
       if (id !== undefined) (this.#serving ??= new Map()).set(id, serving);
-      else (this.#oneWayServing ??= new Set()).add(serving);
+      else (this.#detachedServing ??= new Set()).add(serving);
       result.then(
         (value) => this.#handlerSucceeded(serving, value),
         (error: unknown) => this.#handlerFailed(serving, entry, error),
@@ -570,17 +677,26 @@ export class Connection {
     } else {
       this.#handlerSucceeded(serving, result);
     }
+    return true;
   }
 
-  async #authorizeThenRun(entry: ExposedHandler, args: Value, context: HandlerContext): Promise<unknown> {
-    let allowed: boolean;
-    try {
-      allowed = (await (entry.authorize as NonNullable<ExposedHandler['authorize']>)(context.peer, context.name)) === true;
-    } catch {
-      allowed = false;
-    }
-    if (!allowed) throw new ForbiddenError(`not allowed to use '${context.name}'`);
-    return entry.handler(args, context);
+  /**
+   * What decoding the payload from `payload` to the end of `bytes` will cost
+   * in heap (estimated); throws `MessageTooLargeError` above the budget of
+   * one envelope. Large payloads are walked without allocating. A small one
+   * is charged its worst case instead, which is within budget by
+   * construction, and the decoder checks its structure as it goes: the walk
+   * would cost the common small call more than its decoding does.
+   */
+  #payloadCost(bytes: Uint8Array, payload: number): number {
+    const worst = (bytes.length - payload) * MAX_DECODED_COST_PER_BYTE;
+    return worst <= this.#smallPayloadCost ? worst : payloadCost(bytes, payload, this.#maxDecodedBytes);
+  }
+
+  /** Counts a handler run against the handler cap and its arguments against the decode budget. */
+  #reserve(serving: Serving): void {
+    this.#handlersRunning++;
+    this.#decodedInUse += serving.cost;
   }
 
   #handlerSucceeded(serving: Serving, value: unknown): void {
@@ -599,14 +715,16 @@ export class Connection {
 
   #handlerDone(serving: Serving): void {
     if (serving.tracked) {
-      if (serving.id !== undefined) {
-        this.#serving?.delete(serving.id);
+      // A cancelled call's id may already belong to a newer call: only its own entry is removed.
+      if (serving.id !== undefined && this.#serving?.get(serving.id) === serving) {
+        this.#serving.delete(serving.id);
         this.#checkDrained();
       } else {
-        this.#oneWayServing?.delete(serving);
+        this.#detachedServing?.delete(serving);
       }
     }
     this.#handlersRunning--;
+    this.#decodedInUse -= serving.cost;
     if (this.#readingPaused && !this.#isClosed()) {
       try {
         this.#processBacklog();
@@ -818,7 +936,7 @@ export class Connection {
       pending.reject(closed());
     }
     for (const serving of this.#serving?.values() ?? []) serving.abort(closed());
-    for (const serving of this.#oneWayServing ?? []) serving.abort(closed());
+    for (const serving of this.#detachedServing ?? []) serving.abort(closed());
     this.#flushed?.reject(closed());
     this.#flushed = undefined;
     for (const ping of this.#pings?.values() ?? []) ping.reject(closed());
@@ -828,6 +946,7 @@ export class Connection {
     this.#queuedEntries = 0;
     this.#backlog = [];
     this.#backlogAt = 0;
+    this.#waitingCost = 0;
     this.#stream.off('data', this.#onData);
     this.#stream.off('drain', this.#onDrain);
     this.#stream.off('end', this.#onEnd);
@@ -985,16 +1104,19 @@ class Serving implements HandlerContext {
   readonly peer: PeerId;
   readonly name: string;
   readonly id: number | undefined;
+  /** Estimated heap of its decoded arguments, reserved from the connection's decode budget while it runs. */
+  readonly cost: number;
   /** True once the connection tracks it (the handler returned a promise). */
   tracked = false;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
 
-  constructor(peer: PeerId, name: string, id: number | undefined) {
+  constructor(peer: PeerId, name: string, id: number | undefined, cost: number) {
     this.peer = peer;
     this.name = name;
     this.id = id;
+    this.cost = cost;
   }
 
   get oneWay(): boolean {
@@ -1097,6 +1219,11 @@ function messageOf(error: unknown): string {
 
 function positive(value: number, name: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return value;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
   return value;
 }
 

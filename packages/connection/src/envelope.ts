@@ -12,7 +12,9 @@ import {
   decodeOwnedValue,
   decodeValue,
   encodeValue,
+  envelopeReader,
   isUint8Array,
+  plain,
   type AppendResult,
   type DecodeOptions,
   type EncodeOptions,
@@ -220,8 +222,81 @@ export function decodeEnvelope(bytes: Uint8Array, options?: DecodeOptions): Enve
 }
 
 /** `decodeEnvelope` for bytes handed over for good: large byte strings may be views into them (see `decodeOwnedValue`). Internal. */
-export function decodeOwnedEnvelope(bytes: Uint8Array): Envelope {
-  return envelopeOf(decodeOwnedValue(bytes));
+export function decodeOwnedEnvelope(bytes: Uint8Array, options?: DecodeOptions): Envelope {
+  return envelopeOf(decodeOwnedValue(bytes, options));
+}
+
+/**
+ * What a received envelope says before its payload: enough to route a call,
+ * a send or a reply (and to refuse it) before its arguments or result are
+ * decoded. Filled by `readEnvelopeHead`. Internal.
+ */
+export interface EnvelopeHead {
+  type: EnvelopeType;
+  /** The envelope's bytes as a plain Uint8Array, for `payloadCost` and `decodePayload`. */
+  bytes: Uint8Array;
+  /** Call and reply. */
+  id: number;
+  /** Call and send. */
+  name: string;
+  /** Offset of the last item (arguments or result) of a call, send or reply. */
+  payload: number;
+}
+
+/** A fresh `EnvelopeHead` to reuse for every envelope of a connection. Internal. */
+export function emptyHead(): EnvelopeHead {
+  return { type: EnvelopeType.Call, bytes: new Uint8Array(0), id: 0, name: '', payload: 0 };
+}
+
+/**
+ * Reads the type and, for a call, send or reply, the fields before the
+ * payload into `head`, checking the shape as `decodeEnvelope` does; the
+ * payload itself is neither decoded nor checked (`payloadCost` and
+ * `decodePayload` do that when it is wanted). For the other types only the
+ * type is read: decode them whole. Throws `ProtocolError` for a malformed
+ * head. Internal.
+ */
+export function readEnvelopeHead(bytes: Uint8Array, head: EnvelopeHead): EnvelopeType {
+  const data = plain(bytes);
+  head.bytes = data;
+  const reader = envelopeReader;
+  try {
+    const length = reader.begin(data);
+    if (length <= 0) return malformed('not a non-empty array');
+    const type = reader.small(MAX_NAME_BYTES);
+    switch (type) {
+      case EnvelopeType.Call:
+        expectCount(length, 4, 'call');
+        head.id = readId(reader.small(0));
+        head.name = readName(reader.small(MAX_NAME_BYTES));
+        break;
+      case EnvelopeType.Send:
+        expectCount(length, 3, 'send');
+        head.name = readName(reader.small(MAX_NAME_BYTES));
+        break;
+      case EnvelopeType.Reply:
+        expectCount(length, 3, 'reply');
+        head.id = readId(reader.small(0));
+        break;
+      case EnvelopeType.Error:
+      case EnvelopeType.Ping:
+      case EnvelopeType.Pong:
+      case EnvelopeType.Cancel:
+        head.type = type;
+        return type;
+      default:
+        return malformed(`unknown type ${type === undefined ? 'of kind object' : describeType(type)}`);
+    }
+    head.type = type;
+    head.payload = reader.offset;
+    return type;
+  } finally {
+    reader.end();
+  }
+}
+
+function expectCount(count: number, length: number, kind: string): void {
+  if (count !== length) malformed(`${kind} has ${count} elements, expected ${length}`);
 }
 
 function envelopeOf(items: Value): Envelope {

@@ -1,12 +1,21 @@
 // Fuzz targets of the connection's parsers of remote bytes: the CBOR value
-// decoder, the envelope decoder and the pre-authentication handshake payload.
+// decoder and its heap budget, the envelope decoder and the pre-authentication
+// handshake payload.
 // test/properties.test.ts runs each a few hundred times; `pnpm fuzz` runs
 // them for millions of inputs (tooling/fuzz).
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { HandshakeFailedError, ProtocolError } from '@peernet/interface';
+import { HandshakeFailedError, MessageTooLargeError, ProtocolError } from '@peernet/interface';
 import type { FuzzTarget } from '../../../tooling/fuzz/target.js';
-import { decodeValue, encodeValue, type Value } from '../src/cbor.js';
+import {
+  DECODED_COST,
+  EXACT_ARRAY_MAX,
+  MAX_DECODED_COST_PER_BYTE,
+  decodeValue,
+  decodedCost,
+  encodeValue,
+  type Value,
+} from '../src/cbor.js';
 import { EnvelopeType, decodeEnvelope, encodeEnvelope, type Envelope } from '../src/envelope.js';
 import { decodeHandshakePayload, encodeHandshakePayload } from '../src/handshake-payload.js';
 
@@ -220,6 +229,126 @@ const payloadDecode = fc.property(
   },
 );
 
+// ------------------------------------------------------------------ heap budget
+
+/** A CBOR array head for `n` items. */
+function arrayHead(n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0x80 | n);
+  if (n < 0x100) return Uint8Array.of(0x98, n);
+  return Uint8Array.of(0x99, n >>> 8, n & 0xff);
+}
+
+/** The items that cost the most heap per byte, alone or in the smallest containers, repeated under one array. */
+const cheapItem = fc.constantFrom(
+  [0xa0], [0x80], [0x00], [0x40], [0x60], [0xf6], [0x41, 0x01], [0x61, 0x61], [0x81, 0x00], [0x81, 0x80], [0x81, 0xa0],
+  [0xa1, 0x60, 0x00], [0xa1, 0x61, 0x61, 0xa0], [0xf9, 0x3c, 0x01], [0x1a, 0x80, 0, 0, 0], [0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0],
+  [0xc2, 0x41, 0xff], [0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+);
+const denseRun = fc
+  .tuple(fc.array(cheapItem, { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 1000 }))
+  .map(([items, n]) => {
+    const parts: Uint8Array[] = [arrayHead(n)];
+    for (let i = 0; i < n; i++) parts.push(Uint8Array.from(items[i % items.length]!));
+    return new Uint8Array(Buffer.concat(parts));
+  });
+/** Maps whose keys are all different (each a new hidden class in V8). */
+const uniqueKeys = fc
+  .tuple(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 4 }))
+  .map(([n, keyLength, perMap]) => {
+    const parts: Uint8Array[] = [arrayHead(n)];
+    for (let i = 0; i < n; i++) {
+      parts.push(Uint8Array.of(0xa0 | perMap));
+      for (let k = 0; k < perMap; k++) {
+        const key = `${i}.${k}`.padEnd(keyLength, 'k');
+        parts.push(encodeValue(key), Uint8Array.of(0x00));
+      }
+    }
+    return new Uint8Array(Buffer.concat(parts));
+  });
+
+const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+/**
+ * The heap `value` takes, estimated from the decoded value itself with the
+ * per-kind sizes of V8 (the calibration test/decode-cost.test.ts checks them
+ * against the real heap): what the budget walk charged for the bytes must
+ * never be less.
+ */
+export function heapOf(value: unknown): number {
+  // Literal sizes measured on Node 20, independent of DECODED_COST: the point is to catch the model undercharging.
+  const slot = 8;
+  switch (typeof value) {
+    case 'number':
+      // Small integers live in the slot; everything else is a HeapNumber.
+      return slot + (Number.isInteger(value) && Math.abs(value) < 2 ** 31 && !Object.is(value, -0) ? 0 : 16);
+    case 'bigint': {
+      const magnitude = value < 0n ? -value : value;
+      return slot + 16 + 8 * Math.ceil(magnitude.toString(2).length / 64);
+    }
+    case 'string': {
+      if (value.length === 0) return slot;
+      let twoByte = false;
+      for (let i = 0; i < value.length && !twoByte; i++) twoByte = value.charCodeAt(i) > 0xff;
+      return slot + 16 + roundUp8(twoByte ? 2 * value.length : value.length);
+    }
+    case 'object': {
+      if (value === null) return slot;
+      if (value instanceof Uint8Array) {
+        const n = value.byteLength;
+        return slot + 184 + (n === 0 ? 0 : n <= 64 ? 16 + roundUp8(n) : n);
+      }
+      if (Array.isArray(value)) {
+        const n = value.length;
+        let total = slot + (n === 0 ? 32 : 48 + 8 * (n > EXACT_ARRAY_MAX ? Math.ceil(1.5 * n) + 16 : n));
+        for (const item of value) total += heapOf(item) - slot;
+        return total;
+      }
+      let total = slot + 56;
+      // An entry whose key makes a new hidden class (the worst case, measured): 112 bytes besides the key string.
+      for (const [key, item] of Object.entries(value)) total += 112 + heapOf(key) - slot + heapOf(item);
+      return total;
+    }
+    default:
+      return slot;
+  }
+}
+
+const costInput = fc.oneof(
+  { weight: 3, arbitrary: hostileBytes(anyValue.map((v) => encodeValue(v))) },
+  { weight: 3, arbitrary: denseRun },
+  { weight: 1, arbitrary: uniqueKeys },
+);
+const costBudget = fc.oneof(fc.integer({ min: 0, max: 256 }), fc.integer({ min: 0, max: 1 << 20 }), fc.constant(2 ** 40));
+
+const costCheck = fc.property(costInput, costBudget, (bytes, budget) => {
+  let cost: number | undefined;
+  try {
+    cost = decodedCost(bytes, { maxDecodedBytes: Number.MAX_SAFE_INTEGER });
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+  }
+  // The charge per input byte is bounded, whatever the shape: no input decodes to more than 216 heap bytes per byte.
+  if (cost !== undefined) assert.ok(cost <= MAX_DECODED_COST_PER_BYTE * bytes.length, `charged ${cost} for ${bytes.length} bytes`);
+  let value: Value | undefined;
+  let refused = false;
+  try {
+    value = decodeValue(bytes, { maxDecodedBytes: budget });
+  } catch (error) {
+    if (error instanceof MessageTooLargeError) refused = true;
+    else if (!(error instanceof ProtocolError)) throw error;
+  }
+  assertNoPollution();
+  if (cost === undefined) {
+    assert.equal(value, undefined, 'malformed input decoded');
+    return;
+  }
+  // Refused exactly when over budget, and then before anything was decoded.
+  assert.equal(refused, cost > budget, `cost ${cost}, budget ${budget}, refused ${refused}`);
+  if (value === undefined) return;
+  const heap = heapOf(value);
+  assert.ok(heap <= cost, `the value takes ${heap} heap bytes but only ${cost} were charged for its ${bytes.length} bytes`);
+});
+
 /** The connection's targets, by name. */
 export const targets: FuzzTarget[] = [
   {
@@ -227,6 +356,12 @@ export const targets: FuzzTarget[] = [
     summary: 'decodeValue on random bytes, mutated encodings, hostile token strings',
     ciRuns: 1000,
     property: cborDecode,
+  },
+  {
+    name: 'connection.decode-cost',
+    summary: 'decodedCost and decodeValue under a budget on dense runs of cheap items, unique-key maps, hostile bytes',
+    ciRuns: 300,
+    property: costCheck,
   },
   {
     name: 'connection.envelope',

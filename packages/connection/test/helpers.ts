@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { generateIdentity, type Identity } from '@peernet/identity';
 import { MemoryTrustStore } from '@peernet/trust';
-import { Connection, type ConnectionOptions, type ExposedHandler } from '@peernet/connection';
+import { Connection, encodeValue, type ConnectionOptions, type ExposedHandler } from '@peernet/connection';
 
 /** A connected pair of real TCP sockets on 127.0.0.1. */
 export async function socketPair(): Promise<[Socket, Socket]> {
@@ -70,7 +70,7 @@ export async function connectParties(
  * `Connection`, then lets the test write whatever it likes on the secure
  * stream or on the socket.
  */
-export async function rawInitiator(a: Party, b: Party) {
+export async function rawInitiator(a: Party, b: Party, options: Partial<ConnectionOptions> = {}) {
   const { createHandshake } = await import('@peernet/noise');
   const { encodeFrame, NoiseFrameDecoder } = await import('@peernet/frame');
   const { PROLOGUE, encodeHandshakePayload } = await import('@peernet/connection');
@@ -81,6 +81,7 @@ export async function rawInitiator(a: Party, b: Party) {
     trust: b.trust,
     handlers: b.handlers,
     initiator: false,
+    ...options,
   });
   const hs = createHandshake({ initiator: true, prologue: PROLOGUE, staticKeyPair: a.identity.noiseKeyPair() });
   const frames = new NoiseFrameDecoder();
@@ -104,6 +105,12 @@ export async function rawInitiator(a: Party, b: Party) {
     server,
     /** Encrypts `plaintext` as one transport message and returns its frame (not yet written). */
     seal: (plaintext: Uint8Array) => encodeFrame(send.encrypt(plaintext)),
+    /** Encrypts secure-stream bytes of any length as as many transport messages as they need, framed in one buffer. */
+    sealStream: (bytes: Uint8Array) => {
+      const frames: Uint8Array[] = [];
+      for (let at = 0; at < bytes.length; at += 65519) frames.push(encodeFrame(send.encrypt(bytes.subarray(at, at + 65519))));
+      return new Uint8Array(Buffer.concat(frames));
+    },
     /** Reads and decrypts the next transport message from the responder. */
     open: async () => receive.decrypt(await next()),
   };
@@ -114,5 +121,22 @@ export function envelopeBytes(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + body.length);
   new DataView(out.buffer).setUint32(0, body.length);
   out.set(body, 4);
+  return out;
+}
+
+/**
+ * The bytes of an envelope `[type, ...fields, payload]` whose last item is
+ * given already encoded (possibly malformed or huge), with its u32 prefix.
+ */
+export function rawEnvelope(type: number, fields: readonly (string | number)[], payload: Uint8Array): Uint8Array {
+  const head = [Uint8Array.of(0x80 | (fields.length + 2), type), ...fields.map((f) => encodeValue(f))];
+  return envelopeBytes(new Uint8Array(Buffer.concat([...head, payload])));
+}
+
+/** An encoded CBOR array of `count` copies of the one-byte item `item` (0xa0 `{}`, 0x80 `[]`, 0x00 `0`). */
+export function denseArray(item: number, count: number): Uint8Array {
+  const out = new Uint8Array(5 + count).fill(item);
+  out[0] = 0x9a;
+  new DataView(out.buffer).setUint32(1, count);
   return out;
 }
