@@ -21,6 +21,8 @@ export interface ResolvedPeer {
   readonly port: number;
   /** IPv4 addresses, sorted. */
   readonly hosts: readonly string[];
+  /** Who sent the SRV record the port and host name come from, when known. */
+  readonly from?: string;
 }
 
 /** What the caller should do after feeding the cache. */
@@ -53,7 +55,11 @@ interface Instance {
   /** Instance name as last received, for known-answer lists. */
   name: string;
   ptr: Entry;
-  srv?: { entry: Entry; target: string; port: number };
+  /**
+   * The one SRV record kept: a newer one replaces it, so however many
+   * answers name this instance, it holds one port and one host name.
+   */
+  srv?: { entry: Entry; target: string; port: number; from: string | undefined };
   txt?: Entry;
 }
 
@@ -86,8 +92,8 @@ export class PeerCache {
     return this.#hosts.size;
   }
 
-  /** Takes the validated records of one response received at `now`. */
-  ingest(records: readonly ServiceRecord[], now: number): CacheUpdate {
+  /** Takes the validated records of one response received at `now`, sent by `from` (its source address) if known. */
+  ingest(records: readonly ServiceRecord[], now: number, from?: string): CacheUpdate {
     const changed = new Set<string>();
     const touched = new Set<string>();
     const ordered = [...records].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
@@ -123,7 +129,7 @@ export class PeerCache {
           if (record.ttl === 0) {
             if (same) delete instance.srv;
           } else {
-            instance.srv = { entry: this.#entry(record.ttl, now), target: record.target, port: record.port };
+            instance.srv = { entry: this.#entry(record.ttl, now), target: record.target, port: record.port, from };
           }
           changed.add(key);
           touched.add(key);
@@ -248,7 +254,8 @@ export class PeerCache {
     if (instance?.srv === undefined || instance.txt === undefined) return undefined;
     const addresses = this.#hosts.get(instance.srv.target);
     if (addresses === undefined || addresses.size === 0) return undefined;
-    return { id: instance.id, port: instance.srv.port, hosts: [...addresses.keys()].sort() };
+    const from = instance.srv.from;
+    return { id: instance.id, port: instance.srv.port, hosts: [...addresses.keys()].sort(), ...(from === undefined ? {} : { from }) };
   }
 
   /** Keys of every tracked instance. */

@@ -582,7 +582,7 @@ class MdnsDiscoveryImpl implements MdnsDiscovery {
         acceptAddress: (address) => onLink(address, link.iface),
       });
       if (records.length === 0) return;
-      const update = link.cache.ingest(records, now);
+      const update = link.cache.ingest(records, now, rinfo.address);
       changed = update.changed;
       this.#ask(link, update.questions, now, true);
       this.#scheduleCache();
@@ -630,18 +630,21 @@ class MdnsDiscoveryImpl implements MdnsDiscovery {
 
   /**
    * Emits what changed for `keys`: 'peer' when a peer is new, came back or
-   * its addresses changed; 'peer:lost' when no link resolves it any more. A
-   * peer heard on several interfaces is reported with the union of addresses.
+   * its addresses or their sender changed; 'peer:lost' when no link resolves
+   * it any more. A peer heard on several interfaces is reported with the
+   * union of addresses, and `from` lists the senders of its SRV records.
    */
   #publish(keys: ReadonlySet<string>): void {
     const events: Array<['peer', DiscoveredPeer] | ['peer:lost', PeerId]> = [];
     for (const key of keys) {
       let id: PeerId | undefined;
       const seen = new Map<string, TransportAddress>();
+      const senders = new Set<string>();
       for (const link of this.#links.values()) {
         const resolved = link.cache.resolved(key);
         if (resolved === undefined) continue;
         id = resolved.id;
+        if (resolved.from !== undefined) senders.add(resolved.from);
         for (const host of resolved.hosts) seen.set(`${host}:${resolved.port}`, { host, port: resolved.port });
       }
       const before = this.#reported.get(key);
@@ -653,11 +656,14 @@ class MdnsDiscoveryImpl implements MdnsDiscovery {
         continue;
       }
       const addresses = [...seen.values()].sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port);
-      const signature = addresses.map((a) => `${a.host}:${a.port}`).join(',');
+      // Who sent the records: the registry keeps each sender's report apart,
+      // so a forger's answers replace each other, never the real peer's.
+      const from = senders.size === 0 ? undefined : [...senders].sort().join(',');
+      const signature = `${addresses.map((a) => `${a.host}:${a.port}`).join(',')}|${from ?? ''}`;
       if (before?.signature === signature) continue;
       // Bounded: a key is only reported while some bounded cache resolves it.
       this.#reported.set(key, { signature });
-      events.push(['peer', { id, addresses }]);
+      events.push(['peer', from === undefined ? { id, addresses } : { id, addresses, from }]);
     }
     // State is settled before any listener runs; a throwing listener is rethrown after the others ran.
     let failure: { error: unknown } | undefined;

@@ -206,3 +206,27 @@ describe('PeerCache', () => {
     expect(cache.nextDeadline()).toBeUndefined();
   });
 });
+
+describe('PeerCache under a flood of forged answers for one peer', () => {
+  it('50,000 answers with fresh ports, host names and addresses keep one instance, one SRV and at most 16 addresses', () => {
+    const cache = newCache();
+    cache.ingest(announce(peer, { address: '10.0.0.2', port: 7000 }), 0, '10.0.0.2');
+    expect(cache.resolved(key)).toEqual({ id: peer, port: 7000, hosts: ['10.0.0.2'], from: '10.0.0.2' });
+    let largest = 0;
+    for (let i = 0; i < 50_000; i++) {
+      // Half name a fresh host of their own, half add addresses under the real host name.
+      const host = i % 2 === 0 ? `forged-${i}.local` : hostOf(peer);
+      const address = `10.0.${(i >> 8) & 255}.${(i & 255) || 1}`;
+      const records = serviceRecords({ id: peer, instance: instanceNameOf(peer), host, port: 10_000 + (i % 50_000), ttl: 4500 }, address);
+      cache.ingest(parsed(announcement(records)), 1 + i / 10, '10.0.0.66');
+      largest = Math.max(largest, cache.resolved(key)?.hosts.length ?? 0);
+    }
+    expect(cache.size).toBe(1);
+    expect(cache.hostCount).toBeLessThanOrEqual(1);
+    expect(largest).toBeLessThanOrEqual(MAX_ADDRESSES_PER_HOST);
+    expect(cache.resolved(key)).toMatchObject({ port: 10_000 + 49_999, from: '10.0.0.66' });
+    // The real peer's next announcement takes its place back, with its own sender.
+    cache.ingest(announce(peer, { address: '10.0.0.2', port: 7001 }), 10_000, '10.0.0.2');
+    expect(cache.resolved(key)).toMatchObject({ port: 7001, from: '10.0.0.2' });
+  });
+});

@@ -101,6 +101,8 @@ describe('mdns discovery on loopback', () => {
     const aAtB = await b.recorder.waitForPeer(a.id, WAIT);
     expect(bAtA.addresses).toEqual([{ host: '127.0.0.1', port: portB }]);
     expect(aAtB.addresses).toEqual([{ host: '127.0.0.1', port: portA }]);
+    // The sender of the records, so the registry can keep each sender's report apart.
+    expect(bAtA.from).toBe('127.0.0.1');
     expect(a.recorder.peers(a.id)).toEqual([]);
     expect(b.recorder.peers(b.id)).toEqual([]);
   });

@@ -39,6 +39,7 @@ import {
   type NetworkChange,
   type NetworkWatch,
   type PeerRecord,
+  type RegistryOptions,
 } from '@peernet/registry';
 
 /** Receives PeerNet's diagnostics; `console` fits. */
@@ -50,7 +51,12 @@ export interface Logger {
 
 /** Options of `PeerNet.start`. */
 export interface PeerNetOptions {
-  /** Directory of `identity.key` and `trust.json` (created 0700 if missing). */
+  /**
+   * Directory of `identity.key` and `trust.json` (created 0700 if missing). It,
+   * its files and the directories above it must not be another user's or
+   * writable by others (`unsafe_permissions`): a directory of the user's own,
+   * never a fixed name in a shared directory such as `/tmp/peernet`.
+   */
   dataDir: string;
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
@@ -68,6 +74,13 @@ export interface PeerNetOptions {
   callTimeoutMs?: number;
   /** Largest message sent or accepted (default 16 MiB). */
   maxMessageBytes?: number;
+  /**
+   * Largest estimated heap, in bytes, one received message may decode to
+   * (default 64 MiB); a peer that sends more is disconnected. The arguments
+   * held by one peer's running handlers together stay within it too (the
+   * node stops reading from that peer until enough handlers finish).
+   */
+  maxDecodedBytes?: number;
   /** Handlers running at once per peer (default 256). */
   maxConcurrentHandlers?: number;
   /**
@@ -99,6 +112,14 @@ export interface PeerNetOptions {
   liveness?: { intervalMs?: number; timeoutMs?: number } | false;
   /** Reconnect schedule (500 ms doubling to 30 s, with jitter). */
   reconnect?: BackoffOptions;
+  /**
+   * How a paired peer's known addresses are dialled: in parallel, the best
+   * evidenced first, the next one `staggerMs` later (default 250) or when one
+   * fails, each with `timeoutMs` to authenticate (default 2,500), at most
+   * `maxParallel` at once (default 8); at most `maxAddressesPerPeer` addresses
+   * are kept per peer (default 16).
+   */
+  dialing?: { timeoutMs?: number; staggerMs?: number; maxParallel?: number; maxAddressesPerPeer?: number };
   /**
    * Interface polling (every 2 s). When an address goes away, sessions are
    * dropped; on any change the node re-announces and re-dials. `false` turns it off.
@@ -205,6 +226,7 @@ export class PeerNet {
       },
       discoveries,
       ...(options.reconnect ? { backoff: options.reconnect } : {}),
+      ...registryDialing(options.dialing),
     });
     this.#registry.on('peer:discovered', (peer) => this.#events.emit('peer:discovered', peer));
     this.#registry.on('dial:failed', (id, error, retryInMs) =>
@@ -321,16 +343,28 @@ export class PeerNet {
       // Remember the address, so the session is re-established if it drops.
       this.#registry.addAddress(peer, { host: options.host, port: options.port });
     }
-    return this.#connectTo(peer, options);
+    // A joined dial of the registry's may be aborted because another of its
+    // dials won: the session is up, which is all the caller asked for.
+    return this.#connectTo(peer, options).catch((error: unknown) => {
+      if (this.isConnected(peer)) return;
+      throw error;
+    });
   }
 
+  /**
+   * Dials one address of the peer, joining a dial to the same address that
+   * is already under way (the registry may be dialling the address that
+   * `connect` names). Dials to different addresses run side by side: the
+   * registry tries several at once, and the first session up wins.
+   */
   #connectTo(peer: PeerId, options: ConnectOptions): Promise<void> {
-    const key = peer.toString();
+    const id = peer.toString();
     if (this.#stopping) return Promise.reject(new NotConnectedError('node is stopped'));
-    if (this.#sessions.has(key)) return Promise.resolve();
+    if (this.#sessions.has(id)) return Promise.resolve();
     if (!this.#trust.has(peer)) {
-      return Promise.reject(new UntrustedPeerError(`peer ${key} is not paired; pair it before connecting`));
+      return Promise.reject(new UntrustedPeerError(`peer ${id} is not paired; pair it before connecting`));
     }
+    const key = `${id}|${options.host}|${options.port}`;
     const inFlight = this.#dials.get(key);
     if (inFlight) return inFlight;
     const dial = this.#dial(peer, options).finally(() => this.#dials.delete(key));
@@ -411,7 +445,19 @@ export class PeerNet {
       }
       const connection = this.#connection(stream, { initiator: true, expectedPeer: peer, signal: controller.signal });
       await connection.ready;
+      const existing = this.#sessions.get(peer.toString());
+      if (existing?.initiator && existing.isOpen) {
+        // A parallel dial to another of the peer's addresses won meanwhile.
+        // Keep that one: new calls already use it. This one goes the way of a
+        // retired duplicate, so calls the peer sent on it are still answered.
+        this.#retire(connection);
+        return;
+      }
       this.#register(connection);
+      // Dialled first from now on, and never evicted by forged reports.
+      if (this.#sessions.get(peer.toString()) === connection) {
+        this.#registry.authenticated(peer, { host: options.host, port: options.port });
+      }
     } catch (error) {
       this.#logger.warn?.('dial failed', { peer: peer.toString(), host: options.host, port: options.port, error });
       throw controller.signal.aborted && !(error instanceof AbortedError) && options.signal?.aborted
@@ -467,6 +513,7 @@ export class PeerNet {
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       callTimeoutMs: o.callTimeoutMs,
       maxMessageBytes: o.maxMessageBytes,
+      maxDecodedBytes: o.maxDecodedBytes,
       maxConcurrentHandlers: o.maxConcurrentHandlers,
       maxQueuedBytes: o.maxQueuedBytes,
       crypto: o.crypto,
@@ -505,22 +552,43 @@ export class PeerNet {
   }
 
   /**
-   * Two sessions with one peer. If the same side dialled both, that side gave
-   * up the old one: the new one wins. Otherwise either both sides dialled at
-   * once (both sessions alive: keep the one initiated by the smaller id, which
-   * the peer computes identically) or the old session is dead and the peer
-   * re-dialled (a ping on it fails: the new one wins). Until the ping answers,
-   * new calls use the newer session and the older one stands by; the loser is
-   * retired only after the calls already on it are answered.
+   * Two sessions with one peer. If we dialled both, we gave up the old one:
+   * the new one wins. If the peer dialled both, either its old session is
+   * dead (a ping on it fails: the new one wins) or both are alive because it
+   * dialled two of our addresses at once, and it keeps one and retires the
+   * other: both stay until it does, so whichever it keeps survives here too.
+   * Otherwise either both sides dialled at once (both sessions alive: keep
+   * the one initiated by the smaller id, which the peer computes identically)
+   * or the old session is dead and the peer re-dialled (a ping on it fails:
+   * the new one wins). Until the ping answers, new calls use the newer
+   * session and the older one stands by; the loser is retired only after the
+   * calls already on it are answered.
    */
   #resolveDuplicate(peer: PeerId, existing: Connection, incoming: Connection): void {
     const key = peer.toString();
     this.#sessions.set(key, incoming);
-    if (existing.initiator === incoming.initiator) {
+    if (existing.initiator && incoming.initiator) {
       this.#retire(existing);
       return;
     }
+    // At most one session stands by: a peer that keeps opening sessions which
+    // all answer pings must not make the node hold every one of them.
+    const previous = this.#standby.get(key);
+    if (previous !== undefined && previous !== existing) {
+      this.#standby.delete(key);
+      this.#retire(previous);
+    }
     this.#standby.set(key, existing);
+    if (existing.initiator === incoming.initiator) {
+      existing.ping({ timeout: DUPLICATE_PROBE_MS }).then(
+        () => undefined,
+        () => {
+          if (this.#standby.get(key) === existing) this.#standby.delete(key);
+          existing.destroy(new ConnectionClosedError('replaced by a newer session; this one stopped answering'));
+        },
+      );
+      return;
+    }
     const initiatorOf = (c: Connection): PeerId => (c.initiator ? this.id : peer);
     existing.ping({ timeout: DUPLICATE_PROBE_MS }).then(
       () => {
@@ -602,6 +670,17 @@ export class PeerNet {
       })
       .catch((error: unknown) => this.#logger.warn?.('re-announce failed', { error }));
   }
+}
+
+/** The registry's dialing options from the node's. */
+function registryDialing(dialing: PeerNetOptions['dialing']): Partial<RegistryOptions> {
+  if (dialing === undefined) return {};
+  return {
+    ...(dialing.timeoutMs === undefined ? {} : { dialTimeoutMs: dialing.timeoutMs }),
+    ...(dialing.staggerMs === undefined ? {} : { dialStaggerMs: dialing.staggerMs }),
+    ...(dialing.maxParallel === undefined ? {} : { maxParallelDials: dialing.maxParallel }),
+    ...(dialing.maxAddressesPerPeer === undefined ? {} : { maxAddressesPerPeer: dialing.maxAddressesPerPeer }),
+  };
 }
 
 /** Turns the `discovery` option into `Discovery` instances. */

@@ -3,15 +3,24 @@ import {
   PeerId,
   type DiscoveredPeer,
   type Discovery,
+  InvalidArgumentError,
+  NotConnectedError,
+  TimeoutError,
   type PeerNetError,
   type TransportAddress,
 } from '@peernet/interface';
+import { AddressBook, addressKey, type AddressSource, type KnownAddress, type RankedAddress } from './address-book.js';
 import { backoffDelay, backoffOptions, type Backoff, type BackoffOptions } from './backoff.js';
 import { realTimers, type Timers } from './timers.js';
 
 /** What the registry needs from the node that owns the sessions. */
 export interface Dialer {
-  /** Dials and authenticates `id` at `address`; resolves once the session is up. */
+  /**
+   * Dials and authenticates `id` at `address`; resolves once the session is
+   * up. The registry may dial several addresses of one peer at once: it
+   * aborts the others through `signal` once one resolves, so a dial that
+   * completes anyway must leave an existing session of the peer in place.
+   */
   connect(id: PeerId, address: TransportAddress, options: { signal: AbortSignal }): Promise<void>;
   /** True if a session with `id` is live. */
   isConnected(id: PeerId): boolean;
@@ -19,15 +28,13 @@ export interface Dialer {
   isTrusted(id: PeerId): boolean;
 }
 
-/** Where an address came from: a discovery's name, or `'manual'`. */
-export type AddressSource = string;
-
 /** A row of the peer table. */
 export interface PeerRecord {
   readonly id: PeerId;
   readonly trusted: boolean;
   readonly status: 'offline' | 'connecting' | 'online';
-  readonly addresses: readonly (TransportAddress & { readonly source: AddressSource; readonly lastSeen: number })[];
+  /** Known addresses in the order they are dialled: best evidenced first. */
+  readonly addresses: readonly KnownAddress[];
   /** When any source last reported the peer (ms since epoch), if ever. */
   readonly lastSeen: number | undefined;
 }
@@ -41,6 +48,16 @@ export interface RegistryOptions {
   backoff?: BackoffOptions;
   /** Most peers kept in the table; untrusted ones are evicted first (default 1,000). */
   maxPeers?: number;
+  /** Most addresses kept per peer; the least evidenced are dropped first, never the last authenticated one (default 16). */
+  maxAddressesPerPeer?: number;
+  /** Most addresses taken from one report, the first ones as announced (default 8). */
+  maxAddressesPerReport?: number;
+  /** Time one address gets to connect and authenticate before the next is preferred (default 2,500 ms). */
+  dialTimeoutMs?: number;
+  /** Delay before the next address is dialled while earlier ones are still trying (default 250 ms). */
+  dialStaggerMs?: number;
+  /** Most dials in flight for one peer; the authenticated address and its sender's others may exceed it (default 8). */
+  maxParallelDials?: number;
   /** Timers, clock and randomness, injectable for tests. */
   timers?: Timers;
   now?: () => number;
@@ -51,33 +68,60 @@ export interface RegistryOptions {
 export interface RegistryEvents {
   /** A discovery reported a peer (trusted or not) or new addresses for it. */
   'peer:discovered': [peer: DiscoveredPeer & { readonly trusted: boolean; readonly source: AddressSource }];
-  /** A dial attempt failed; the registry will retry after `retryInMs` (undefined: no retry). */
+  /** Every address of a dial round failed; the registry will retry after `retryInMs` (undefined: no retry). */
   'dial:failed': [id: PeerId, error: PeerNetError | Error, retryInMs: number | undefined];
+}
+
+interface Attempt {
+  readonly report: string;
+  readonly controller: AbortController;
+  timer: unknown;
+  settled: boolean;
+}
+
+/** One round of dialling a peer: its addresses in parallel, staggered, until one authenticates. */
+interface Round {
+  readonly inFlight: Set<Attempt>;
+  // Addresses (by key) already dialled in this round, and dials per sender for taking turns.
+  readonly tried: Set<string>;
+  readonly perReport: Map<string, number>;
+  lastStart: number;
+  timer: unknown;
+  lastError: Error | undefined;
 }
 
 interface Entry {
   id: PeerId;
-  addresses: Map<string, TransportAddress & { source: AddressSource; lastSeen: number }>;
+  book: AddressBook;
   lastSeen: number | undefined;
   attempts: number;
   timer: unknown;
-  dialing: AbortController | undefined;
+  round: Round | undefined;
   online: boolean;
 }
-
-const keyOf = (a: TransportAddress): string => `${a.host}|${a.port}`;
 
 /**
  * The peer table: which peers exist, where they can be reached, and whether
  * a session is up. It dials trusted peers as soon as it knows an address for
  * them, retries with backoff while they stay trusted and addressable, and
  * never dials an untrusted peer (it only lists it).
+ *
+ * A peer's addresses are dialled in rounds, happy-eyeballs style: the best
+ * evidenced address first, the next one `dialStaggerMs` later or as soon as
+ * one fails, each with `dialTimeoutMs` to authenticate, senders taking
+ * turns; the first to authenticate wins and the others are aborted. An
+ * address that accepts connections and never answers therefore costs one
+ * stagger step, not a handshake timeout.
  */
 export class Registry {
   readonly #dialer: Dialer;
   readonly #discoveries: readonly Discovery[];
   readonly #backoff: Backoff;
   readonly #maxPeers: number;
+  readonly #limits: { maxAddresses: number; maxPerReport: number };
+  readonly #dialTimeoutMs: number;
+  readonly #staggerMs: number;
+  readonly #maxParallel: number;
   readonly #timers: Timers;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -86,11 +130,19 @@ export class Registry {
   readonly #unsubscribe: Array<() => void> = [];
   #running = false;
 
+  /** Creates a stopped registry; throws `invalid_argument` for a limit that is not a positive number. */
   constructor(options: RegistryOptions) {
     this.#dialer = options.dialer;
     this.#discoveries = options.discoveries ?? [];
     this.#backoff = backoffOptions(options.backoff);
     this.#maxPeers = options.maxPeers ?? 1_000;
+    this.#limits = {
+      maxAddresses: positiveInteger('maxAddressesPerPeer', options.maxAddressesPerPeer ?? 16),
+      maxPerReport: positiveInteger('maxAddressesPerReport', options.maxAddressesPerReport ?? 8),
+    };
+    this.#dialTimeoutMs = positive('dialTimeoutMs', options.dialTimeoutMs ?? 2_500);
+    this.#staggerMs = positive('dialStaggerMs', options.dialStaggerMs ?? 250, true);
+    this.#maxParallel = positiveInteger('maxParallelDials', options.maxParallelDials ?? 8);
     this.#timers = options.timers ?? realTimers;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -126,9 +178,22 @@ export class Registry {
     await Promise.allSettled(this.#discoveries.map((d) => d.stop()));
   }
 
-  /** Adds an address for `id` that the application knows (manual discovery). */
+  /**
+   * Adds an address for `id` that the application knows (manual discovery).
+   * Each manual address counts as its own sender, so adding one never
+   * replaces another; the per-peer cap still applies.
+   */
   addAddress(id: PeerId, address: TransportAddress, source: AddressSource = 'manual'): void {
-    this.#onDiscovered({ id, addresses: [address] }, source);
+    this.#onDiscovered({ id, addresses: [address], from: `${address.host}:${address.port}` }, source);
+  }
+
+  /**
+   * Records that a session with `id` authenticated on `address` (for
+   * sessions the registry did not dial itself): that address is dialled first
+   * from now on and never evicted to make room.
+   */
+  authenticated(id: PeerId, address: TransportAddress): void {
+    this.#entries.get(id.toString())?.book.authenticated(address);
   }
 
   /** The table, trusted and untrusted peers alike. */
@@ -147,8 +212,10 @@ export class Registry {
     const entry = this.#entry(id);
     entry.online = true;
     entry.attempts = 0;
-    // A dial already under way is left to finish: the peer may be completing
-    // it as its own session right now, and the node resolves duplicates.
+    // Dials already under way are left to finish: the peer may be completing
+    // one as its own session right now, and the node resolves duplicates.
+    // No further address is started.
+    if (entry.round) this.#clearTimer(entry.round);
     if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
     entry.timer = undefined;
   }
@@ -200,16 +267,22 @@ export class Registry {
     const entry = this.#entry(id);
     const now = this.#now();
     entry.lastSeen = now;
-    let changed = false;
-    for (const address of peer.addresses) {
-      const key = keyOf(address);
-      if (!entry.addresses.has(key)) changed = true;
-      // Newest first: re-insert so iteration order is most recently seen last, read in reverse.
-      entry.addresses.delete(key);
-      entry.addresses.set(key, { host: address.host, port: address.port, source, lastSeen: now });
-    }
+    const changed = entry.book.report(source, peer.from, peer.addresses, now);
     const trusted = this.#dialer.isTrusted(id);
-    if (changed) this.#events.emit('peer:discovered', { id, addresses: peer.addresses, trusted, source });
+    if (changed) {
+      this.#events.emit('peer:discovered', {
+        id,
+        addresses: peer.addresses.slice(0, this.#limits.maxPerReport),
+        ...(peer.from === undefined ? {} : { from: peer.from }),
+        trusted,
+        source,
+      });
+    }
+    // A round in progress takes the new addresses in its next step.
+    if (entry.round) {
+      if (!entry.online) this.#armStagger(entry, entry.round);
+      return;
+    }
     // A new address is a reason to try now rather than at the end of a long backoff.
     this.#schedule(entry, 0, changed);
   }
@@ -217,8 +290,8 @@ export class Registry {
   #onLost(id: PeerId, source: AddressSource): void {
     const entry = this.#entries.get(id.toString());
     if (!entry) return;
-    for (const [key, address] of entry.addresses) if (address.source === source) entry.addresses.delete(key);
-    if (entry.addresses.size === 0 && !entry.online) this.#cancel(entry);
+    entry.book.lose(source);
+    if (entry.book.size === 0 && !entry.online) this.#cancel(entry);
   }
 
   #entry(id: PeerId): Entry {
@@ -228,11 +301,11 @@ export class Registry {
       if (this.#entries.size >= this.#maxPeers) this.#evict();
       entry = {
         id,
-        addresses: new Map(),
+        book: new AddressBook(this.#limits),
         lastSeen: undefined,
         attempts: 0,
         timer: undefined,
-        dialing: undefined,
+        round: undefined,
         online: false,
       };
       this.#entries.set(key, entry);
@@ -254,11 +327,12 @@ export class Registry {
   }
 
   /**
-   * Plans a dial in `delayMs` if the peer is trusted, offline, addressable and
-   * not being dialled. An earlier plan stays unless `replace` is set.
+   * Plans a dial round in `delayMs` if the peer is trusted, offline,
+   * addressable and not being dialled. An earlier plan stays unless
+   * `replace` is set.
    */
   #schedule(entry: Entry, delayMs: number, replace = false): void {
-    if (!this.#running || entry.online || entry.dialing || entry.addresses.size === 0) return;
+    if (!this.#running || entry.online || entry.round || entry.book.size === 0) return;
     if (!this.#dialer.isTrusted(entry.id)) return;
     if (entry.timer !== undefined) {
       if (!replace) return;
@@ -266,58 +340,193 @@ export class Registry {
     }
     entry.timer = this.#timers.setTimeout(() => {
       entry.timer = undefined;
-      void this.#dial(entry);
+      this.#dial(entry);
     }, delayMs);
   }
 
-  async #dial(entry: Entry): Promise<void> {
-    if (!this.#running || entry.online || entry.dialing || !this.#dialer.isTrusted(entry.id)) return;
+  #dial(entry: Entry): void {
+    if (!this.#running || entry.online || entry.round || !this.#dialer.isTrusted(entry.id)) return;
     if (this.#dialer.isConnected(entry.id)) {
       entry.online = true;
       return;
     }
-    const controller = new AbortController();
-    entry.dialing = controller;
-    let lastError: Error | undefined;
-    // Most recently seen address first.
-    for (const address of [...entry.addresses.values()].reverse()) {
-      if (controller.signal.aborted) break;
-      try {
-        await this.#dialer.connect(entry.id, address, { signal: controller.signal });
-        lastError = undefined;
-        break;
-      } catch (error) {
-        lastError = error instanceof Error ? error : new Error(String(error));
+    const round: Round = {
+      inFlight: new Set(),
+      tried: new Set(),
+      perReport: new Map(),
+      lastStart: -Infinity,
+      timer: undefined,
+      lastError: undefined,
+    };
+    entry.round = round;
+    if (!this.#startNext(entry, round)) this.#finish(entry, round);
+  }
+
+  /**
+   * The next address to dial in this round: not dialled yet in it; the
+   * authenticated address and its sender's first, then from the sender with
+   * the fewest dials so far, best evidenced among those. One sender holds at
+   * most half the slots, so a sender with a stream of fresh addresses that
+   * never answer cannot keep another waiting.
+   */
+  #pick(entry: Entry, round: Round): RankedAddress | undefined {
+    const busy = new Map<string, number>();
+    for (const attempt of round.inFlight) busy.set(attempt.report, (busy.get(attempt.report) ?? 0) + 1);
+    const perSender = Math.ceil(this.#maxParallel / 2);
+    let best: RankedAddress | undefined;
+    let fewest = Infinity;
+    for (const address of entry.book.ordered()) {
+      if (round.tried.has(addressKey(address)) || (busy.get(address.report) ?? 0) >= perSender) continue;
+      if (address.proven) return address;
+      const dials = round.perReport.get(address.report) ?? 0;
+      if (dials < fewest) {
+        best = address;
+        fewest = dials;
       }
     }
-    if (entry.dialing === controller) entry.dialing = undefined;
-    if (controller.signal.aborted || !lastError) {
-      if (!lastError) entry.attempts = 0;
+    return best;
+  }
+
+  /** Starts the next address if there is one and a slot is free; true if it did. */
+  #startNext(entry: Entry, round: Round): boolean {
+    if (entry.round !== round || entry.online) return false;
+    const address = this.#pick(entry, round);
+    // Proven addresses (a handful at most) do not wait for slots held by strangers.
+    if (!address || (round.inFlight.size >= this.#maxParallel && !address.proven)) return false;
+    const { report, authenticated: _, proven: __, ...target } = address;
+    round.tried.add(addressKey(address));
+    round.perReport.set(report, (round.perReport.get(report) ?? 0) + 1);
+    this.#forgetStale(entry, round);
+    round.lastStart = this.#now();
+    const attempt: Attempt = { report, controller: new AbortController(), timer: undefined, settled: false };
+    round.inFlight.add(attempt);
+    attempt.timer = this.#timers.setTimeout(() => {
+      attempt.timer = undefined;
+      this.#failed(entry, round, attempt, new TimeoutError(`no session at ${target.host}:${target.port} within ${this.#dialTimeoutMs} ms`));
+    }, this.#dialTimeoutMs);
+    let dial: Promise<void>;
+    try {
+      dial = this.#dialer.connect(entry.id, target, { signal: attempt.controller.signal });
+    } catch (error) {
+      dial = Promise.reject(error);
+    }
+    dial.then(
+      () => this.#succeeded(entry, round, attempt, target),
+      (error: unknown) => this.#failed(entry, round, attempt, error instanceof Error ? error : new Error(String(error))),
+    );
+    this.#armStagger(entry, round);
+    return true;
+  }
+
+  /** Keeps the round's bookkeeping within the book's size while a flood replaces addresses under it. */
+  #forgetStale(entry: Entry, round: Round): void {
+    const bound = 4 * this.#limits.maxAddresses;
+    if (round.tried.size <= bound && round.perReport.size <= bound) return;
+    const ordered = entry.book.ordered();
+    const keys = new Set(ordered.map(addressKey));
+    const reports = new Set(ordered.map((a) => a.report));
+    for (const key of round.tried) if (!keys.has(key)) round.tried.delete(key);
+    for (const key of round.perReport.keys()) if (!reports.has(key)) round.perReport.delete(key);
+  }
+
+  /** Plans the next staggered start, if an address is waiting and none is planned. */
+  #armStagger(entry: Entry, round: Round): void {
+    if (round.timer !== undefined || entry.round !== round || entry.online || !this.#pick(entry, round)) return;
+    const delay = Math.max(0, round.lastStart + this.#staggerMs - this.#now());
+    round.timer = this.#timers.setTimeout(() => {
+      round.timer = undefined;
+      // With every slot busy the next start waits for one to free up.
+      this.#startNext(entry, round);
+    }, delay);
+  }
+
+  #succeeded(entry: Entry, round: Round, attempt: Attempt, address: TransportAddress): void {
+    // One the round had already given up on, or aborted for a winner, is not
+    // the session's address (the dialer reports what it kept through `authenticated`).
+    if (attempt.settled) return;
+    entry.book.authenticated(address);
+    this.#settle(round, attempt);
+    if (entry.round !== round) return;
+    entry.attempts = 0;
+    this.#endRound(entry, round);
+  }
+
+  #failed(entry: Entry, round: Round, attempt: Attempt, error: Error): void {
+    if (attempt.settled) return;
+    this.#settle(round, attempt);
+    attempt.controller.abort(error);
+    round.lastError = error;
+    if (entry.round !== round) return;
+    // A failure frees a slot: the next address need not wait for the stagger.
+    if (!this.#startNext(entry, round) && round.inFlight.size === 0 && (entry.online || !this.#pick(entry, round))) {
+      this.#finish(entry, round);
+    }
+  }
+
+  #settle(round: Round, attempt: Attempt): void {
+    attempt.settled = true;
+    if (attempt.timer !== undefined) this.#timers.clearTimeout(attempt.timer);
+    attempt.timer = undefined;
+    round.inFlight.delete(attempt);
+  }
+
+  /** The round is over without a session of its own: retry with backoff unless the peer is online anyway. */
+  #finish(entry: Entry, round: Round): void {
+    this.#endRound(entry, round);
+    if (entry.online || !this.#running) return;
+    if (this.#dialer.isConnected(entry.id)) {
+      entry.online = true;
       return;
     }
     const retry =
-      this.#running && this.#dialer.isTrusted(entry.id) && entry.addresses.size > 0
+      this.#dialer.isTrusted(entry.id) && entry.book.size > 0
         ? backoffDelay(entry.attempts++, this.#backoff, this.#random())
         : undefined;
-    this.#events.emit('dial:failed', entry.id, lastError, retry);
+    this.#events.emit('dial:failed', entry.id, round.lastError ?? new NotConnectedError('no address left to dial'), retry);
     if (retry !== undefined) this.#schedule(entry, retry);
+  }
+
+  /** Aborts what is still in flight and forgets the round. */
+  #endRound(entry: Entry, round: Round): void {
+    this.#clearTimer(round);
+    for (const attempt of [...round.inFlight]) {
+      this.#settle(round, attempt);
+      attempt.controller.abort();
+    }
+    if (entry.round === round) entry.round = undefined;
+  }
+
+  #clearTimer(round: Round): void {
+    if (round.timer !== undefined) this.#timers.clearTimeout(round.timer);
+    round.timer = undefined;
   }
 
   #cancel(entry: Entry): void {
     if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
     entry.timer = undefined;
-    entry.dialing?.abort();
-    entry.dialing = undefined;
+    if (entry.round) this.#endRound(entry, entry.round);
   }
 
   #record(entry: Entry): PeerRecord {
-    const status = entry.online ? 'online' : entry.dialing ? 'connecting' : 'offline';
+    const status = entry.online ? 'online' : entry.round ? 'connecting' : 'offline';
     return {
       id: entry.id,
       trusted: this.#dialer.isTrusted(entry.id),
       status,
-      addresses: [...entry.addresses.values()].reverse().map((a) => ({ ...a })),
+      addresses: entry.book.ordered().map(({ report: _, proven: __, ...a }) => a),
       lastSeen: entry.lastSeen,
     };
   }
+}
+
+function positive(name: string, value: number, zeroAllowed = false): number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && (value > 0 || (zeroAllowed && value === 0)))) {
+    throw new InvalidArgumentError(`${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number`);
+  }
+  return value;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return value;
 }
