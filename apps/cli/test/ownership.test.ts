@@ -1,56 +1,30 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  NODE_UID,
+  OTHER_UID,
+  otherUserUnavailableReason,
+  ownedDir,
+  passableTempDir,
+  runNodeAsUser,
+  type UserRunResult,
+} from '@peernet/compliance';
 
 // A data directory another local user prepared must not let them decide whom
 // the node trusts or which key it uses. The built CLI runs as nobody (setpriv)
 // on directories and files owned by root or by another uid.
 const main = path.join(__dirname, '..', 'dist', 'main.js');
 
-const NODE_UID = 65534;
-const OTHER_UID = 65533;
 // The key the other user wants trusted (any valid id: it is never dialled).
 const PLANTED = 'bf5tir7dg725tlifzwfrww2fw2hj4onqstodb64pqxitbol7w3hq';
 
-// The children open no TLS connection; without this variable each Node start skips parsing a CA bundle.
-const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
-
-function unavailableReason(): string | undefined {
-  if (process.platform !== 'linux') return 'ownership tests run on Linux (Windows has no uids to check)';
-  if (process.getuid?.() !== 0) return 'ownership tests need root (chown, and setpriv to run the CLI as another user)';
-  const probe = spawnSync('setpriv', ['--version'], { stdio: 'ignore' });
-  if (probe.error !== undefined || probe.status !== 0) return 'setpriv (Debian package util-linux) is not installed';
-  return undefined;
-}
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `peernet <args>` as `uid` (root when 0, else without any group) and
- * waits for it to exit. A `serve` that starts never exits by itself: it is
- * killed at the timeout and its null status fails the test.
- */
-function peernet(uid: number, args: readonly string[]): Result {
-  const command = [process.execPath, main, ...args];
-  const child =
-    uid === 0
-      ? spawnSync(command[0] as string, command.slice(1), { encoding: 'utf8', env: childEnv, timeout: 15_000 })
-      : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...command], {
-          encoding: 'utf8',
-          env: childEnv,
-          timeout: 15_000,
-        });
-  return { status: child.status, stdout: child.stdout, stderr: child.stderr };
-}
+/** Runs `peernet <args>` as `uid`; a `serve` that starts never exits by itself, so its null status (killed at the timeout) fails the test. */
+const peernet = (uid: number, args: readonly string[]): UserRunResult => runNodeAsUser(uid, [main, ...args]);
 
 const NET = ['--host', '127.0.0.1', '--no-discovery'];
-const unavailable = unavailableReason();
+const unavailable = otherUserUnavailableReason();
 
 if (unavailable !== undefined) {
   describe('peernet on a data directory of another user', () => {
@@ -62,9 +36,7 @@ if (unavailable !== undefined) {
     let counter = 0;
     beforeAll(() => {
       if (!fs.existsSync(main)) throw new Error(`${main} is missing: build apps/cli first (pnpm --filter @peernet/cli build)`);
-      // mkdtemp makes it 0700: nobody must be able to pass through (this directory only).
-      root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-cli-owner-')));
-      fs.chmodSync(root, 0o755);
+      root = passableTempDir('peernet-cli-owner-');
     });
     afterAll(() => {
       if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
@@ -72,13 +44,7 @@ if (unavailable !== undefined) {
 
     /** A directory owned by `uid` with `mode`, in a fresh root-owned 0755 directory. */
     function dirOf(uid: number, mode: number): string {
-      const parent = path.join(root, `case-${++counter}`);
-      fs.mkdirSync(parent, { mode: 0o755 });
-      const dir = path.join(parent, 'peernet');
-      fs.mkdirSync(dir);
-      fs.chownSync(dir, uid, uid);
-      fs.chmodSync(dir, mode);
-      return dir;
+      return ownedDir(ownedDir(root, `case-${++counter}`, 0, 0o755), 'peernet', uid, mode);
     }
 
     /** What another user plants: a trust.json (0644) that trusts their key. */
@@ -137,7 +103,7 @@ if (unavailable !== undefined) {
       const child = spawn(
         'setpriv',
         [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, main, 'serve', '--data-dir', dir, ...NET],
-        { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+        { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stdout = '';
       let stderr = '';

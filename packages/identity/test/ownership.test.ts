@@ -1,28 +1,18 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  NODE_UID,
+  OTHER_UID,
+  otherUserUnavailableReason,
+  ownedDir,
+  passableTempDir,
+  runNodeAsUser,
+} from '@peernet/compliance';
 import { UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
 import { KEYFILE_NAME, generateIdentity, loadIdentity, loadOrCreateIdentity, saveIdentity } from '../src/index.js';
 
 const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
 const childScript = path.join(__dirname, 'fixtures', 'open-as-user.mjs');
-
-// The node under test runs as nobody; "another user" is a uid nobody else uses.
-const NODE_UID = 65534;
-const OTHER_UID = 65533;
-
-// The children open no TLS connection; without this variable each Node start skips parsing a CA bundle.
-const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
-
-/** Why files of other users cannot be made and another user's process cannot be run here, if so. */
-function unavailableReason(): string | undefined {
-  if (process.platform !== 'linux') return 'ownership tests run on Linux (Windows has no uids to check)';
-  if (process.getuid?.() !== 0) return 'ownership tests need root (chown, and setpriv to run a node as another user)';
-  const probe = spawnSync('setpriv', ['--version'], { stdio: 'ignore' });
-  if (probe.error !== undefined || probe.status !== 0) return 'setpriv (Debian package util-linux) is not installed';
-  return undefined;
-}
 
 /** The rejection of `promise`, failing the test if it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<PeerNetError> {
@@ -41,11 +31,7 @@ interface ChildOutcome {
 
 /** Runs `loadOrCreateIdentity({ dataDir })` in a process of uid NODE_UID (no groups) and returns what it printed. */
 function openAsNode(dataDir: string): ChildOutcome {
-  const child = spawnSync(
-    'setpriv',
-    [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, childScript, dataDir],
-    { encoding: 'utf8', env: childEnv, timeout: 20_000 },
-  );
+  const child = runNodeAsUser(NODE_UID, [childScript, dataDir], { timeoutMs: 20_000 });
   const line = child.stdout.trim().split('\n').pop() ?? '';
   if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
   const outcome = JSON.parse(line) as ChildOutcome;
@@ -53,7 +39,7 @@ function openAsNode(dataDir: string): ChildOutcome {
   return outcome;
 }
 
-const unavailable = unavailableReason();
+const unavailable = otherUserUnavailableReason();
 
 if (unavailable !== undefined) {
   describe('keyfile ownership', () => {
@@ -70,29 +56,15 @@ if (unavailable !== undefined) {
             'Build it first: pnpm turbo run build --filter=@peernet/identity...',
         );
       }
-      // mkdtemp makes it 0700: the node's uid must be able to pass through (this directory only).
-      root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-identity-owner-')));
-      fs.chmodSync(root, 0o755);
+      root = passableTempDir('peernet-identity-owner-');
     });
     afterAll(() => {
       if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
     });
 
     /** A fresh directory (0755, root's) for one case. */
-    function caseDir(): string {
-      const dir = path.join(root, `case-${++counter}`);
-      fs.mkdirSync(dir, { mode: 0o755 });
-      return dir;
-    }
-
-    /** A directory owned by `uid` with `mode` (chmod, so the umask does not matter). */
-    function dirOf(parent: string, name: string, uid: number, mode: number): string {
-      const dir = path.join(parent, name);
-      fs.mkdirSync(dir);
-      fs.chownSync(dir, uid, uid);
-      fs.chmodSync(dir, mode);
-      return dir;
-    }
+    const caseDir = (): string => ownedDir(root, `case-${++counter}`, 0, 0o755);
+    const dirOf = ownedDir;
 
     describe('a node running as root', () => {
       it("refuses a 0600 identity.key owned by another user, and creates no key instead", async () => {

@@ -1,32 +1,22 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  NODE_UID,
+  OTHER_UID,
+  otherUserUnavailableReason,
+  ownedDir,
+  passableTempDir,
+  runNodeAsUser,
+} from '@peernet/compliance';
 import { PeerId, UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
 import { openFileTrustStore } from '../src/index.js';
 
 const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
 const childScript = path.join(__dirname, 'fixtures', 'open-as-user.mjs');
 
-// The node under test runs as nobody; "another user" is a uid nobody else uses.
-const NODE_UID = 65534;
-const OTHER_UID = 65533;
-
 const id = (n: number): string => PeerId.fromBytes(new Uint8Array(32).fill(n)).toString();
 // The key another local user wants the node to trust.
 const PLANTED = id(66);
-
-// The children open no TLS connection; without this variable each Node start skips parsing a CA bundle.
-const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
-
-/** Why files of other users cannot be made and another user's process cannot be run here, if so. */
-function unavailableReason(): string | undefined {
-  if (process.platform !== 'linux') return 'ownership tests run on Linux (Windows has no uids to check)';
-  if (process.getuid?.() !== 0) return 'ownership tests need root (chown, and setpriv to run a node as another user)';
-  const probe = spawnSync('setpriv', ['--version'], { stdio: 'ignore' });
-  if (probe.error !== undefined || probe.status !== 0) return 'setpriv (Debian package util-linux) is not installed';
-  return undefined;
-}
 
 /** A valid trust file trusting `peers`. */
 function trustFileText(...peers: string[]): string {
@@ -40,11 +30,7 @@ interface ChildOutcome {
 
 /** Opens the trust file `file` in a process of uid NODE_UID (no groups), optionally adds `peer`, and asks whether `peer` is trusted. */
 function openAsNode(file: string, action: 'has' | 'add', peer: string): ChildOutcome {
-  const child = spawnSync(
-    'setpriv',
-    [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, childScript, file, action, peer],
-    { encoding: 'utf8', env: childEnv, timeout: 20_000 },
-  );
+  const child = runNodeAsUser(NODE_UID, [childScript, file, action, peer], { timeoutMs: 20_000 });
   const line = child.stdout.trim().split('\n').pop() ?? '';
   if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
   const outcome = JSON.parse(line) as ChildOutcome;
@@ -52,7 +38,7 @@ function openAsNode(file: string, action: 'has' | 'add', peer: string): ChildOut
   return outcome;
 }
 
-const unavailable = unavailableReason();
+const unavailable = otherUserUnavailableReason();
 
 if (unavailable !== undefined) {
   describe('trust file ownership', () => {
@@ -69,29 +55,15 @@ if (unavailable !== undefined) {
             'Build it first: pnpm turbo run build --filter=@peernet/trust...',
         );
       }
-      // mkdtemp makes it 0700: the node's uid must be able to pass through (this directory only).
-      root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-trust-owner-')));
-      fs.chmodSync(root, 0o755);
+      root = passableTempDir('peernet-trust-owner-');
     });
     afterAll(() => {
       if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
     });
 
     /** A fresh directory (0755, root's) for one case. */
-    function caseDir(): string {
-      const dir = path.join(root, `case-${++counter}`);
-      fs.mkdirSync(dir, { mode: 0o755 });
-      return dir;
-    }
-
-    /** A directory owned by `uid` with `mode` (chmod, so the umask does not matter). */
-    function dirOf(parent: string, name: string, uid: number, mode: number): string {
-      const dir = path.join(parent, name);
-      fs.mkdirSync(dir);
-      fs.chownSync(dir, uid, uid);
-      fs.chmodSync(dir, mode);
-      return dir;
-    }
+    const caseDir = (): string => ownedDir(root, `case-${++counter}`, 0, 0o755);
+    const dirOf = ownedDir;
 
     /** A file owned by `uid` with `mode`. */
     function fileOf(file: string, text: string, uid: number, mode: number): string {

@@ -1,0 +1,68 @@
+// Tests of what a node does with files of other local users: they need real
+// files owned by other uids (chown, as root) and a node running as a user who
+// is not root (setpriv), so that the kernel, not a mock, decides who owns what.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The uid a node under test runs as: nobody. */
+export const NODE_UID = 65534;
+
+/** A uid nobody uses: "another local user", the owner of planted files. */
+export const OTHER_UID = 65533;
+
+/** Why files of other users cannot be made, or a process run as one, on this machine; undefined when they can. */
+export function otherUserUnavailableReason(): string | undefined {
+  if (process.platform !== 'linux') return 'ownership tests run on Linux (Windows has no uids to check)';
+  if (process.getuid?.() !== 0) return 'ownership tests need root (chown, and setpriv to run a node as another user)';
+  const probe = spawnSync('setpriv', ['--version'], { stdio: 'ignore' });
+  if (probe.error !== undefined || probe.status !== 0) return 'setpriv (Debian package util-linux) is not installed';
+  return undefined;
+}
+
+/** How a process run by {@link runNodeAsUser} ended and what it printed. */
+export interface UserRunResult {
+  /** Exit status; null when it was killed at the timeout. */
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+// The children open no TLS connection; without this variable each Node start skips parsing a CA bundle.
+const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
+
+/**
+ * Runs `node <args>` as `uid` (as is for root; for any other uid with that
+ * uid as its group and no supplementary groups) and waits for it to exit,
+ * killing it after `timeoutMs` (default 15 s).
+ */
+export function runNodeAsUser(uid: number, args: readonly string[], options: { timeoutMs?: number } = {}): UserRunResult {
+  const spawnOptions = { encoding: 'utf8' as const, env: childEnv, timeout: options.timeoutMs ?? 15_000 };
+  const child =
+    uid === 0
+      ? spawnSync(process.execPath, args, spawnOptions)
+      : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, ...args], spawnOptions);
+  if (child.error !== undefined && child.status === null && child.signal === null) throw child.error;
+  return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+}
+
+/**
+ * A new temp directory, real path, that other users may pass through (0755:
+ * mkdtemp makes it 0700, which would stop a node running as `NODE_UID`
+ * before it reaches the files under test). Remove it with `fs.rmSync`.
+ */
+export function passableTempDir(prefix: string): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** Makes the directory `parent/name`, owned by `uid` (and group `uid`) with `mode` exactly, whatever the umask. */
+export function ownedDir(parent: string, name: string, uid: number, mode: number): string {
+  const dir = path.join(parent, name);
+  fs.mkdirSync(dir);
+  fs.chownSync(dir, uid, uid);
+  fs.chmodSync(dir, mode);
+  return dir;
+}
