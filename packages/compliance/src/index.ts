@@ -17,7 +17,7 @@ export {
 export * from './discovery-suite.js';
 export { FakeClock, settle } from './fake-clock.js';
 export { createNetnsLab, netnsUnavailableReason } from './netns.js';
-export { NODE_UID, OTHER_UID, otherUserUnavailableReason, ownedDir, passableTempDir, runNodeAsUser } from './other-user.js';
+export { NODE_UID, OTHER_UID, otherUserUnavailableReason, ownedDir, passableTempDir, runJsonAsUser, runNodeAsUser } from './other-user.js';
 export type { UserRunResult } from './other-user.js';
 export type { NetnsHost, NetnsLab } from './netns.js';
 export { runJestFixtures } from './child-jest.js';

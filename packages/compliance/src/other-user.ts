@@ -48,6 +48,22 @@ export function runNodeAsUser(uid: number, args: readonly string[], options: { t
 }
 
 /**
+ * Runs a script as `uid` (see {@link runNodeAsUser}) that reports its outcome
+ * as a JSON line, and returns the last line it printed, parsed, with its exit
+ * status; throws with its stderr when it printed none.
+ */
+export function runJsonAsUser<T>(
+  uid: number,
+  args: readonly string[],
+  options: { timeoutMs?: number } = {},
+): { status: number | null; outcome: T } {
+  const child = runNodeAsUser(uid, args, options);
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
+  return { status: child.status, outcome: JSON.parse(line) as T };
+}
+
+/**
  * A new temp directory, real path, that other users may pass through (0755:
  * mkdtemp makes it 0700, which would stop a node running as `NODE_UID`
  * before it reaches the files under test). Remove it with `fs.rmSync`.

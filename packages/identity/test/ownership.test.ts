@@ -6,7 +6,7 @@ import {
   otherUserUnavailableReason,
   ownedDir,
   passableTempDir,
-  runNodeAsUser,
+  runJsonAsUser,
 } from '@peernet/compliance';
 import { UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
 import { KEYFILE_NAME, generateIdentity, loadIdentity, loadOrCreateIdentity, saveIdentity } from '../src/index.js';
@@ -31,11 +31,8 @@ interface ChildOutcome {
 
 /** Runs `loadOrCreateIdentity({ dataDir })` in a process of uid NODE_UID (no groups) and returns what it printed. */
 function openAsNode(dataDir: string): ChildOutcome {
-  const child = runNodeAsUser(NODE_UID, [childScript, dataDir], { timeoutMs: 20_000 });
-  const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
-  const outcome = JSON.parse(line) as ChildOutcome;
-  expect(child.status).toBe(outcome.error === undefined ? 0 : 1);
+  const { status, outcome } = runJsonAsUser<ChildOutcome>(NODE_UID, [childScript, dataDir], { timeoutMs: 20_000 });
+  expect(status).toBe(outcome.error === undefined ? 0 : 1);
   return outcome;
 }
 

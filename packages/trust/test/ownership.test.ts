@@ -6,7 +6,7 @@ import {
   otherUserUnavailableReason,
   ownedDir,
   passableTempDir,
-  runNodeAsUser,
+  runJsonAsUser,
 } from '@peernet/compliance';
 import { PeerId, UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
 import { openFileTrustStore } from '../src/index.js';
@@ -30,11 +30,8 @@ interface ChildOutcome {
 
 /** Opens the trust file `file` in a process of uid NODE_UID (no groups), optionally adds `peer`, and asks whether `peer` is trusted. */
 function openAsNode(file: string, action: 'has' | 'add', peer: string): ChildOutcome {
-  const child = runNodeAsUser(NODE_UID, [childScript, file, action, peer], { timeoutMs: 20_000 });
-  const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
-  const outcome = JSON.parse(line) as ChildOutcome;
-  expect(child.status).toBe(outcome.error === undefined ? 0 : 1);
+  const { status, outcome } = runJsonAsUser<ChildOutcome>(NODE_UID, [childScript, file, action, peer], { timeoutMs: 20_000 });
+  expect(status).toBe(outcome.error === undefined ? 0 : 1);
   return outcome;
 }
 
