@@ -187,7 +187,7 @@ function checkCap(value: number, limit: number): number {
 
 /** Largest Noise message, and so the largest u16 frame (Noise spec, section 3). */
 export const MAX_NOISE_MESSAGE_BYTES = 65535;
-/** Cap on handshake frames before the peer is authenticated (DESIGN: 1 KiB). */
+/** Cap on handshake frames before the peer is authenticated (1 KiB, docs/protocol.md section 3.4). */
 export const HANDSHAKE_FRAME_MAX_BYTES = 1024;
 /** Default cap on one envelope (16 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;

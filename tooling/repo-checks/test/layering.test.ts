@@ -3,18 +3,6 @@ import { join, relative, sep } from 'node:path';
 
 const root = join(__dirname, '..', '..', '..');
 
-/** DESIGN.md's layering, lowest first: a package may depend only on lower layers. */
-const layers: string[][] = [
-  ['@peernet/interface', '@peernet/atomic-file'],
-  ['@peernet/identity', '@peernet/noise', '@peernet/frame', '@peernet/trust'],
-  ['@peernet/connection'],
-  ['@peernet/transport-tcp', '@peernet/discovery-mdns', '@peernet/discovery-udp', '@peernet/liveness'],
-  ['@peernet/registry'],
-  ['@peernet/rpc'],
-  ['peernet'],
-];
-const layerOf = new Map(layers.flatMap((names, i) => names.map((name) => [name, i] as const)));
-
 interface Manifest {
   name: string;
   private?: boolean;
@@ -45,9 +33,12 @@ function importedWorkspaceModules(dir: string): Set<string> {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const path = join(d, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts')) {
+      else if (/\.[cm]?tsx?$/.test(entry.name)) {
         const source = readFileSync(path, 'utf8');
-        for (const match of source.matchAll(/(?:from|import)\s*\(?\s*['"]((?:@peernet\/[a-z0-9-]+)|peernet)['"]/g)) {
+        // A subpath (`@peernet/x/y`) is still an edge to `@peernet/x`.
+        for (const match of source.matchAll(
+          /(?:from|import)\s*\(?\s*['"]((?:@peernet\/[a-z0-9-]+)|peernet)(?:\/[^'"]*)?['"]/g,
+        )) {
           found.add(match[1] as string);
         }
       }
@@ -57,21 +48,85 @@ function importedWorkspaceModules(dir: string): Set<string> {
   return found;
 }
 
-describe('layering (DESIGN.md)', () => {
-  it.each(packages.filter((p) => p.manifest.name !== '@peernet/compliance').map((p) => [p.manifest.name, p]))(
-    '%s imports only lower layers',
+/**
+ * The allowed edges, read from the table between the `dependency-map` markers
+ * of docs/architecture.md, so the map readers see is the rule enforced here.
+ * Rows are `| \`package\` | \`import\`, \`import\` | job |` (`—` for no
+ * imports), with `@peernet/` left out of the names.
+ */
+function readDependencyMap(): { edges: Map<string, string[]>; problems: string[] } {
+  const doc = readFileSync(join(root, 'docs', 'architecture.md'), 'utf8');
+  const begin = doc.indexOf('<!-- dependency-map:begin -->');
+  const end = doc.indexOf('<!-- dependency-map:end -->');
+  const edges = new Map<string, string[]>();
+  const problems: string[] = [];
+  if (begin < 0 || end < begin) return { edges, problems: ['no dependency-map markers in docs/architecture.md'] };
+  const known = new Map(packages.map((p) => [p.manifest.name.replace(/^@peernet\//, ''), p.manifest.name]));
+  const resolve = (short: string): string => {
+    const name = known.get(short);
+    if (name === undefined) problems.push(`\`${short}\` is not a package`);
+    return name ?? short;
+  };
+  const rows = doc
+    .slice(begin, end)
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
+    .slice(2); // header and separator
+  for (const row of rows) {
+    const cells = row.split('|').slice(1, -1).map((cell) => cell.trim());
+    const from = /^`([a-z0-9-]+)`$/.exec(cells[0] ?? '')?.[1];
+    const list = cells[1] ?? '';
+    // Anything but backticked names, commas and `—` would be an edge the parser silently dropped.
+    if (cells.length !== 3 || from === undefined || !/^(—|`[a-z0-9-]+`(\s*,\s*`[a-z0-9-]+`)*)$/.test(list)) {
+      problems.push(`unreadable row: ${row}`);
+      continue;
+    }
+    const name = resolve(from);
+    if (edges.has(name)) problems.push(`\`${from}\` has two rows`);
+    edges.set(name, [...list.matchAll(/`([a-z0-9-]+)`/g)].map((m) => resolve(m[1] as string)));
+  }
+  return { edges, problems };
+}
+
+const map = readDependencyMap();
+
+describe('dependency map (docs/architecture.md)', () => {
+  it('has one readable row for every package and nothing else', () => {
+    expect(map.problems).toEqual([]);
+    expect([...map.edges.keys()].sort()).toEqual(packages.map((p) => p.manifest.name).sort());
+  });
+
+  it.each(packages.map((p) => [p.manifest.name, p]))(
+    '%s imports exactly what the map lists, each a dependency',
     (name, { dir, manifest }) => {
-      const own = layerOf.get(name);
-      expect(own).toBeDefined();
-      for (const imported of importedWorkspaceModules(dir)) {
-        if (imported === name) continue;
-        const layer = layerOf.get(imported);
-        expect({ imported, layer }).toEqual({ imported, layer: expect.any(Number) });
-        expect({ imported, below: (layer as number) < (own as number) }).toEqual({ imported, below: true });
-        expect(Object.keys(manifest.dependencies ?? {})).toContain(imported);
-      }
+      const imported = [...importedWorkspaceModules(dir)].filter((m) => m !== name).sort();
+      const allowed = [...(map.edges.get(name) ?? [])].sort();
+      // Both ways: a new edge needs a reviewed map change, and an edge gone from the code leaves the map.
+      expect({
+        name,
+        importedButNotInMap: imported.filter((m) => !allowed.includes(m)),
+        inMapButNotImported: allowed.filter((m) => !imported.includes(m)),
+        importedButNotADependency: imported.filter((m) => !Object.keys(manifest.dependencies ?? {}).includes(m)),
+      }).toEqual({ name, importedButNotInMap: [], inMapButNotImported: [], importedButNotADependency: [] });
     },
   );
+
+  it('has no cycles', () => {
+    const cycles: string[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (name: string, path: string[]): void => {
+      if (state.get(name) === 'done') return;
+      if (state.get(name) === 'visiting') {
+        cycles.push([...path.slice(path.indexOf(name)), name].join(' → '));
+        return;
+      }
+      state.set(name, 'visiting');
+      for (const next of map.edges.get(name) ?? []) visit(next, [...path, name]);
+      state.set(name, 'done');
+    };
+    for (const name of map.edges.keys()) visit(name, []);
+    expect(cycles).toEqual([]);
+  });
 });
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
