@@ -66,6 +66,24 @@ async function write(peer: RawPeer, bytes: Uint8Array): Promise<boolean> {
   return !peer.ended;
 }
 
+// Plaintext sealed per write: the attacker and the measuring peer share this
+// process, and sealing 16 MiB in one go would stall the measuring peer's
+// replies here, not at the node.
+const SEAL_PIECE = 1 * MiB;
+
+/**
+ * Seals `bytes` on the session and writes them a piece at a time, letting
+ * this process's other work run between pieces; false once the node has
+ * closed the connection.
+ */
+async function writeSealed(peer: RawPeer, s: RawSession, bytes: Uint8Array): Promise<boolean> {
+  for (let at = 0; at < bytes.length; at += SEAL_PIECE) {
+    if (!(await write(peer, s.sealStream(bytes.subarray(at, at + SEAL_PIECE))))) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return !peer.ended;
+}
+
 /** The node's next reply or failure reply on the session (its liveness pings skipped). */
 async function nextReply(s: RawSession): Promise<Envelope> {
   for (;;) {
@@ -137,7 +155,7 @@ describe.each([
     const send = envelope(4, ['nobody'], hostile);
     await during(`send of 16 MiB of ${item.toString(16)} to an unexposed name`, async () => {
       const { peer, s } = await session();
-      expect(await write(peer, s.sealStream(send))).toBe(true);
+      expect(await writeSealed(peer, s, send)).toBe(true);
       // Still open: the same session answers a call made after it.
       expect(await write(peer, s.sealEnvelopes([{ type: 1, id: 1, name: 'echo', args: 'after' }]))).toBe(true);
       expect(await nextReply(s)).toEqual({ type: 2, id: 1, result: 'after' });
@@ -149,7 +167,7 @@ describe.each([
     let id = 0;
     await during(`call of 16 MiB of ${item.toString(16)} to a refusing handler`, async () => {
       const { peer, s } = await session();
-      await write(peer, s.sealStream(envelope(1, [++id, 'admin'], hostile)));
+      await writeSealed(peer, s, envelope(1, [++id, 'admin'], hostile));
       await peer.closedByNode();
     });
   }, 120_000);
@@ -157,7 +175,7 @@ describe.each([
   it('as four calls to a handler that holds them for 30 s: refused before decoding, the session closed', async () => {
     await during(`4 held calls of 16 MiB of ${item.toString(16)}`, async () => {
       const { peer, s } = await session();
-      for (let id = 1; id <= 4 && (await write(peer, s.sealStream(envelope(1, [id, 'hold'], hostile)))); id++);
+      for (let id = 1; id <= 4 && (await writeSealed(peer, s, envelope(1, [id, 'hold'], hostile))); id++);
       await peer.closedByNode();
     });
     expect((await a.target.stats()).holdMaxInFlight).toBe(0);
@@ -172,7 +190,7 @@ describe('arguments within the budget', () => {
     await during('call of 1,000,000 × {} to a refusing handler', async () => {
       const { peer, s } = await session();
       for (let id = 1; id <= 10; id++) {
-        expect(await write(peer, s.sealStream(envelope(1, [id, 'admin'], dear)))).toBe(true);
+        expect(await writeSealed(peer, s, envelope(1, [id, 'admin'], dear))).toBe(true);
         expect(await nextReply(s)).toEqual({ type: 3, id, code: 'forbidden', message: "not allowed to use 'admin'" });
       }
       peer.destroy();
@@ -181,7 +199,7 @@ describe('arguments within the budget', () => {
 
   it('held by a handler for 30 s, four at once: one runs, the others wait for its budget; released when the peer leaves', async () => {
     const { peer, s } = await session();
-    for (let id = 1; id <= 4; id++) expect(await write(peer, s.sealStream(envelope(1, [id, 'hold'], dear)))).toBe(true);
+    for (let id = 1; id <= 4; id++) expect(await writeSealed(peer, s, envelope(1, [id, 'hold'], dear))).toBe(true);
     await eventually(() => a.target.stats(), (stats) => stats.holdInFlight === 1);
     const heldHeap = (await a.target.stats(true)).heapUsed - baselineHeap;
     figures.push(`one held call of 1,000,000 × {}: node heap ${(heldHeap / MiB).toFixed(1)} MiB over idle after a full GC`);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import {
   NODE_UID,
   OTHER_UID,
+  commandAsUser,
   otherUserUnavailableReason,
   ownedDir,
   passableTempDir,
@@ -100,11 +101,8 @@ if (unavailable !== undefined) {
           if (name === 'serve.sock') resolve();
         });
       });
-      const child = spawn(
-        'setpriv',
-        [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, main, 'serve', '--data-dir', dir, ...NET],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const [command, ...args] = commandAsUser(NODE_UID, [main, 'serve', '--data-dir', dir, ...NET]);
+      const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       const seen = (pattern: RegExp, what: string): Promise<void> =>

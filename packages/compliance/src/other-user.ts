@@ -33,16 +33,35 @@ export interface UserRunResult {
 const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
 
 /**
- * Runs `node <args>` as `uid` (as is for root; for any other uid with that
- * uid as its group and no supplementary groups) and waits for it to exit,
- * killing it after `timeoutMs` (default 15 s).
+ * The command line that runs `node <args>` as `uid`: as is for root; for any
+ * other uid through setpriv, with that uid as its group, no supplementary
+ * groups, and one capability, CAP_DAC_READ_SEARCH. The checkout (its code
+ * and node_modules) may sit below a directory only root can enter, such as
+ * a `mktemp -d`; the capability lets the process read it, and nothing more:
+ * it writes, and owns, exactly what the uid may, and ownership is judged by
+ * uids, which no capability changes.
+ */
+export function commandAsUser(uid: number, args: readonly string[]): [command: string, ...args: string[]] {
+  if (uid === 0) return [process.execPath, ...args];
+  return [
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    '--clear-groups',
+    '--inh-caps=+dac_read_search',
+    '--ambient-caps=+dac_read_search',
+    process.execPath,
+    ...args,
+  ];
+}
+
+/**
+ * Runs `node <args>` as `uid` (see {@link commandAsUser}) and waits for it to
+ * exit, killing it after `timeoutMs` (default 15 s).
  */
 export function runNodeAsUser(uid: number, args: readonly string[], options: { timeoutMs?: number } = {}): UserRunResult {
-  const spawnOptions = { encoding: 'utf8' as const, env: childEnv, timeout: options.timeoutMs ?? 15_000 };
-  const child =
-    uid === 0
-      ? spawnSync(process.execPath, args, spawnOptions)
-      : spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, ...args], spawnOptions);
+  const [command, ...rest] = commandAsUser(uid, args);
+  const child = spawnSync(command, rest, { encoding: 'utf8', env: childEnv, timeout: options.timeoutMs ?? 15_000 });
   if (child.error !== undefined && child.status === null && child.signal === null) throw child.error;
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
 }

@@ -17,12 +17,13 @@ let sink: unknown;
 
 /**
  * Heap (and ArrayBuffer memory) still held after full collections by what
- * `make` returns. The least of three measurements: whatever else the process
- * allocates meanwhile (the test runner's own work) only ever adds to one.
+ * `make` returns: the median of five measurements, so that one disturbed by
+ * the test runner's own allocations or collections, either way, is not the
+ * one compared.
  */
 function retained(make: () => unknown): number {
-  let least = Infinity;
-  for (let i = 0; i < 3; i++) {
+  const measured: number[] = [];
+  for (let i = 0; i < 5; i++) {
     gc();
     gc();
     const before = process.memoryUsage();
@@ -31,9 +32,9 @@ function retained(make: () => unknown): number {
     gc();
     const after = process.memoryUsage();
     sink = undefined;
-    least = Math.min(least, after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers));
+    measured.push(after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers));
   }
-  return least;
+  return measured.sort((x, y) => x - y)[2] as number;
 }
 
 /** `count` copies of `item` (encoded items) under one array head. */

@@ -142,7 +142,11 @@ export async function saveIdentity(path: string, identity: Identity, options: Sa
   checkPath(path, 'keyfile path');
   const data = encodeKeyfile(identity);
   try {
-    const outcome = await writeFileAtomic({ path, data, mode: options.overwrite === true ? 'replace' : 'exclusive' });
+    const outcome = await writeFileAtomic({ path, data, mode: options.overwrite === true ? 'replace' : 'exclusive' }).catch(
+      (error: unknown) => {
+        throw new InvalidKeyfileError(`cannot write keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
+      },
+    );
     if (outcome === 'exists') {
       throw new InvalidArgumentError(
         `refusing to overwrite the existing keyfile ${path} (pass { overwrite: true } to replace it)`,
@@ -184,6 +188,9 @@ export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions)
   let outcome: 'written' | 'exists';
   try {
     outcome = await writeFileAtomic({ path: file, data, mode: 'exclusive' });
+  } catch (error) {
+    // A directory we may read but not write (e.g. read-only, or another mode slip) must not leak a bare EACCES.
+    throw new InvalidKeyfileError(`cannot create keyfile ${file}: ${describeFileError(error)}`, { path: file, cause: error });
   } finally {
     data.fill(0);
   }
