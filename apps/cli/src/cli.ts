@@ -2,7 +2,7 @@ import { watch } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { PeerNet, PeerId, PeerNetError, type Logger, type PeerNetOptions, type Value } from 'peernet';
+import { PeerNet, PeerId, isErrorCode, isPeerNetError, type Logger, type PeerNetOptions, type Value } from 'peernet';
 import { loadOrCreateIdentity } from '@peernet/identity';
 import { openFileTrustStore, type FileTrustStore } from '@peernet/trust';
 import { defaultDataDir } from './data-dir.js';
@@ -156,7 +156,7 @@ export async function run(argv: readonly string[]): Promise<number> {
 
 function classify(error: unknown): { code: string; message: string; exitCode: number } {
   if (error instanceof CliError) return { code: error.code, message: error.message, exitCode: error.exitCode };
-  if (error instanceof PeerNetError) {
+  if (isPeerNetError(error) && isErrorCode(error.code)) {
     const exitCode = (() => {
       switch (error.code) {
         case 'invalid_peer_id':

@@ -2,7 +2,7 @@
 // forked by main.ts. It runs a PeerNet node whose discovery is restricted to
 // the loopback interface, reports what happens to the director, and does what
 // the director asks (pair, send, call, ...). The story itself lives in main.ts.
-import { client, PeerNet, PeerNetError, serve, type PeerNetOptions } from 'peernet';
+import { client, PeerNet, isErrorCode, isPeerNetError, serve, type PeerNetOptions } from 'peernet';
 import type { Report, Reply, Request } from './messages.js';
 
 const dataDir = process.argv[2];
@@ -90,7 +90,7 @@ process.on('message', (request: Request) => {
       send({
         seq: request.seq,
         ok: false,
-        code: error instanceof PeerNetError ? error.code : 'error',
+        code: isPeerNetError(error) && isErrorCode(error.code) ? error.code : 'error',
         message: error instanceof Error ? error.message : String(error),
       }),
   );

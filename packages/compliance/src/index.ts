@@ -6,9 +6,11 @@ export {
   Reader,
   nextEvent,
   pseudoRandomBytes,
+  readLines,
   resourceSnapshot,
   resourcesAbove,
   sha256,
+  useTempDir,
   Waiters,
   waitUntil,
   withTimeout,
@@ -17,7 +19,16 @@ export {
 export * from './discovery-suite.js';
 export { FakeClock, settle } from './fake-clock.js';
 export { createNetnsLab, netnsUnavailableReason } from './netns.js';
-export { NODE_UID, OTHER_UID, otherUserUnavailableReason, ownedDir, passableTempDir, runJsonAsUser, runNodeAsUser } from './other-user.js';
+export {
+  NODE_UID,
+  OTHER_UID,
+  commandAsUser,
+  otherUserUnavailableReason,
+  ownedDir,
+  passableTempDir,
+  runJsonAsUser,
+  runNodeAsUser,
+} from './other-user.js';
 export type { UserRunResult } from './other-user.js';
 export type { NetnsHost, NetnsLab } from './netns.js';
 export { runJestFixtures } from './child-jest.js';

@@ -1,4 +1,8 @@
 import { type Hash, createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { DuplexStream } from '@peernet/interface';
 
 /** The loose view of an event emitter the helpers need (DuplexStream's overloads name fixed events). */
@@ -241,4 +245,35 @@ export function pseudoRandomBytes(length: number, seed: number): Uint8Array {
 /** SHA-256 of `bytes` in hex. */
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Calls `onLine` with each complete line `stream` emits, without its newline.
+ * `partial()` is the text after the last newline: a child killed in the middle
+ * of a write leaves one, which `readline` would pass on as a line.
+ */
+export function readLines(stream: Readable, onLine: (line: string) => void): { partial(): string } {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      onLine(line);
+    }
+  });
+  return { partial: () => buffered };
+}
+
+/**
+ * Makes a new directory under the OS temp dir now and removes it, with
+ * everything in it, after the enclosing test file or `describe` block
+ * (`afterAll`). Call it where hooks may be registered, not inside a test.
+ */
+export function useTempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

@@ -13,7 +13,9 @@ import {
   ProtocolError,
   TimeoutError,
   UntrustedPeerError,
+  bytesEqual,
   errorFromWire,
+  isErrorCode,
   isPeerNetError,
   isWireErrorCode,
   type DuplexStream,
@@ -457,7 +459,7 @@ export class Connection {
       throw new HandshakeFailedError('the identity key in the handshake is not a valid Ed25519 key', { cause: error });
     }
     const staticKey = handshake.remoteStaticKey;
-    if (!staticKey || !equalBytes(mapped, staticKey)) {
+    if (!staticKey || !bytesEqual(mapped, staticKey)) {
       throw new HandshakeFailedError('the identity key does not match the Noise static key');
     }
     if (this.#expectedPeer && !peer.equals(this.#expectedPeer)) {
@@ -1199,7 +1201,7 @@ function handlerFailure(error: unknown, entry: ExposedHandler): PeerNetError {
 }
 
 function asHandshakeError(error: unknown): PeerNetError {
-  if (error instanceof PeerNetError) {
+  if (isPeerNetError(error) && isErrorCode(error.code)) {
     if (['untrusted_peer', 'peer_mismatch', 'handshake_failed', 'timeout', 'aborted'].includes(error.code)) {
       return error;
     }
@@ -1209,7 +1211,7 @@ function asHandshakeError(error: unknown): PeerNetError {
 }
 
 function asProtocolError(error: unknown): PeerNetError {
-  if (error instanceof PeerNetError) return error;
+  if (isPeerNetError(error) && isErrorCode(error.code)) return error;
   return new ProtocolError(messageOf(error), { cause: error });
 }
 
@@ -1225,13 +1227,6 @@ function positive(value: number, name: string): number {
 function positiveInteger(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
   return value;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
 }
 
 function hex(bytes: Uint8Array): string {

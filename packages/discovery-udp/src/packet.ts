@@ -1,4 +1,4 @@
-import { InvalidArgumentError, PeerId, type PeerIdLike } from '@peernet/interface';
+import { InvalidArgumentError, PeerId, bytesEqual, type PeerIdLike } from '@peernet/interface';
 import { verify } from '@peernet/identity';
 import type { ReplayTable } from './replay-table.js';
 
@@ -163,7 +163,7 @@ export function decodeAnnouncement(bytes: Uint8Array, options: DecodeAnnouncemen
   if (Math.abs(timestamp - now) > windowMs) return drop('stale');
   const key = bytes.subarray(OFFSET_KEY, OFFSET_KEY + KEY_BYTES);
   const ownKey = options.ownId === undefined ? undefined : PeerId.from(options.ownId).unsafeBytes;
-  if (ownKey !== undefined && equalBytes(key, ownKey)) return drop('own');
+  if (ownKey !== undefined && bytesEqual(key, ownKey)) return drop('own');
   if (replays?.isReplay(key, timestamp) === true) return drop('replayed');
   const id = PeerId.fromBytes(key);
   if (mayVerify !== undefined && !mayVerify(id)) return drop('rateLimited');
@@ -196,11 +196,4 @@ function checkDecodeOptions(options: DecodeAnnouncementOptions): DecodeAnnouncem
     throw new InvalidArgumentError(`decodeAnnouncement windowMs must be a finite number >= 0, got ${String(windowMs)}`);
   }
   return options;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
 }

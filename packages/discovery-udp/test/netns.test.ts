@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { withTimeout } from '@peernet/compliance';
+import { readLines, withTimeout } from '@peernet/compliance';
 import { type NetnsLab, createNetnsLab, netnsUnavailableReason } from '@peernet/compliance';
 import { randomPort } from './helpers.js';
 
@@ -32,17 +32,12 @@ class Node {
       env: childEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let buffered = '';
-    this.child.stdout?.setEncoding('utf8');
-    this.child.stdout?.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        this.lines.push(JSON.parse(buffered.slice(0, newline)) as Line);
-        buffered = buffered.slice(newline + 1);
+    if (this.child.stdout !== null) {
+      readLines(this.child.stdout, (line) => {
+        this.lines.push(JSON.parse(line) as Line);
         this.#notify();
-      }
-    });
+      });
+    }
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       this.stderr += chunk;

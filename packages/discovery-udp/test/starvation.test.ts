@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { resourceSnapshot, resourcesAbove, waitUntil, withTimeout } from '@peernet/compliance';
 import { type Identity, generateIdentity } from '@peernet/identity';
 import {
@@ -57,16 +58,9 @@ class Forger {
       ],
       { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    let buffered = '';
-    this.child.stdout?.setEncoding('utf8');
-    this.child.stdout?.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        this.lines.push(JSON.parse(buffered.slice(0, newline)) as ForgerLine);
-        buffered = buffered.slice(newline + 1);
-      }
-    });
+    if (this.child.stdout) {
+      createInterface({ input: this.child.stdout }).on('line', (line) => this.lines.push(JSON.parse(line) as ForgerLine));
+    }
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       this.stderr += chunk;

@@ -1,7 +1,7 @@
-import { PeerNetError, type PeerNetErrorOptions } from '@peernet/interface';
+import { FileError, type FileErrorOptions } from '@peernet/interface';
 
 /** Options of the keyfile errors: the file concerned and the underlying error. */
-export interface KeyfileErrorOptions extends PeerNetErrorOptions {
+export interface KeyfileErrorOptions extends FileErrorOptions {
   /** Path of the keyfile the error is about. */
   path?: string;
 }
@@ -11,23 +11,15 @@ export interface KeyfileErrorOptions extends PeerNetErrorOptions {
  * truncated, extended, corrupt or of an unknown format. Never answered by
  * silently creating a new identity.
  */
-export class InvalidKeyfileError extends PeerNetError {
-  /** The keyfile's path, when known. */
-  readonly path: string | undefined;
-
+export class InvalidKeyfileError extends FileError {
   constructor(message: string, options?: KeyfileErrorOptions) {
     super('invalid_keyfile', message, options);
-    this.path = options?.path;
   }
 }
 
 /** A keyfile that group or others may read or write (like ssh, the key is refused). */
-export class InsecureKeyfileError extends PeerNetError {
-  /** The keyfile's path, when known. */
-  readonly path: string | undefined;
-
+export class InsecureKeyfileError extends FileError {
   constructor(message: string, options?: KeyfileErrorOptions) {
     super('insecure_keyfile', message, options);
-    this.path = options?.path;
   }
 }

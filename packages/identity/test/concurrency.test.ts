@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { readLines, useTempDir } from '@peernet/compliance';
 import { KEYFILE_NAME, loadIdentity } from '../src/index.js';
 
 const packageDir = path.resolve(__dirname, '..');
@@ -14,7 +14,7 @@ const ROUNDS = 5;
 // The children open no TLS connection; without this variable each Node start skips parsing a CA bundle.
 const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
 
-let root: string;
+const root = useTempDir('peernet-identity-race-');
 
 beforeAll(() => {
   if (!fs.existsSync(builtIndex)) {
@@ -23,25 +23,12 @@ beforeAll(() => {
         'Build it first: cd packages/identity && npx tsc -b',
     );
   }
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-identity-race-'));
-});
-afterAll(() => {
-  if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
 });
 
 /** Feeds each line the child prints to `onLine`; resolves when the child exits cleanly. */
 function runChild(child: ChildProcess, onLine: (line: string) => void): Promise<number | null> {
-  let buffered = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      onLine(buffered.slice(0, newline));
-      buffered = buffered.slice(newline + 1);
-    }
-  });
+  if (child.stdout !== null) readLines(child.stdout, onLine);
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     stderr += chunk;

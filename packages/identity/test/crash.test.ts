@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { readLines, useTempDir } from '@peernet/compliance';
 import { KEYFILE_NAME, loadIdentity, loadOrCreateIdentity } from '../src/index.js';
 
 const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
@@ -16,7 +16,7 @@ const PARALLEL = 4;
 // The writers open no TLS connection; without this variable each Node start skips parsing a CA bundle.
 const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
 
-let root: string;
+const root = useTempDir('peernet-identity-crash-');
 beforeAll(() => {
   if (!fs.existsSync(builtIndex)) {
     throw new Error(
@@ -24,10 +24,6 @@ beforeAll(() => {
         'Build it first: cd packages/identity && npx tsc -b',
     );
   }
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-identity-crash-'));
-});
-afterAll(() => {
-  if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
 });
 
 interface Op {
@@ -46,34 +42,27 @@ interface RunResult {
 function runAndKill(run: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [childScript, root, String(run)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
-    let buffered = '';
     let stderr = '';
     const done: Op[] = [];
     let inFlight: (Op & { k: string }) | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     // Kill a random moment into one of the first operations (a create or a replace), which may or may not finish by then.
     const killDuring = Math.floor(Math.random() * 4);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const words = buffered.slice(0, newline).split(' ');
-        buffered = buffered.slice(newline + 1);
-        if (words[0] === 'ready') {
-          // Nothing to do: the kill is timed from the start of a chosen operation.
-        } else if (words[0] === 'begin') {
-          if (inFlight !== undefined) reject(new Error(`operation ${inFlight.k} never finished`));
-          inFlight = { k: words[1] as string, kind: words[2] as Op['kind'], dir: words[3] as string, id: words[4] };
-          if (Number(inFlight.k) === killDuring) {
-            killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS);
-          }
-        } else if (words[0] === 'done' && inFlight !== undefined && inFlight.k === words[1]) {
-          done.push({ kind: inFlight.kind, dir: inFlight.dir, id: words[2] });
-          inFlight = undefined;
-        } else {
-          reject(new Error(`unexpected line from child: ${words.join(' ')}`));
+    const stdout = readLines(child.stdout, (line) => {
+      const words = line.split(' ');
+      if (words[0] === 'ready') {
+        // Nothing to do: the kill is timed from the start of a chosen operation.
+      } else if (words[0] === 'begin') {
+        if (inFlight !== undefined) reject(new Error(`operation ${inFlight.k} never finished`));
+        inFlight = { k: words[1] as string, kind: words[2] as Op['kind'], dir: words[3] as string, id: words[4] };
+        if (Number(inFlight.k) === killDuring) {
+          killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS);
         }
+      } else if (words[0] === 'done' && inFlight !== undefined && inFlight.k === words[1]) {
+        done.push({ kind: inFlight.kind, dir: inFlight.dir, id: words[2] });
+        inFlight = undefined;
+      } else {
+        reject(new Error(`unexpected line from child: ${words.join(' ')}`));
       }
     });
     child.stderr.setEncoding('utf8');
@@ -82,7 +71,7 @@ function runAndKill(run: number): Promise<RunResult> {
     child.on('close', (code, signal) => {
       clearTimeout(killTimer);
       if (signal !== 'SIGKILL') reject(new Error(`writer exited by itself (code ${code}): ${stderr}`));
-      else if (buffered !== '') reject(new Error(`partial line from child: ${buffered}`));
+      else if (stdout.partial() !== '') reject(new Error(`partial line from child: ${stdout.partial()}`));
       else resolve({ done, inFlight: inFlight === undefined ? undefined : { kind: inFlight.kind, dir: inFlight.dir, id: inFlight.id } });
     });
   });

@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { useTempDir } from '@peernet/compliance';
 import type { PeerNetError } from '@peernet/interface';
 import {
   InsecureKeyfileError,
@@ -15,15 +15,8 @@ import {
 } from '../src/index.js';
 
 const posix = process.platform !== 'win32';
-let root: string;
+const root = useTempDir('peernet-identity-');
 let counter = 0;
-
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-identity-'));
-});
-afterAll(() => {
-  fs.rmSync(root, { recursive: true, force: true });
-});
 
 /** A fresh empty directory for one test. */
 function freshDir(): string {

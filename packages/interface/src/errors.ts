@@ -23,19 +23,23 @@ export const WIRE_ERROR_CODES = [
 /** A code that may appear on the wire. */
 export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];
 
+/** The codes of errors that are raised locally only and never sent to a peer. */
+export const LOCAL_ERROR_CODES = [
+  'invalid_argument',
+  'invalid_peer_id',
+  'invalid_keyfile',
+  'insecure_keyfile',
+  'corrupt_trust_store',
+  'unsafe_permissions',
+  'frame_too_large',
+  'protocol_error',
+  'noise_error',
+  'decrypt_failed',
+  'nonce_exhausted',
+] as const;
+
 /** Codes of errors that are raised locally only and never sent to a peer. */
-export type LocalErrorCode =
-  | 'invalid_argument'
-  | 'invalid_peer_id'
-  | 'invalid_keyfile'
-  | 'insecure_keyfile'
-  | 'corrupt_trust_store'
-  | 'unsafe_permissions'
-  | 'frame_too_large'
-  | 'protocol_error'
-  | 'noise_error'
-  | 'decrypt_failed'
-  | 'nonce_exhausted';
+export type LocalErrorCode = (typeof LOCAL_ERROR_CODES)[number];
 
 /** Every stable error code. */
 export type ErrorCode = WireErrorCode | LocalErrorCode;
@@ -58,6 +62,27 @@ export class PeerNetError extends Error {
 
   override get name(): string {
     return this.constructor.name;
+  }
+}
+
+/** Options of an error about a file or directory. */
+export interface FileErrorOptions extends PeerNetErrorOptions {
+  /** The file or directory the error is about, when known. */
+  path?: string;
+}
+
+/**
+ * Base class of the errors about a file or directory (a keyfile, a trust
+ * file, one of their directories), so callers can report `path` without
+ * knowing which package raised the error.
+ */
+export class FileError extends PeerNetError {
+  /** The file or directory the error is about, when known. */
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: FileErrorOptions) {
+    super(code, message, options);
+    this.path = options?.path;
   }
 }
 
@@ -160,7 +185,7 @@ export class InvalidPeerIdError extends PeerNetError {
 }
 
 /** Options of `UnsafePermissionsError`. */
-export interface UnsafePermissionsErrorOptions extends PeerNetErrorOptions {
+export interface UnsafePermissionsErrorOptions extends FileErrorOptions {
   /** The file or directory at fault. */
   path: string;
   /** `owner`: another user owns it; `writable`: group or others may write to it. */
@@ -174,15 +199,14 @@ export interface UnsafePermissionsErrorOptions extends PeerNetErrorOptions {
  * ssh's StrictModes refuses such an `authorized_keys`. The message names the
  * path and the fix.
  */
-export class UnsafePermissionsError extends PeerNetError {
+export class UnsafePermissionsError extends FileError {
   /** The file or directory at fault (symbolic links resolved). */
-  readonly path: string;
+  declare readonly path: string;
   /** What is wrong with it. */
   readonly problem: 'owner' | 'writable';
 
   constructor(message: string, options: UnsafePermissionsErrorOptions) {
     super('unsafe_permissions', message, options);
-    this.path = options.path;
     this.problem = options.problem;
   }
 }
@@ -219,6 +243,17 @@ const wireErrors: Record<WireErrorCode, new (message?: string) => PeerNetError> 
 /** True if `code` is one of the codes allowed on the wire. */
 export function isWireErrorCode(code: unknown): code is WireErrorCode {
   return typeof code === 'string' && Object.hasOwn(wireErrors, code);
+}
+
+const localCodes: ReadonlySet<string> = new Set(LOCAL_ERROR_CODES);
+
+/**
+ * True if `code` is one of PeerNet's codes, wire or local. With
+ * `isPeerNetError` it tells a PeerNet error from a Node error whose `code`
+ * is a string too (`ECONNRESET`, `ERR_STREAM_DESTROYED`).
+ */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return isWireErrorCode(code) || (typeof code === 'string' && localCodes.has(code));
 }
 
 /**

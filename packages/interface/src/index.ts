@@ -1,3 +1,4 @@
+export { bytesEqual } from './bytes.js';
 export { PeerId, isPeerId } from './peer-id.js';
 export type { PeerIdLike } from './peer-id.js';
 export type { DuplexStream } from './stream.js';
@@ -7,6 +8,7 @@ export {
   AbortedError,
   BadRequestError,
   ConnectionClosedError,
+  FileError,
   ForbiddenError,
   FrameTooLargeError,
   HandlerError,
@@ -22,9 +24,11 @@ export {
   TimeoutError,
   UnsafePermissionsError,
   UntrustedPeerError,
+  LOCAL_ERROR_CODES,
   WIRE_ERROR_CODES,
   errorFromWire,
+  isErrorCode,
   isPeerNetError,
   isWireErrorCode,
 } from './errors.js';
-export type { ErrorCode, LocalErrorCode, PeerNetErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';
+export type { ErrorCode, FileErrorOptions, LocalErrorCode, PeerNetErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';

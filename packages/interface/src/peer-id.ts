@@ -1,3 +1,4 @@
+import { bytesEqual } from './bytes.js';
 import { InvalidPeerIdError } from './errors.js';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -65,10 +66,7 @@ export class PeerId {
 
   /** Same key? */
   equals(other: PeerIdLike): boolean {
-    const o = PeerId.from(other).#bytes;
-    let diff = 0;
-    for (let i = 0; i < KEY_LENGTH; i++) diff |= (o[i] as number) ^ (this.#bytes[i] as number);
-    return diff === 0;
+    return bytesEqual(PeerId.from(other).#bytes, this.#bytes);
   }
 
   /** Byte-order comparison (negative, zero, positive), used for deterministic tie-breaks. */

@@ -1,9 +1,13 @@
 import {
+  FileError,
   ForbiddenError,
   HandlerError,
+  LOCAL_ERROR_CODES,
   PeerNetError,
+  UnsafePermissionsError,
   WIRE_ERROR_CODES,
   errorFromWire,
+  isErrorCode,
   isPeerNetError,
   isWireErrorCode,
 } from '@peernet/interface';
@@ -35,5 +39,24 @@ describe('errors', () => {
     expect(error.cause).toBe(cause);
     expect(isPeerNetError(error)).toBe(true);
     expect(isPeerNetError(new Error('plain'))).toBe(false);
+  });
+
+  it('knows its own codes from the codes of Node errors', () => {
+    for (const code of [...WIRE_ERROR_CODES, ...LOCAL_ERROR_CODES]) expect(isErrorCode(code)).toBe(true);
+    for (const code of ['ECONNRESET', 'ERR_STREAM_DESTROYED', 'toString', '', 42, undefined]) expect(isErrorCode(code)).toBe(false);
+    const nodeError = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(isPeerNetError(nodeError) && isErrorCode(nodeError.code)).toBe(false);
+  });
+
+  it('gives every error about a file its path, when known', () => {
+    const unsafe = new UnsafePermissionsError('bad', { path: '/data/node', problem: 'writable' });
+    expect(unsafe).toBeInstanceOf(FileError);
+    expect({ code: unsafe.code, path: unsafe.path, problem: unsafe.problem }).toEqual({
+      code: 'unsafe_permissions',
+      path: '/data/node',
+      problem: 'writable',
+    });
+    expect(new FileError('invalid_keyfile', 'gone').path).toBeUndefined();
+    expect(new FileError('corrupt_trust_store', 'bad', { path: '/data/trust.json' }).path).toBe('/data/trust.json');
   });
 });

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from '@peernet/interface';
 
+export { bytesEqual } from '@peernet/interface';
+
 /** A shared zero-length array for "no associated data" and empty payloads; never written to. */
 export const EMPTY = new Uint8Array(0);
 
@@ -11,14 +13,6 @@ export function assertBytes(value: unknown, name: string, length?: number): asse
   if (length !== undefined && value.length !== length) {
     throw new InvalidArgumentError(`${name} must be ${length} bytes, got ${value.length}`);
   }
-}
-
-/** Constant-time equality of two byte arrays of public length. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
 }
 
 /** True if every byte is zero, without an early exit. */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, MessageTooLargeError } from '@peernet/interface';
+import { InvalidArgumentError, MessageTooLargeError, isPeerNetError } from '@peernet/interface';
 import { assertBytes, bytesEqual, EMPTY } from './bytes.js';
 import type { CipherState } from './cipher-state.js';
 import { DHLEN, MAX_MESSAGE_LENGTH, TAGLEN } from './constants.js';
@@ -251,7 +251,7 @@ function authenticated<T>(run: () => T, what: string): T {
   try {
     return run();
   } catch (error) {
-    if (error instanceof DecryptError) {
+    if (isPeerNetError(error) && error.code === 'decrypt_failed') {
       throw new DecryptError(
         `${what} failed authentication (altered or truncated bytes, a different prologue, or a different protocol)`,
         { cause: error },

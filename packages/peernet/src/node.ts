@@ -8,6 +8,7 @@ import {
   NotConnectedError,
   PeerId,
   UntrustedPeerError,
+  isPeerNetError,
   type Discovery,
   type DuplexStream,
   type Listener,
@@ -460,7 +461,7 @@ export class PeerNet {
       }
     } catch (error) {
       this.#logger.warn?.('dial failed', { peer: peer.toString(), host: options.host, port: options.port, error });
-      throw controller.signal.aborted && !(error instanceof AbortedError) && options.signal?.aborted
+      throw controller.signal.aborted && !(isPeerNetError(error) && error.code === 'aborted') && options.signal?.aborted
         ? new AbortedError('connect aborted', { cause: error })
         : error;
     } finally {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readLines } from '@peernet/compliance';
 import { PeerId } from 'peernet';
 import { cleanup, nextEvent, startNode, tempDir } from './helpers.js';
 
@@ -42,36 +43,28 @@ function liveAndDie(dataDir: string, port: number, parent: string, startedUp: (l
     const child = spawn(process.execPath, [script, dataDir, String(port), parent], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
     children.push(child);
     let life: Life | undefined;
-    let buffered = '';
     let stderr = '';
     let pending: { k: string; id: string } | undefined;
     let killTimer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        const words = line.split(' ');
-        if (life === undefined) {
-          life = { ...(JSON.parse(line) as { id: string; port: number; peers: string[] }), done: [], inFlight: undefined };
-          startedUp(life).then(
-            () => (killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS)),
-            (error: unknown) => {
-              child.kill('SIGKILL');
-              reject(error);
-            },
-          );
-        } else if (words[0] === 'begin') {
-          pending = { k: words[1] as string, id: PeerId.parse(words[2] as string).toString() };
-          life.inFlight = pending.id;
-        } else if (words[0] === 'done' && pending !== undefined && pending.k === words[1]) {
-          life.done.push(pending.id);
-          life.inFlight = pending = undefined;
-        } else {
-          reject(new Error(`unexpected line from child: ${line}`));
-        }
+    readLines(child.stdout, (line) => {
+      const words = line.split(' ');
+      if (life === undefined) {
+        life = { ...(JSON.parse(line) as { id: string; port: number; peers: string[] }), done: [], inFlight: undefined };
+        startedUp(life).then(
+          () => (killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS)),
+          (error: unknown) => {
+            child.kill('SIGKILL');
+            reject(error);
+          },
+        );
+      } else if (words[0] === 'begin') {
+        pending = { k: words[1] as string, id: PeerId.parse(words[2] as string).toString() };
+        life.inFlight = pending.id;
+      } else if (words[0] === 'done' && pending !== undefined && pending.k === words[1]) {
+        life.done.push(pending.id);
+        life.inFlight = pending = undefined;
+      } else {
+        reject(new Error(`unexpected line from child: ${line}`));
       }
     });
     child.stderr.setEncoding('utf8');

@@ -1,7 +1,7 @@
-import { PeerNetError, type PeerNetErrorOptions } from '@peernet/interface';
+import { FileError, type FileErrorOptions } from '@peernet/interface';
 
 /** Options of `CorruptTrustStoreError`. */
-export interface CorruptTrustStoreErrorOptions extends PeerNetErrorOptions {
+export interface CorruptTrustStoreErrorOptions extends FileErrorOptions {
   /** Path of the trust file, when there is one. */
   path?: string;
 }
@@ -11,12 +11,8 @@ export interface CorruptTrustStoreErrorOptions extends PeerNetErrorOptions {
  * unknown version, with invalid or duplicate ids, or open to tampering. The
  * store refuses to open rather than start with a wrong (e.g. empty) allowlist.
  */
-export class CorruptTrustStoreError extends PeerNetError {
-  /** The trust file's path, when known. */
-  readonly path: string | undefined;
-
+export class CorruptTrustStoreError extends FileError {
   constructor(message: string, options?: CorruptTrustStoreErrorOptions) {
     super('corrupt_trust_store', message, options);
-    this.path = options?.path;
   }
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { readLines, useTempDir } from '@peernet/compliance';
 import { PeerId } from '@peernet/interface';
 import { openFileTrustStore } from '../src/index.js';
 import { serializeTrustFile } from '../src/format.js';
@@ -18,7 +18,7 @@ const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
 
 type Row = { id: string; label: string | undefined; addedAt: number };
 
-let root: string;
+const root = useTempDir('peernet-trust-crash-');
 beforeAll(() => {
   if (!fs.existsSync(builtIndex)) {
     throw new Error(
@@ -26,10 +26,6 @@ beforeAll(() => {
         'Build it first: cd packages/trust && npx tsc -b',
     );
   }
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-trust-crash-'));
-});
-afterAll(() => {
-  if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
 });
 
 /** The state after applying one announced operation ("add <hex> <label> <ms>", "remove <id>", "relabel <id> <label>"). */
@@ -67,30 +63,23 @@ interface RunResult {
 function runAndKill(file: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [childScript, file], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
-    let buffered = '';
     let stderr = '';
     const done: string[][] = [];
     let inFlight: { k: string; op: string[] } | undefined;
     let killTimer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const words = buffered.slice(0, newline).split(' ');
-        buffered = buffered.slice(newline + 1);
-        if (words[0] === 'ready') {
-          // The child is running: pick the random point to kill it.
-          killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS);
-        } else if (words[0] === 'begin') {
-          if (inFlight !== undefined) reject(new Error(`operation ${inFlight.k} never finished`));
-          inFlight = { k: words[1] as string, op: words.slice(2) };
-        } else if (words[0] === 'done' && inFlight !== undefined && inFlight.k === words[1]) {
-          done.push(inFlight.op);
-          inFlight = undefined;
-        } else {
-          reject(new Error(`unexpected line from child: ${words.join(' ')}`));
-        }
+    const stdout = readLines(child.stdout, (line) => {
+      const words = line.split(' ');
+      if (words[0] === 'ready') {
+        // The child is running: pick the random point to kill it.
+        killTimer = setTimeout(() => child.kill('SIGKILL'), Math.random() * MAX_KILL_DELAY_MS);
+      } else if (words[0] === 'begin') {
+        if (inFlight !== undefined) reject(new Error(`operation ${inFlight.k} never finished`));
+        inFlight = { k: words[1] as string, op: words.slice(2) };
+      } else if (words[0] === 'done' && inFlight !== undefined && inFlight.k === words[1]) {
+        done.push(inFlight.op);
+        inFlight = undefined;
+      } else {
+        reject(new Error(`unexpected line from child: ${words.join(' ')}`));
       }
     });
     child.stderr.setEncoding('utf8');
@@ -100,7 +89,7 @@ function runAndKill(file: string): Promise<RunResult> {
     child.on('close', (code, signal) => {
       clearTimeout(killTimer);
       if (signal !== 'SIGKILL') reject(new Error(`writer exited by itself (code ${code}): ${stderr}`));
-      else if (buffered !== '') reject(new Error(`partial line from child: ${buffered}`));
+      else if (stdout.partial() !== '') reject(new Error(`partial line from child: ${stdout.partial()}`));
       else resolve({ done, inFlight: inFlight?.op });
     });
   });

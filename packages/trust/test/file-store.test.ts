@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { useTempDir } from '@peernet/compliance';
 import { PeerId } from '@peernet/interface';
 import { CorruptTrustStoreError, openFileTrustStore } from '../src/index.js';
 import { parseTrustFile } from '../src/format.js';
@@ -9,14 +9,8 @@ import { parseTrustFile } from '../src/format.js';
 const posix = process.platform !== 'win32';
 const id = (n: number): PeerId => PeerId.fromBytes(new Uint8Array(32).fill(n));
 
-let root: string;
+const root = useTempDir('peernet-trust-file-');
 let counter = 0;
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-trust-file-'));
-});
-afterAll(() => {
-  fs.rmSync(root, { recursive: true, force: true });
-});
 
 function freshDir(): string {
   const dir = path.join(root, `case-${++counter}`);

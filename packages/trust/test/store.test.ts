@@ -1,20 +1,13 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { useTempDir } from '@peernet/compliance';
 import { PeerId } from '@peernet/interface';
 import { MemoryTrustStore, openFileTrustStore } from '../src/index.js';
 import type { TrustEntry, TrustStore } from '../src/index.js';
 
 const id = (n: number): PeerId => PeerId.fromBytes(new Uint8Array(32).fill(n));
 
-let root: string;
+const root = useTempDir('peernet-trust-store-');
 let counter = 0;
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'peernet-trust-store-'));
-});
-afterAll(() => {
-  fs.rmSync(root, { recursive: true, force: true });
-});
 
 /** A clock that advances by one second per reading. */
 function fakeClock(start = 1_700_000_000_000): () => number {
