@@ -6,9 +6,8 @@ import {
   NODE_UID,
   OTHER_UID,
   commandAsUser,
-  otherUserUnavailableReason,
+  describeAsOtherUser,
   ownedDir,
-  passableTempDir,
   runNodeAsUser,
   type UserRunResult,
 } from '@peernet/compliance';
@@ -25,27 +24,13 @@ const PLANTED = 'bf5tir7dg725tlifzwfrww2fw2hj4onqstodb64pqxitbol7w3hq';
 const peernet = (uid: number, args: readonly string[]): UserRunResult => runNodeAsUser(uid, [main, ...args]);
 
 const NET = ['--host', '127.0.0.1', '--no-discovery'];
-const unavailable = otherUserUnavailableReason();
-
-if (unavailable !== undefined) {
-  describe('peernet on a data directory of another user', () => {
-    it.skip(`skipped: ${unavailable}`, () => {});
-  });
-} else {
-  describe('peernet on a data directory of another user', () => {
-    let root: string;
-    let counter = 0;
-    beforeAll(() => {
-      if (!fs.existsSync(main)) throw new Error(`${main} is missing: build apps/cli first (pnpm --filter @peernet/cli build)`);
-      root = passableTempDir('peernet-cli-owner-');
-    });
-    afterAll(() => {
-      if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
-    });
-
+describeAsOtherUser(
+  'peernet on a data directory of another user',
+  { prefix: 'peernet-cli-owner-', needs: { file: main, build: 'pnpm --filter @peernet/cli build' } },
+  (caseDir) => {
     /** A directory owned by `uid` with `mode`, in a fresh root-owned 0755 directory. */
     function dirOf(uid: number, mode: number): string {
-      return ownedDir(ownedDir(root, `case-${++counter}`, 0, 0o755), 'peernet', uid, mode);
+      return ownedDir(caseDir(), 'peernet', uid, mode);
     }
 
     /** What another user plants: a trust.json (0644) that trusts their key. */
@@ -153,5 +138,5 @@ if (unavailable !== undefined) {
       expect(peers.stdout).toContain(PLANTED);
       expect(fs.statSync(dir).mode & 0o7777).toBe(0o700);
     });
-  });
-}
+  },
+);

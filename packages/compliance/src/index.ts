@@ -23,13 +23,14 @@ export {
   NODE_UID,
   OTHER_UID,
   commandAsUser,
+  describeAsOtherUser,
   otherUserUnavailableReason,
   ownedDir,
   passableTempDir,
   runJsonAsUser,
   runNodeAsUser,
 } from './other-user.js';
-export type { UserRunResult } from './other-user.js';
+export type { OtherUserSuiteOptions, UserRunResult } from './other-user.js';
 export type { NetnsHost, NetnsLab } from './netns.js';
 export { runJestFixtures } from './child-jest.js';
 export type { ChildTestResult, RunJestFixturesOptions } from './child-jest.js';

@@ -101,3 +101,43 @@ export function ownedDir(parent: string, name: string, uid: number, mode: number
   fs.chmodSync(dir, mode);
   return dir;
 }
+
+/** Options of {@link describeAsOtherUser}. */
+export interface OtherUserSuiteOptions {
+  /** Prefix of the suite's temp directory. */
+  readonly prefix: string;
+  /** A file the children need (built code), and the command that makes it. */
+  readonly needs?: { readonly file: string; readonly build: string };
+}
+
+/**
+ * Declares a jest suite that needs files owned by other users and a node run
+ * as one. Where that cannot be done here, the suite is one skipped test that
+ * says why. Otherwise `body` runs inside `describe(title)` and gets
+ * `caseDir()`: a fresh directory (root's, 0755) for each case, below one temp
+ * root that other users may pass through and that is removed afterwards.
+ */
+export function describeAsOtherUser(title: string, options: OtherUserSuiteOptions, body: (caseDir: () => string) => void): void {
+  const unavailable = otherUserUnavailableReason();
+  if (unavailable !== undefined) {
+    describe(title, () => {
+      it.skip(`skipped: ${unavailable}`, () => {});
+    });
+    return;
+  }
+  describe(title, () => {
+    let root: string | undefined;
+    let counter = 0;
+    beforeAll(() => {
+      const needs = options.needs;
+      if (needs !== undefined && !fs.existsSync(needs.file)) {
+        throw new Error(`${needs.file} is missing: this suite runs it as another user. Build it first: ${needs.build}`);
+      }
+      root = passableTempDir(options.prefix);
+    });
+    afterAll(() => {
+      if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+    });
+    body(() => ownedDir(root as string, `case-${++counter}`, 0, 0o755));
+  });
+}

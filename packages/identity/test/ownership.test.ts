@@ -3,9 +3,8 @@ import * as path from 'node:path';
 import {
   NODE_UID,
   OTHER_UID,
-  otherUserUnavailableReason,
+  describeAsOtherUser,
   ownedDir,
-  passableTempDir,
   runJsonAsUser,
 } from '@peernet/compliance';
 import { UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
@@ -36,31 +35,10 @@ function openAsNode(dataDir: string): ChildOutcome {
   return outcome;
 }
 
-const unavailable = otherUserUnavailableReason();
-
-if (unavailable !== undefined) {
-  describe('keyfile ownership', () => {
-    it.skip(`skipped: ${unavailable}`, () => {});
-  });
-} else {
-  describe('keyfile ownership', () => {
-    let root: string;
-    let counter = 0;
-    beforeAll(() => {
-      if (!fs.existsSync(builtIndex)) {
-        throw new Error(
-          `${builtIndex} is missing: this test runs the built package as another user. ` +
-            'Build it first: pnpm turbo run build --filter=@peernet/identity...',
-        );
-      }
-      root = passableTempDir('peernet-identity-owner-');
-    });
-    afterAll(() => {
-      if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
-    });
-
-    /** A fresh directory (0755, root's) for one case. */
-    const caseDir = (): string => ownedDir(root, `case-${++counter}`, 0, 0o755);
+describeAsOtherUser(
+  'keyfile ownership',
+  { prefix: 'peernet-identity-owner-', needs: { file: builtIndex, build: 'pnpm turbo run build --filter=@peernet/identity...' } },
+  (caseDir) => {
     const dirOf = ownedDir;
 
     describe('a node running as root', () => {
@@ -157,5 +135,5 @@ if (unavailable !== undefined) {
         expect(openAsNode(dataDir).id).toMatch(/^[a-z2-7]{52}$/);
       });
     });
-  });
-}
+  },
+);

@@ -3,9 +3,8 @@ import * as path from 'node:path';
 import {
   NODE_UID,
   OTHER_UID,
-  otherUserUnavailableReason,
+  describeAsOtherUser,
   ownedDir,
-  passableTempDir,
   runJsonAsUser,
 } from '@peernet/compliance';
 import { PeerId, UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
@@ -35,31 +34,10 @@ function openAsNode(file: string, action: 'has' | 'add', peer: string): ChildOut
   return outcome;
 }
 
-const unavailable = otherUserUnavailableReason();
-
-if (unavailable !== undefined) {
-  describe('trust file ownership', () => {
-    it.skip(`skipped: ${unavailable}`, () => {});
-  });
-} else {
-  describe('trust file ownership', () => {
-    let root: string;
-    let counter = 0;
-    beforeAll(() => {
-      if (!fs.existsSync(builtIndex)) {
-        throw new Error(
-          `${builtIndex} is missing: this test runs the built package as another user. ` +
-            'Build it first: pnpm turbo run build --filter=@peernet/trust...',
-        );
-      }
-      root = passableTempDir('peernet-trust-owner-');
-    });
-    afterAll(() => {
-      if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
-    });
-
-    /** A fresh directory (0755, root's) for one case. */
-    const caseDir = (): string => ownedDir(root, `case-${++counter}`, 0, 0o755);
+describeAsOtherUser(
+  'trust file ownership',
+  { prefix: 'peernet-trust-owner-', needs: { file: builtIndex, build: 'pnpm turbo run build --filter=@peernet/trust...' } },
+  (caseDir) => {
     const dirOf = ownedDir;
 
     /** A file owned by `uid` with `mode`. */
@@ -187,5 +165,5 @@ if (unavailable !== undefined) {
         });
       });
     });
-  });
-}
+  },
+);
