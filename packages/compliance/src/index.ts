@@ -7,6 +7,7 @@ export {
   nextEvent,
   pseudoRandomBytes,
   readLines,
+  rejection,
   resourceSnapshot,
   resourcesAbove,
   sha256,

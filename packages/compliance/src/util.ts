@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { DuplexStream } from '@peernet/interface';
+import type { DuplexStream, PeerNetError } from '@peernet/interface';
 
 /** The loose view of an event emitter the helpers need (DuplexStream's overloads name fixed events). */
 interface Emitter {
@@ -276,4 +276,14 @@ export function useTempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The error `promise` rejects with; throws if it resolves, so a test cannot pass on a promise that should have failed. */
+export async function rejection<E = PeerNetError>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as E;
+  }
+  throw new Error('expected a rejection');
 }

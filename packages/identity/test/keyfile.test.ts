@@ -1,8 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { useTempDir } from '@peernet/compliance';
-import type { PeerNetError } from '@peernet/interface';
+import {
+  rejection,
+  useTempDir,
+} from '@peernet/compliance';
 import {
   InsecureKeyfileError,
   InvalidKeyfileError,
@@ -23,16 +25,6 @@ function freshDir(): string {
   const dir = path.join(root, `case-${++counter}`);
   fs.mkdirSync(dir, { mode: 0o700 });
   return dir;
-}
-
-/** The rejection of `promise`, failing the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<PeerNetError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PeerNetError;
-  }
-  throw new Error('expected a rejection');
 }
 
 function writeRaw(file: string, bytes: Uint8Array, mode = 0o600): void {

@@ -1,27 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  describeAsOtherUser,
   NODE_UID,
   OTHER_UID,
-  describeAsOtherUser,
   ownedDir,
+  rejection,
   runJsonAsUser,
 } from '@peernet/compliance';
-import { UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
+import { UnsafePermissionsError } from '@peernet/interface';
 import { KEYFILE_NAME, generateIdentity, loadIdentity, loadOrCreateIdentity, saveIdentity } from '../src/index.js';
 
 const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
 const childScript = path.join(__dirname, 'fixtures', 'open-as-user.mjs');
-
-/** The rejection of `promise`, failing the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<PeerNetError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PeerNetError;
-  }
-  throw new Error('expected a rejection');
-}
 
 interface ChildOutcome {
   id?: string;

@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  describeAsOtherUser,
   NODE_UID,
   OTHER_UID,
-  describeAsOtherUser,
   ownedDir,
+  rejection,
   runJsonAsUser,
 } from '@peernet/compliance';
-import { PeerId, UnsafePermissionsError, type PeerNetError } from '@peernet/interface';
+import { PeerId, UnsafePermissionsError } from '@peernet/interface';
 import { openFileTrustStore } from '../src/index.js';
 
 const builtIndex = path.resolve(__dirname, '..', 'dist', 'index.js');
@@ -119,15 +120,6 @@ describeAsOtherUser(
     });
 
     describe('a node running as root', () => {
-      /** The rejection of `promise`, failing the test if it resolves. */
-      async function rejection(promise: Promise<unknown>): Promise<PeerNetError> {
-        try {
-          await promise;
-        } catch (error) {
-          return error as PeerNetError;
-        }
-        throw new Error('expected a rejection');
-      }
 
       it('checks again on reload: a file rewritten by another user, or a directory opened to others, changes nothing', async () => {
         const dataDir = dirOf(caseDir(), 'data', 0, 0o700);
