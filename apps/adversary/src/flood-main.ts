@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PeerNet } from 'peernet';
 import { generateIdentity } from '@peernet/identity';
-import type { Envelope } from '@peernet/connection';
+import type { Envelope } from '@peernet/frame';
 import { RawPeer } from './raw-peer.js';
 import { closeAll, openIdle } from './flood.js';
 import { Target, ensureOwnFileLimit } from './target.js';
@@ -95,7 +95,7 @@ try {
     }
     if (latencies.length < (performance.now() - t0) / 100) {
       const callStarted = performance.now();
-      void good.call(target.id, 'echo', 1, { timeout: 20_000 }).then(
+      void good.call(target.id, 'echo', 1, { timeoutMs: 20_000 }).then(
         () => latencies.push(performance.now() - callStarted),
         () => failures++,
       );

@@ -1,7 +1,18 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { PROLOGUE, encodeEnvelope, encodeHandshakePayload, decodeEnvelope, type Envelope } from '@peernet/connection';
-import { MAX_PLAINTEXT_PER_MESSAGE, NoiseFrameDecoder, encodeFrame, encodeFrames, packEnvelopes } from '@peernet/frame';
+import { PROLOGUE } from '@peernet/connection';
+import {
+  MAX_NOISE_MESSAGE_BYTES,
+  MAX_PLAINTEXT_PER_MESSAGE,
+  NoiseFrameDecoder,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeFrame,
+  encodeFrames,
+  encodeHandshakePayload,
+  packEnvelopes,
+  type Envelope,
+} from '@peernet/frame';
 import type { Identity } from '@peernet/identity';
 import { createHandshake, type CipherState, type Handshake } from '@peernet/noise';
 
@@ -59,7 +70,7 @@ export class RawPeer {
   readonly written: Uint8Array[] = [];
   /** Resolves when the socket has closed, however. */
   readonly closed: Promise<void>;
-  readonly #frames = new NoiseFrameDecoder({ maxBytes: 65535 });
+  readonly #frames = new NoiseFrameDecoder({ maxBytes: MAX_NOISE_MESSAGE_BYTES });
   readonly #inbox: Uint8Array[] = [];
   #waiter: (() => void) | undefined;
   #ended = false;

@@ -132,7 +132,7 @@ function step(): void {
   if (dice < 0.45) void sendSeq(peer);
   else if (dice < 0.85) void confirmingCall(peer, Math.floor(Math.random() * 20));
   else if (dice < 0.9) void track(node.call(peer, 'missing', null));
-  else if (dice < 0.95) void track(node.call(peer, 'sleep', 2_000, { timeout: 50 }));
+  else if (dice < 0.95) void track(node.call(peer, 'sleep', 2_000, { timeoutMs: 50 }));
   else {
     const controller = new AbortController();
     void track(node.call(peer, 'sleep', 2_000, { signal: controller.signal }));

@@ -136,7 +136,7 @@ async function handle(request: TargetRequest): Promise<unknown> {
       await node.connect(request.peer, { host: '127.0.0.1', port: request.port });
       return null;
     case 'call':
-      return node.call(request.peer, request.name, request.args ?? null, { timeout: request.timeoutMs ?? 10_000 });
+      return node.call(request.peer, request.name, request.args ?? null, { timeoutMs: request.timeoutMs ?? 10_000 });
     case 'stats':
       return stats(request.gc === true);
     case 'resetStats':

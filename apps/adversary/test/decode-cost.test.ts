@@ -3,9 +3,8 @@
 // in one 16 MiB message. The node runs with a 1 GB heap; it must stay up,
 // never decode what no handler will take, and keep serving another peer.
 import { once } from 'node:events';
-import { encodeValue } from '@peernet/connection';
+import { encodeValue, type Envelope } from '@peernet/frame';
 import { generateIdentity } from '@peernet/identity';
-import type { Envelope } from '@peernet/connection';
 import { RawPeer, envelopeBytes, type RawSession } from '../src/index.js';
 import { MiB, arena, eventually, runsOf, type Arena } from './harness.js';
 

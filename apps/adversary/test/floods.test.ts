@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PeerNet } from 'peernet';
 import { generateIdentity } from '@peernet/identity';
-import type { Envelope } from '@peernet/connection';
+import type { Envelope } from '@peernet/frame';
 import { RawPeer, closeAll, ensureOwnFileLimit, openIdle, type TargetStats } from '../src/index.js';
 import { MiB, arena, eventually, tcpHandles, type Arena } from './harness.js';
 

@@ -33,7 +33,7 @@ export async function arena(options: TargetOptions = {}): Promise<Arena> {
   return {
     target,
     good: node,
-    goodCall: (value = 'still here') => node.call(target.id, 'echo', value as never, { timeout: 20_000 }),
+    goodCall: (value = 'still here') => node.call(target.id, 'echo', value as never, { timeoutMs: 20_000 }),
     stop: async () => {
       await node.stop();
       const final = await target.stop();

@@ -1,7 +1,15 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { PROLOGUE, encodeEnvelope, encodeHandshakePayload, encodeValue, type Envelope } from '@peernet/connection';
-import { NoiseFrameDecoder, encodeFrame } from '@peernet/frame';
+import { PROLOGUE } from '@peernet/connection';
+import {
+  MAX_NOISE_MESSAGE_BYTES,
+  NoiseFrameDecoder,
+  encodeEnvelope,
+  encodeFrame,
+  encodeHandshakePayload,
+  encodeValue,
+  type Envelope,
+} from '@peernet/frame';
 import { generateIdentity } from '@peernet/identity';
 import { createHandshake } from '@peernet/noise';
 import { RawPeer, churn, envelopeBytes, replay } from '../src/index.js';
@@ -123,7 +131,7 @@ describe('untrusted identities', () => {
     server.on('connection', (socket: Socket) => {
       socket.on('error', () => undefined);
       socketClosed = once(socket, 'close');
-      const frames = new NoiseFrameDecoder({ maxBytes: 65535 });
+      const frames = new NoiseFrameDecoder({ maxBytes: MAX_NOISE_MESSAGE_BYTES });
       const hs = createHandshake({ initiator: false, prologue: PROLOGUE, staticKeyPair: impostor.noiseKeyPair() });
       let n = 0;
       socket.on('data', (chunk: Uint8Array) => {

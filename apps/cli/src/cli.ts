@@ -553,7 +553,7 @@ async function cmdCall(ctx: Context, rest: string[], wantReply: boolean): Promis
   try {
     if (wantReply) {
       const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-      const result = await node.call(peer, handle, args, { timeout: remaining });
+      const result = await node.call(peer, handle, args, { timeoutMs: remaining });
       ctx.out(ctx.json ? toJson({ result }) : toJson(result));
     } else {
       await node.send(peer, handle, args);

@@ -70,7 +70,7 @@ async function handle(request: Request): Promise<unknown> {
     case 'call':
       return node.call(request.peer, request.name, request.args as never);
     case 'admin': {
-      const remote = client<typeof device>(node, request.peer, 'device', { timeout: 5_000 });
+      const remote = client<typeof device>(node, request.peer, 'device', { timeoutMs: 5_000 });
       const method = request.method as keyof typeof device;
       return (remote[method] as (...params: unknown[]) => Promise<unknown>)(...request.params);
     }

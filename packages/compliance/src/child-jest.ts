@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { OptionsReader } from '@peernet/interface';
 
 /** One test's outcome in a jest JSON report. */
 export interface ChildTestResult {
@@ -15,7 +16,9 @@ export interface RunJestFixturesOptions {
   /** Only tests whose names match one of these. */
   testNames: readonly string[];
   /** Limit for the whole child run, in ms. */
-  timeout: number;
+  timeoutMs?: number;
+  /** @deprecated The old name of `timeoutMs`. */
+  timeout?: number;
 }
 
 /**
@@ -25,6 +28,9 @@ export interface RunJestFixturesOptions {
  * the suite failed it (a failing test inside the parent run would fail CI).
  */
 export function runJestFixtures(options: RunJestFixturesOptions): ChildTestResult[] {
+  const reader = new OptionsReader('runJestFixtures', options);
+  const timeoutMs = reader.integer('timeoutMs', { default: undefined, min: 1, alias: 'timeout' });
+  if (timeoutMs === undefined) throw reader.error('timeoutMs', 'is required');
   const jestBin = createRequire(`${options.packageDir}/package.json`).resolve('jest/bin/jest');
   const child = spawnSync(
     process.execPath,
@@ -38,7 +44,7 @@ export function runJestFixtures(options: RunJestFixturesOptions): ChildTestResul
       '--testNamePattern',
       options.testNames.join('|'),
     ],
-    { cwd: options.packageDir, encoding: 'utf8', timeout: options.timeout },
+    { cwd: options.packageDir, encoding: 'utf8', timeout: timeoutMs },
   );
   if (!child.stdout.trimStart().startsWith('{')) {
     throw new Error(`the child jest run produced no report: ${String(child.error ?? '')}\n${child.stderr.slice(-2000)}`);

@@ -1,6 +1,8 @@
 import {
   type DiscoveredPeer,
   type Discovery,
+  MAX_TIMER_MS,
+  OptionsReader,
   type PeerId,
   type PeerNetError,
   isPeerId,
@@ -50,6 +52,8 @@ export interface DiscoverySuiteOptions<I extends DiscoverySuiteIdentity = Discov
    * an instance that starts after another may only see it at its next
    * periodic announcement. Default 5000.
    */
+  timeoutMs?: number;
+  /** @deprecated The old name of `timeoutMs`. */
   timeout?: number;
 }
 
@@ -148,7 +152,12 @@ export function discoverySuite<I extends DiscoverySuiteIdentity>(
   name: string,
   options: DiscoverySuiteOptions<I>,
 ): void {
-  const timeout = options.timeout ?? 5000;
+  const timeout = new OptionsReader('discoverySuite', options).integer('timeoutMs', {
+    default: 5000,
+    min: 1,
+    max: MAX_TIMER_MS,
+    alias: 'timeout',
+  });
   const testTimeout = timeout * 6;
 
   describe(`${name}: Discovery compliance`, () => {

@@ -1,9 +1,11 @@
+import type { Clock } from '@peernet/interface';
+
 /**
  * Virtual time for tests: `setTimeout` callbacks fire only when the test
  * calls `advance`, in deadline order, with pending promise callbacks run
- * after each one. Fits every `timers`/`clock` option in PeerNet.
+ * after each one. A `Clock`, so it fits every `clock` option in PeerNet.
  */
-export class FakeClock {
+export class FakeClock implements Clock {
   #now: number;
   readonly #timers = new Map<number, { at: number; callback: () => void }>();
   #nextId = 1;

@@ -1,9 +1,11 @@
 export { transportSuite } from './transport-suite.js';
 export type { TransportSuiteContext, TransportSuiteOptions } from './transport-suite.js';
+export type { UncaughtCatcher } from './util.js';
 export { MEMORY_HOST, memoryNetwork, memoryTransport } from './memory.js';
 export type { MemoryNetwork, MemoryNetworkOptions, MemoryTransportOptions } from './memory.js';
 export {
   Reader,
+  catchUncaught,
   nextEvent,
   pseudoRandomBytes,
   readLines,

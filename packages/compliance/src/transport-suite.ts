@@ -4,6 +4,8 @@ import {
   type DialOptions,
   type DuplexStream,
   type Listener,
+  MAX_TIMER_MS,
+  OptionsReader,
   type PeerNetError,
   type Transport,
   type TransportAddress,
@@ -39,6 +41,8 @@ export interface TransportSuiteOptions {
   /** Runs after every test, once the suite has closed what it opened. */
   teardown?: (context: TransportSuiteContext) => Promise<void>;
   /** Milliseconds to wait for any single event before failing. Default 5000. */
+  timeoutMs?: number;
+  /** @deprecated The old name of `timeoutMs`. */
   timeout?: number;
   /** Dials made at once in the concurrency test. Default 50. */
   concurrentDials?: number;
@@ -49,6 +53,8 @@ export interface TransportSuiteOptions {
    * reader counts as blocked. Only decides when to stop writing; no assertion
    * depends on it. Default 250.
    */
+  stallTimeMs?: number;
+  /** @deprecated The old name of `stallTimeMs`. */
   stallTime?: number;
 }
 
@@ -228,10 +234,11 @@ function expectCode(error: PeerNetError, code: string, what: string): void {
  * Call it at the top level of a test file; `setup` runs before each test.
  */
 export function transportSuite(name: string, options: TransportSuiteOptions): void {
-  const timeout = options.timeout ?? 5000;
-  const concurrentDials = options.concurrentDials ?? 50;
-  const largeBytes = options.largeTransferBytes ?? 8 * MiB;
-  const stallTime = options.stallTime ?? 250;
+  const reader = new OptionsReader('transportSuite', options);
+  const timeout = reader.integer('timeoutMs', { default: 5000, min: 1, max: MAX_TIMER_MS, alias: 'timeout' });
+  const concurrentDials = reader.integer('concurrentDials', { default: 50, min: 1 });
+  const largeBytes = reader.integer('largeTransferBytes', { default: 8 * MiB, min: 1 });
+  const stallTime = reader.integer('stallTimeMs', { default: 250, min: 1, max: MAX_TIMER_MS, alias: 'stallTime' });
   const testTimeout = timeout * 4;
   const transferTimeout = timeout * 12;
 

@@ -287,3 +287,42 @@ export async function rejection<E = PeerNetError>(promise: Promise<unknown>): Pr
   }
   throw new Error('expected a rejection');
 }
+
+/** Uncaught exceptions collected by `catchUncaught`, with a wait for the next one. */
+export interface UncaughtCatcher {
+  /** Errors caught so far, in order. */
+  readonly errors: unknown[];
+  /** Resolves once `count` errors were caught; rejects after `timeout` ms. */
+  until(count: number, timeout: number): Promise<unknown[]>;
+  /** Lets uncaught exceptions reach the process's handlers (jest's) again. Idempotent. */
+  restore(): void;
+}
+
+/**
+ * Collects the process's uncaught exceptions instead of letting them fail
+ * the test, so a test can check that an error does surface there (as
+ * PeerNet's rule for throwing event listeners wants). It uses the process's
+ * capture callback, which Node consults before any 'uncaughtException'
+ * listener, so jest's own handlers stay in place and take over again on
+ * `restore()`; call that in a `finally`.
+ */
+export function catchUncaught(): UncaughtCatcher {
+  const errors: unknown[] = [];
+  const waiters = new Waiters();
+  // Throws if something else already captures: two capturers would hide errors from each other.
+  process.setUncaughtExceptionCaptureCallback((error) => {
+    errors.push(error);
+    waiters.wake();
+  });
+  let restored = false;
+  return {
+    errors,
+    until: (count, timeout) =>
+      waiters.until(() => (errors.length >= count ? errors : undefined), timeout, `${count} uncaught exception(s)`),
+    restore: () => {
+      if (restored) return;
+      restored = true;
+      process.setUncaughtExceptionCaptureCallback(null);
+    },
+  };
+}

@@ -8,7 +8,7 @@ describe('transportSuite catches broken transports', () => {
   let results: AssertionResult[] = [];
 
   beforeAll(() => {
-    results = runJestFixtures({ packageDir: path.resolve(__dirname, '..'), testNames: ['carries bytes both ways', 'removes its abort listener', 'invalid dial address', 'applies backpressure'], timeout: 60_000 });
+    results = runJestFixtures({ packageDir: path.resolve(__dirname, '..'), testNames: ['carries bytes both ways', 'removes its abort listener', 'invalid dial address', 'applies backpressure'], timeoutMs: 60_000 });
   }, 70_000);
 
   const outcome = (suite: string, test: string): AssertionResult => {

@@ -1,23 +1,4 @@
-import type { PeerId } from '@peernet/interface';
-import type { Value } from './cbor.js';
-
-/** What a handler learns about the call it serves. */
-export interface HandlerContext {
-  /** The authenticated peer that sent the call or send. */
-  readonly peer: PeerId;
-  /** The handle name the peer used. */
-  readonly name: string;
-  /** Aborted when the caller cancels (timeout, AbortSignal) or the connection closes. */
-  readonly signal: AbortSignal;
-  /** True for `send` (no reply is expected), false for `call`. */
-  readonly oneWay: boolean;
-}
-
-/** A function exposed under a name. Its return value is the reply (`undefined` → `null`). */
-export type Handler = (args: Value, context: HandlerContext) => Value | void | Promise<Value | void>;
-
-/** Decides whether `peer` may use a handler; false, a rejection or a throw means `forbidden`. */
-export type Authorize = (peer: PeerId, name: string) => boolean | Promise<boolean>;
+import type { Authorize, Handler } from '@peernet/interface';
 
 /** A handler as registered by `expose`. */
 export interface ExposedHandler {

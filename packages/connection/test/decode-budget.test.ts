@@ -1,5 +1,5 @@
-import { encodeEnvelope, encodeValue, type ExposedHandler } from '@peernet/connection';
-import { EnvelopeType, decodeEnvelope, type Envelope } from '../src/envelope.js';
+import type { ExposedHandler } from '@peernet/connection';
+import { EnvelopeType, decodeEnvelope, encodeEnvelope, encodeValue, type Envelope } from '@peernet/frame';
 import { denseArray, envelopeBytes, pairBoth, party, rawEnvelope, rawInitiator, type Party } from './helpers.js';
 
 type Raw = Awaited<ReturnType<typeof rawInitiator>>;

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { generateIdentity, type Identity } from '@peernet/identity';
 import { MemoryTrustStore } from '@peernet/trust';
-import { Connection, encodeValue, type ConnectionOptions, type ExposedHandler } from '@peernet/connection';
+import { Connection, type ConnectionOptions, type ExposedHandler } from '@peernet/connection';
+import { encodeValue } from '@peernet/frame';
 
 /** A connected pair of real TCP sockets on 127.0.0.1. */
 export async function socketPair(): Promise<[Socket, Socket]> {
@@ -72,8 +73,8 @@ export async function connectParties(
  */
 export async function rawInitiator(a: Party, b: Party, options: Partial<ConnectionOptions> = {}) {
   const { createHandshake } = await import('@peernet/noise');
-  const { encodeFrame, NoiseFrameDecoder } = await import('@peernet/frame');
-  const { PROLOGUE, encodeHandshakePayload } = await import('@peernet/connection');
+  const { MAX_PLAINTEXT_PER_MESSAGE: most, encodeFrame, encodeHandshakePayload, NoiseFrameDecoder } = await import('@peernet/frame');
+  const { PROLOGUE } = await import('@peernet/connection');
   const [raw, serverSocket] = await socketPair();
   const server = new Connection({
     stream: serverSocket,
@@ -108,7 +109,7 @@ export async function rawInitiator(a: Party, b: Party, options: Partial<Connecti
     /** Encrypts secure-stream bytes of any length as as many transport messages as they need, framed in one buffer. */
     sealStream: (bytes: Uint8Array) => {
       const frames: Uint8Array[] = [];
-      for (let at = 0; at < bytes.length; at += 65519) frames.push(encodeFrame(send.encrypt(bytes.subarray(at, at + 65519))));
+      for (let at = 0; at < bytes.length; at += most) frames.push(encodeFrame(send.encrypt(bytes.subarray(at, at + most))));
       return new Uint8Array(Buffer.concat(frames));
     },
     /** Reads and decrypts the next transport message from the responder. */

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { encodeEnvelope, encodeValue } from '@peernet/connection';
+import { encodeEnvelope, encodeValue } from '@peernet/frame';
 import { envelopeBytes, pairBoth, party, rawInitiator, type Party } from './helpers.js';
 
 async function trustedPair(): Promise<[Party, Party]> {

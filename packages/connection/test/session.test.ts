@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { PeerNetError, type PeerId } from '@peernet/interface';
-import type { Connection, Value } from '@peernet/connection';
+import { PeerNetError, type PeerId, type Value } from '@peernet/interface';
+import type { Connection } from '@peernet/connection';
 import type { Socket } from 'node:net';
 import { Connection as ConnectionClass } from '@peernet/connection';
 import { connectParties, pairBoth, party, socketPair, type Party } from './helpers.js';
@@ -207,6 +207,17 @@ describe('timeouts, cancellation and closing', () => {
     );
     await expect(client.call('hang', null, { timeout: 50 })).rejects.toMatchObject({ code: 'timeout' });
     expect(await aborted.wait).toMatchObject({ code: 'aborted' });
+  });
+
+  it('takes the timeout from timeoutMs, before the deprecated timeout', async () => {
+    const { client } = await session((_a, b) => b.handlers.set('hang', { handler: () => new Promise(() => undefined) }));
+    await expect(client.call('hang', null, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'timeout',
+      message: "call to 'hang' timed out after 50 ms",
+    });
+    await expect(client.call('hang', null, { timeoutMs: 60, timeout: 60_000 })).rejects.toMatchObject({
+      message: "call to 'hang' timed out after 60 ms",
+    });
   });
 
   it('cancels a call with an AbortSignal', async () => {

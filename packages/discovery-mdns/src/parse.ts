@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import type { PeerId } from '@peernet/interface';
-import { SERVICE_TYPE, peerIdOfInstance, sameName } from './names.js';
+import { SERVICE_TYPE, instanceNameOf, peerIdOfInstance, sameName } from './names.js';
 
 /** Largest mDNS message we look at (RFC 6762 §17); larger ones are dropped unread. */
 export const MAX_PACKET_BYTES = 9000;
@@ -61,6 +61,13 @@ export interface ParseOptions {
   readonly selfHost: string;
   /** Extra address check (e.g. "on the receiving interface's subnet"); all usable IPv4 addresses pass by default. */
   readonly acceptAddress?: (address: string) => boolean;
+  /**
+   * Told when the response is refused as a whole (`'malformed'`: a non-zero
+   * opcode or rcode), or holds a record that claims to be about a PeerNet
+   * instance and fails validation (`'invalid-record'`, once per response).
+   * Records of other services are not PeerNet's to judge and are not reported.
+   */
+  readonly onInvalid?: (reason: 'malformed' | 'invalid-record') => void;
 }
 
 interface LooseRecord {
@@ -87,15 +94,35 @@ export function parseResponse(packet: unknown, size: number, options: ParseOptio
   const p = packet as { type?: unknown; opcode?: unknown; rcode?: unknown; answers?: unknown; additionals?: unknown };
   if (!(size <= MAX_PACKET_BYTES)) return [];
   if (p.type !== 'response') return [];
-  if (p.opcode !== undefined && p.opcode !== 'QUERY') return [];
-  if (p.rcode !== undefined && p.rcode !== 'NOERROR') return [];
+  if ((p.opcode !== undefined && p.opcode !== 'QUERY') || (p.rcode !== undefined && p.rcode !== 'NOERROR')) {
+    options.onInvalid?.('malformed');
+    return [];
+  }
   const all = [...(Array.isArray(p.answers) ? p.answers : []), ...(Array.isArray(p.additionals) ? p.additionals : [])];
   const out: ServiceRecord[] = [];
+  let invalid = false;
   for (const raw of all.slice(0, MAX_RECORDS)) {
     const record = parseRecord(raw, options);
     if (record !== undefined) out.push(record);
+    else if (!invalid && options.onInvalid !== undefined && claimsPeerNet(raw, options.self)) invalid = true;
   }
+  if (invalid) options.onInvalid?.('invalid-record');
   return out;
+}
+
+/**
+ * True for a record that names a PeerNet instance (a PTR of the service
+ * type, or an SRV or TXT under it) and is not one of our own, which come
+ * back by multicast loopback.
+ */
+function claimsPeerNet(raw: unknown, self: PeerId): boolean {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const { name, type, data } = raw as LooseRecord;
+  if (typeof name !== 'string') return false;
+  const own = instanceNameOf(self);
+  if (type === 'PTR') return sameName(name, SERVICE_TYPE) && !(typeof data === 'string' && sameName(data, own));
+  if (type === 'SRV' || type === 'TXT') return name.toLowerCase().endsWith(`.${SERVICE_TYPE}`) && !sameName(name, own);
+  return false;
 }
 
 function parseRecord(raw: unknown, options: ParseOptions): ServiceRecord | undefined {

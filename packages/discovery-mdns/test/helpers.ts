@@ -60,6 +60,8 @@ export interface Seen {
 export interface LoopbackWire {
   /** Everything received since it opened, decoded (undecodable packets are skipped). */
   readonly seen: Seen[];
+  /** The local port it sends from. */
+  readonly port: number;
   /** Multicasts a packet (or raw bytes) to 224.0.0.251:5353 on loopback. */
   send(packet: Packet | Uint8Array): Promise<void>;
   /** Waits for a received packet matching `accept`, among those seen after the `from`-th. */
@@ -98,6 +100,7 @@ export async function loopbackWire(port = 5353): Promise<LoopbackWire> {
   if (port === 5353) socket.addMembership('224.0.0.251', '127.0.0.1');
   return {
     seen,
+    port: socket.address().port,
     send(packet) {
       const bytes = packet instanceof Uint8Array ? packet : dnsPacket.encode(packet);
       return new Promise((resolve, reject) =>

@@ -3,7 +3,8 @@ import { FakeClock, resourceSnapshot, resourcesAbove, waitUntil, withTimeout } f
 import { generateIdentity } from '@peernet/identity';
 import { InvalidArgumentError, type PeerNetError } from '@peernet/interface';
 import { type MdnsDiscoveryOptions, mdnsDiscovery } from '@peernet/discovery-mdns';
-import { onLink, resolveInterfaces } from '../src/interfaces.js';
+import { inSubnet } from '@peernet/interface';
+import { resolveInterfaces } from '../src/interfaces.js';
 import { QuerySchedule } from '../src/schedule.js';
 
 const WAIT = 5000;
@@ -35,7 +36,7 @@ async function rejection(promise: Promise<unknown>): Promise<PeerNetError> {
 describe('QuerySchedule (fake clock)', () => {
   it('queries at once, then after 1 s, 2 s, 4 s … capped at 60 s', () => {
     const clock = new FakeClock(1000);
-    const schedule = new QuerySchedule({ initial: 1000, max: 60_000 }, clock.now());
+    const schedule = new QuerySchedule({ initialMs: 1000, maxMs: 60_000 }, clock.now());
     const sentAt: number[] = [];
     for (let step = 0; step < 200_000; step += 250) {
       if (schedule.isDue(clock.now())) {
@@ -48,7 +49,7 @@ describe('QuerySchedule (fake clock)', () => {
   });
 
   it('reset() makes a query due now and restarts the doubling', () => {
-    const schedule = new QuerySchedule({ initial: 100, max: 400 }, 0);
+    const schedule = new QuerySchedule({ initialMs: 100, maxMs: 400 }, 0);
     expect(schedule.isDue(0)).toBe(true);
     expect([schedule.sent(0), schedule.sent(100), schedule.sent(300), schedule.sent(700), schedule.sent(1100)]).toEqual([
       100, 300, 700, 1100, 1500,
@@ -63,14 +64,22 @@ describe('QuerySchedule (fake clock)', () => {
 describe('mdnsDiscovery timers on a fake clock (no interface: nothing is sent)', () => {
   const noInterfaces = (): NodeJS.Dict<NetworkInterfaceInfo[]> => ({ lo: [info('127.0.0.1', '255.0.0.0', true)] });
 
-  it('re-arms the browse timer with the backoff, announces twice one second apart, and clears every timer on stop', async () => {
+  // The deprecated `now` + `timers` and `queryBackoff.initial`/`max` must drive it exactly as `clock` and the Ms names do.
+  const clocked = (clock: FakeClock): Partial<MdnsDiscoveryOptions> => ({ clock, queryBackoff: { initialMs: 1000, maxMs: 8000 } });
+  const deprecated = (clock: FakeClock): Partial<MdnsDiscoveryOptions> => ({
+    now: () => clock.now(),
+    timers: clock,
+    queryBackoff: { initial: 1000, max: 8000 },
+  });
+  it.each([
+    ['clock', clocked],
+    ['now and timers (deprecated)', deprecated],
+  ])('re-arms the browse timer with the backoff, announces twice one second apart, and clears every timer on stop (%s)', async (_how, timing) => {
     const clock = new FakeClock();
     const discovery = mdnsDiscovery({
       identity: generateIdentity(),
       networkInterfaces: noInterfaces,
-      now: () => clock.now(),
-      timers: clock,
-      queryBackoff: { initial: 1000, max: 8000 },
+      ...timing(clock),
     });
     await discovery.start();
     expect(discovery.activeInterfaces()).toEqual([]);
@@ -128,11 +137,14 @@ describe('mdnsDiscovery options', () => {
     ['ttl 1 (too short to be refreshed)', { identity, ttl: 1 }],
     ['ttl above 4500', { identity, ttl: 4501 }],
     ['a fractional ttl', { identity, ttl: 1.5 }],
-    ['queryBackoff.initial 0', { identity, queryBackoff: { initial: 0 } }],
-    ['queryBackoff.max below initial', { identity, queryBackoff: { initial: 5000, max: 1000 } }],
+    ['queryBackoff.initialMs 0', { identity, queryBackoff: { initialMs: 0 } }],
+    ['queryBackoff.maxMs below initialMs', { identity, queryBackoff: { initialMs: 5000, maxMs: 1000 } }],
+    ['queryBackoff.initial 0 (deprecated name)', { identity, queryBackoff: { initial: 0 } }],
+    ['queryBackoff not an object', { identity, queryBackoff: 5 as never }],
     ['maxPeers 0', { identity, maxPeers: 0 }],
     ['timers without clearTimeout', { identity, timers: { setTimeout: () => 1 } as never }],
     ['now not a function', { identity, now: 5 as never }],
+    ['a clock without clearTimeout', { identity, clock: { now: () => 0, setTimeout: () => 1 } as never }],
   ];
   it.each(bad)('refuses %s with InvalidArgumentError', (_what, options) => {
     let error: unknown;
@@ -143,6 +155,14 @@ describe('mdnsDiscovery options', () => {
     }
     expect(error).toBeInstanceOf(Error);
     expect((error as PeerNetError).code).toMatch(/^invalid_(argument|peer_id)$/);
+  });
+
+  it('names the option in its messages, nested ones by their path', () => {
+    expect(() => mdnsDiscovery({ identity, ttl: 0 })).toThrow('mdnsDiscovery option ttl must be an integer from 2 to 4500, got 0');
+    expect(() => mdnsDiscovery({ identity, queryBackoff: { initialMs: 5000, maxMs: 10 } })).toThrow(
+      /^mdnsDiscovery option queryBackoff\.maxMs must be an integer from 5000 to/,
+    );
+    expect(() => mdnsDiscovery({ identity, interfaces: ['::1'] })).toThrow(/^mdnsDiscovery option interfaces\[0\] \(::1\) is an IPv6 address/);
   });
 
   it('announce() rejects a bad port without throwing', async () => {
@@ -207,17 +227,25 @@ describe('resolveInterfaces', () => {
   });
 });
 
-describe('onLink', () => {
-  const eth = { name: 'eth0', address: '10.1.0.5', netmask: '255.255.255.0', internal: false };
-  const lo = { name: 'lo', address: '127.0.0.1', netmask: '255.0.0.0', internal: true };
+describe('the on-link rule over resolved interfaces', () => {
+  const links = (extra: NodeJS.Dict<NetworkInterfaceInfo[]> = {}) =>
+    resolveInterfaces(['eth0', 'lo', 'p2p', 'odd'], () => ({ ...table(), ...extra })).found;
   it('accepts addresses in the interface subnet only', () => {
-    expect(onLink('10.1.0.200', eth)).toBe(true);
-    expect(onLink('10.1.1.200', eth)).toBe(false);
-    expect(onLink('127.5.6.7', lo)).toBe(true);
-    expect(onLink('192.0.2.2', lo)).toBe(false);
-    expect(onLink('::1', lo)).toBe(false);
-    expect(onLink('255.255.255.255', { ...eth, address: '200.1.1.1', netmask: '255.255.255.255' })).toBe(false);
-    expect(onLink('200.1.1.1', { ...eth, address: '200.1.1.1', netmask: '255.255.255.255' })).toBe(true);
-    expect(onLink('10.1.0.7', { ...eth, netmask: 'garbage' })).toBe(false);
+    const [eth, lo] = links();
+    if (eth === undefined || lo === undefined) throw new Error('the made-up table lost an interface');
+    expect(inSubnet('10.1.0.200', eth)).toBe(true);
+    expect(inSubnet('10.1.1.200', eth)).toBe(false);
+    expect(inSubnet('127.5.6.7', lo)).toBe(true);
+    expect(inSubnet('192.0.2.2', lo)).toBe(false);
+    expect(inSubnet('::1', lo)).toBe(false);
+    const host = links({ p2p: [info('200.1.1.1', '255.255.255.255')] })[2];
+    if (host === undefined) throw new Error('the /32 interface was not resolved');
+    expect(host.address).toBe('200.1.1.1');
+    expect(inSubnet('255.255.255.255', host)).toBe(false);
+    expect(inSubnet('200.1.1.1', host)).toBe(true);
+  });
+
+  it('leaves out an interface address whose netmask does not parse', () => {
+    expect(links({ odd: [info('10.7.0.7', 'garbage')] }).map((f) => f.name)).toEqual(['eth0', 'lo']);
   });
 });

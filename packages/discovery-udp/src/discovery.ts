@@ -1,101 +1,22 @@
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
-import { networkInterfaces as osNetworkInterfaces } from 'node:os';
 import {
-  type Discovery,
+  DIAGNOSTICS_CHANNELS,
   type DiscoveryEvents,
+  type Discovery,
   InvalidArgumentError,
-  type PeerId,
-  isPeerId,
+  type Ipv4InterfaceAddress,
+  TypedEmitter,
+  hasDiagnosticsSubscribers,
+  publishDiagnostic,
 } from '@peernet/interface';
-import {
-  type InterfaceTable,
-  type Ipv4Interface,
-  broadcastAddressesOf,
-  checkRestriction,
-  inSubnetOf,
-  resolveInterfaces,
-} from './interfaces.js';
-import { type AnnouncementSigner, DEFAULT_WINDOW_MS, encodeAnnouncement } from './packet.js';
+import { broadcastAddressesOf, inSubnetOf, resolveInterfaces } from './interfaces.js';
+import { type Settings, type UdpDiscoveryOptions, settingsOf } from './options.js';
+import { encodeAnnouncement } from './packet.js';
 import { PeerTable } from './peer-table.js';
-import { AnnouncementReceiver, type ReceiveCounters } from './receiver.js';
-import { DEFAULT_REPLAY_CAPACITY } from './replay-table.js';
-
-/** Default UDP port announcements are sent to and received on. */
-export const DEFAULT_PORT = 4040;
-/** Default ms between two periodic announcements. */
-export const DEFAULT_INTERVAL_MS = 5000;
-/** Default signature checks per second for keys that are not wanted. */
-export const DEFAULT_VERIFY_PER_SECOND = 50;
-/** Default signature checks per second for all wanted keys together (home reserves aside). */
-export const DEFAULT_WANTED_VERIFY_PER_SECOND = 100;
-/** Default signature checks per second for one wanted key: a tenth of the wanted total. */
-export const DEFAULT_KEY_VERIFY_PER_SECOND = DEFAULT_WANTED_VERIFY_PER_SECOND / 10;
-/** Default signature checks per second reserved for a wanted key's packets from its home address. */
-export const DEFAULT_HOME_VERIFY_PER_SECOND = 2;
-/** Default most peers remembered at once. */
-export const DEFAULT_MAX_PEERS = 4096;
+import { AnnouncementReceiver, type ReceiveCounters, type ReceiveDropReason } from './receiver.js';
 
 // A peer heard on more addresses than this is pathological; keep the freshest ones.
 const MAX_ADDRESSES_PER_PEER = 8;
-// setInterval fires at once for longer delays (with only a warning).
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** The identity a discovery announces: an `Identity` from `@peernet/identity` is one. */
-export interface UdpDiscoveryIdentity extends AnnouncementSigner {
-  /** The peer id, equal to `publicKey`. */
-  readonly id: PeerId;
-}
-
-/** Options of `udpDiscovery()`. */
-export interface UdpDiscoveryOptions {
-  /** The node's identity: announcements carry its key and are signed with it. */
-  identity: UdpDiscoveryIdentity;
-  /** UDP port to send to and receive on (every node of a LAN uses the same one). Default 4040. */
-  port?: number;
-  /**
-   * Interfaces to send and listen on: IPv4 addresses (`'127.0.0.1'`) or
-   * interface names (`'eth0'`). Default: every non-internal IPv4 interface.
-   */
-  interfaces?: readonly string[];
-  /** Ms between periodic announcements. Default 5000. */
-  intervalMs?: number;
-  /** A peer not heard from for this long (ms) is reported lost. Default 3 × `intervalMs`. */
-  ttlMs?: number;
-  /** Largest accepted clock difference (ms) between sender and receiver. Default 30 000. */
-  windowMs?: number;
-  /** Signature checks per second for keys `isWanted` does not want (`Infinity`: no limit). Default 50. */
-  verifyPerSecond?: number;
-  /**
-   * Signature checks per second for all wanted keys together (`Infinity`: no
-   * ceiling), home reserves aside. Default 100.
-   */
-  wantedVerifyPerSecond?: number;
-  /**
-   * Signature checks per second for one wanted key, so that forgeries naming
-   * one key cannot spend another's budget; one source address gets at most
-   * half of it. Keep it below `wantedVerifyPerSecond`, so one key cannot use
-   * up the total. Default `wantedVerifyPerSecond / 10` (10).
-   */
-  keyVerifyPerSecond?: number;
-  /**
-   * Signature checks per second reserved for a wanted key's packets from its
-   * home address (the last source address whose announcement for that key
-   * verified), outside the other budgets; burst two seconds' worth. Default
-   * `min(2, keyVerifyPerSecond)`.
-   */
-  homeVerifyPerSecond?: number;
-  /** Which peers matter (the node passes "is this peer trusted"); each gets a verification budget of its own. */
-  isWanted?: (id: PeerId) => boolean;
-  /** Most sender keys the replay table remembers. Default 4096. */
-  maxTrackedKeys?: number;
-  /** Most peers remembered at once. Default 4096. */
-  maxPeers?: number;
-  /** Clock (unix ms). Default `Date.now`. */
-  now?: () => number;
-  /** Source of the interface table. Default `os.networkInterfaces`. */
-  networkInterfaces?: () => InterfaceTable;
-}
 
 /** Counters since the discovery was created, plus two gauges (`peers`, `trackedKeys`). */
 export interface UdpDiscoveryStats extends ReceiveCounters {
@@ -125,24 +46,6 @@ export interface UdpDiscovery extends Discovery {
   off<E extends keyof DiscoveryEvents>(event: E, listener: DiscoveryEvents[E]): this;
 }
 
-interface Settings {
-  identity: UdpDiscoveryIdentity;
-  port: number;
-  restriction: readonly string[] | undefined;
-  intervalMs: number;
-  ttlMs: number;
-  windowMs: number;
-  verifyPerSecond: number;
-  wantedVerifyPerSecond: number;
-  keyVerifyPerSecond: number;
-  homeVerifyPerSecond: number;
-  isWanted: ((id: PeerId) => boolean) | undefined;
-  maxTrackedKeys: number;
-  maxPeers: number;
-  now: () => number;
-  networkInterfaces: () => InterfaceTable;
-}
-
 /** Creates the signed UDP broadcast discovery, named `'udp'`; throws `InvalidArgumentError` for a bad option. */
 export function udpDiscovery(options: UdpDiscoveryOptions): UdpDiscovery {
   return new UdpBroadcastDiscovery(settingsOf(options));
@@ -151,14 +54,14 @@ export function udpDiscovery(options: UdpDiscoveryOptions): UdpDiscovery {
 class UdpBroadcastDiscovery implements UdpDiscovery {
   readonly name = 'udp' as const;
   readonly #settings: Settings;
-  readonly #events = new EventEmitter();
+  readonly #events = new TypedEmitter<DiscoveryEvents>();
   readonly #receiver: AnnouncementReceiver;
   readonly #peers: PeerTable;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #extra = { goodbyes: 0, sent: 0, sendErrors: 0, socketErrors: 0 };
   #socket: Socket | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #interfaces: Ipv4Interface[] = [];
+  #timer: unknown;
+  #interfaces: Ipv4InterfaceAddress[] = [];
   #running = false;
   #announcedPort: number | undefined;
   #lastTimestamp = -1;
@@ -223,16 +126,19 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     });
   }
 
+  /** Adds a listener; one that throws does not stop the others, and its error is rethrown from a microtask. */
   on<E extends keyof DiscoveryEvents>(event: E, listener: DiscoveryEvents[E]): this {
     this.#events.on(event, listener);
     return this;
   }
 
+  /** Adds a listener removed before its first call. */
   once<E extends keyof DiscoveryEvents>(event: E, listener: DiscoveryEvents[E]): this {
     this.#events.once(event, listener);
     return this;
   }
 
+  /** Removes a listener. */
   off<E extends keyof DiscoveryEvents>(event: E, listener: DiscoveryEvents[E]): this {
     this.#events.off(event, listener);
     return this;
@@ -244,7 +150,7 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     return run;
   }
 
-  #resolveInterfaces(): Ipv4Interface[] {
+  #resolveInterfaces(): Ipv4InterfaceAddress[] {
     return resolveInterfaces(this.#settings.restriction, this.#settings.networkInterfaces());
   }
 
@@ -292,14 +198,14 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     this.#socket = socket;
     this.#running = true;
     this.#peers.clear();
-    this.#timer = setInterval(() => this.#tick(), this.#settings.intervalMs);
+    this.#armTick();
     await this.#announce(false);
   }
 
   async #stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    clearInterval(this.#timer);
+    this.#settings.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     await Promise.all(this.#inFlight);
     await this.#announce(true);
@@ -309,13 +215,20 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     if (socket !== undefined) await closeSocket(socket);
   }
 
+  /** The clock has one-shot timers only: each tick arms the next, first thing, so the pace does not drift. */
+  #armTick(): void {
+    this.#timer = this.#settings.clock.setTimeout(() => this.#tick(), this.#settings.intervalMs);
+  }
+
   #tick(): void {
+    if (!this.#running) return;
+    this.#armTick();
     // Interfaces come and go: follow them within the restriction, for sending and for the source filter.
     this.#refreshInterfaces();
-    const now = this.#settings.now();
-    this.#receiver.replays.prune(now);
-    this.#receiver.relays.prune(now);
-    const { lost, changed } = this.#peers.expire(now);
+    const wallNow = this.#settings.wallClock();
+    this.#receiver.replays.prune(wallNow);
+    this.#receiver.relays.prune(wallNow);
+    const { lost, changed } = this.#peers.expire(this.#settings.clock.now());
     void this.#announce(false);
     for (const id of lost) this.#events.emit('peer:lost', id);
     // No datagram caused this report: it comes from the most recently heard of the addresses left.
@@ -362,7 +275,7 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
 
   /** A strictly increasing timestamp: receivers drop a timestamp not later than the last one they accepted. */
   #timestamp(): number {
-    const now = Math.floor(this.#settings.now());
+    const now = Math.floor(this.#settings.wallClock());
     this.#lastTimestamp = Math.max(now, this.#lastTimestamp + 1);
     return this.#lastTimestamp;
   }
@@ -370,9 +283,12 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
   #onMessage(message: Buffer, remote: RemoteInfo): void {
     // Datagrams still queued while stopping belong to a session that is over.
     if (!this.#running) return;
-    const now = this.#settings.now();
-    const result = this.#receiver.receive(message, remote.address, now);
-    if (!result.ok) return;
+    const now = this.#settings.clock.now();
+    const result = this.#receiver.receive(message, remote.address, this.#settings.wallClock(), now);
+    if (!result.ok) {
+      this.#dropped(result.reason, remote);
+      return;
+    }
     const { id, port, goodbye } = result.announcement;
     if (goodbye) {
       this.#extra.goodbyes++;
@@ -383,7 +299,43 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
     if (evicted !== undefined) this.#events.emit('peer:lost', evicted);
     if (peer !== undefined) this.#events.emit('peer', { ...peer, from: remote.address });
   }
+
+  /** Publishes a drop for whoever watches the diagnostics channels; costs a property read when nobody does. */
+  #dropped(reason: ReceiveDropReason, remote: RemoteInfo): void {
+    const published = DROP_REASONS[reason];
+    if (published === undefined) return;
+    const limit = this.#receiver.lastLimit;
+    if (limit !== undefined && hasDiagnosticsSubscribers(DIAGNOSTICS_CHANNELS.rateLimited)) {
+      publishDiagnostic(DIAGNOSTICS_CHANNELS.rateLimited, { limit, from: `${remote.address}:${remote.port}` });
+    }
+    if (hasDiagnosticsSubscribers(DIAGNOSTICS_CHANNELS.discoveryDropped)) {
+      publishDiagnostic(DIAGNOSTICS_CHANNELS.discoveryDropped, {
+        discovery: 'udp',
+        from: `${remote.address}:${remote.port}`,
+        reason: published,
+      });
+    }
+  }
 }
+
+/**
+ * The stable reason published for each way a datagram is dropped. Our own
+ * announcements, looped back by broadcast, are expected and not reported.
+ */
+const DROP_REASONS: Readonly<Record<ReceiveDropReason, string | undefined>> = {
+  foreignSource: 'off-link',
+  malformed: 'malformed',
+  badMagic: 'bad-magic',
+  badVersion: 'bad-version',
+  badFlags: 'bad-flags',
+  badPort: 'bad-port',
+  stale: 'stale',
+  own: undefined,
+  replayed: 'replayed',
+  relayed: 'relayed',
+  rateLimited: 'rate-limited',
+  badSignature: 'bad-signature',
+};
 
 function closeSocket(socket: Socket): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -400,79 +352,4 @@ function messageOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
-}
-
-function integerOption(value: unknown, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(
-      `udpDiscovery option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function rateOption(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidArgumentError(
-      `udpDiscovery option ${name} must be a number >= 0 (or Infinity), got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function functionOption<F>(value: unknown, name: string, fallback: F): F {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'function') throw new InvalidArgumentError(`udpDiscovery option ${name} must be a function`);
-  return value as F;
-}
-
-function settingsOf(options: UdpDiscoveryOptions): Settings {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('udpDiscovery options must be an object with an identity');
-  }
-  const { identity } = options;
-  if (
-    typeof identity !== 'object' ||
-    identity === null ||
-    !isPeerId(identity.id) ||
-    typeof identity.sign !== 'function' ||
-    !(identity.publicKey instanceof Uint8Array) ||
-    !identity.id.equals(identity.publicKey)
-  ) {
-    throw new InvalidArgumentError('udpDiscovery identity must be an Identity (id, publicKey and sign())');
-  }
-  const intervalMs = integerOption(options.intervalMs, 'intervalMs', DEFAULT_INTERVAL_MS, 1, MAX_TIMER_MS);
-  const wantedVerifyPerSecond = rateOption(
-    options.wantedVerifyPerSecond,
-    'wantedVerifyPerSecond',
-    DEFAULT_WANTED_VERIFY_PER_SECOND,
-  );
-  const keyVerifyPerSecond = rateOption(options.keyVerifyPerSecond, 'keyVerifyPerSecond', wantedVerifyPerSecond / 10);
-  return {
-    identity,
-    port: integerOption(options.port, 'port', DEFAULT_PORT, 1, 65535),
-    restriction: checkRestriction(options.interfaces),
-    intervalMs,
-    ttlMs: integerOption(options.ttlMs, 'ttlMs', 3 * intervalMs, 1, Number.MAX_SAFE_INTEGER),
-    windowMs: integerOption(options.windowMs, 'windowMs', DEFAULT_WINDOW_MS, 0, Number.MAX_SAFE_INTEGER),
-    verifyPerSecond: rateOption(options.verifyPerSecond, 'verifyPerSecond', DEFAULT_VERIFY_PER_SECOND),
-    wantedVerifyPerSecond,
-    keyVerifyPerSecond,
-    homeVerifyPerSecond: rateOption(
-      options.homeVerifyPerSecond,
-      'homeVerifyPerSecond',
-      Math.min(DEFAULT_HOME_VERIFY_PER_SECOND, keyVerifyPerSecond),
-    ),
-    isWanted: functionOption<((id: PeerId) => boolean) | undefined>(options.isWanted, 'isWanted', undefined),
-    maxTrackedKeys: integerOption(options.maxTrackedKeys, 'maxTrackedKeys', DEFAULT_REPLAY_CAPACITY, 1, 2 ** 24),
-    maxPeers: integerOption(options.maxPeers, 'maxPeers', DEFAULT_MAX_PEERS, 1, 2 ** 24),
-    now: functionOption(options.now, 'now', Date.now),
-    networkInterfaces: functionOption<() => InterfaceTable>(
-      options.networkInterfaces,
-      'networkInterfaces',
-      osNetworkInterfaces,
-    ),
-  };
 }

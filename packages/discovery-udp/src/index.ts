@@ -1,3 +1,5 @@
+export { udpDiscovery } from './discovery.js';
+export type { UdpDiscovery, UdpDiscoveryStats } from './discovery.js';
 export {
   DEFAULT_HOME_VERIFY_PER_SECOND,
   DEFAULT_INTERVAL_MS,
@@ -6,9 +8,8 @@ export {
   DEFAULT_PORT,
   DEFAULT_VERIFY_PER_SECOND,
   DEFAULT_WANTED_VERIFY_PER_SECOND,
-  udpDiscovery,
-} from './discovery.js';
-export type { UdpDiscovery, UdpDiscoveryIdentity, UdpDiscoveryOptions, UdpDiscoveryStats } from './discovery.js';
+} from './options.js';
+export type { UdpDiscoveryIdentity, UdpDiscoveryOptions } from './options.js';
 export {
   DEFAULT_WINDOW_MS,
   FLAG_GOODBYE,
@@ -31,7 +32,7 @@ export { DEFAULT_RELAY_PER_SOURCE, DEFAULT_RELAY_SOURCES, RelayGuard } from './r
 export type { RelayGuardOptions } from './relay-guard.js';
 export { TokenBucket } from './token-bucket.js';
 export type { TokenBucketOptions } from './token-bucket.js';
-export type { InterfaceTable } from './interfaces.js';
-export type { ReceiveCounters } from './receiver.js';
+export type { InterfaceTable } from '@peernet/interface';
+export type { ReceiveCounters, ReceiveLimit } from './receiver.js';
 export { DEFAULT_BUDGET_KEYS, VerifyBudget } from './verify-budget.js';
-export type { BudgetSource, VerifyBudgetOptions } from './verify-budget.js';
+export type { BudgetLimit, BudgetSource, VerifyBudgetOptions } from './verify-budget.js';

@@ -3,7 +3,7 @@ import { type Announcement, type DropReason, decodeAnnouncement } from './packet
 import { RelayGuard } from './relay-guard.js';
 import { ReplayTable } from './replay-table.js';
 import { TokenBucket } from './token-bucket.js';
-import { VerifyBudget } from './verify-budget.js';
+import { type BudgetLimit, VerifyBudget } from './verify-budget.js';
 
 /** Counters of everything received, by outcome. */
 export interface ReceiveCounters {
@@ -43,6 +43,12 @@ export interface ReceiveCounters {
 
 /** Why the receiver dropped a datagram: a decoder reason, or a source outside the interfaces in use. */
 export type ReceiveDropReason = DropReason | 'foreignSource' | 'relayed';
+
+/**
+ * The limit that turned a packet away: the shared bucket of keys nobody
+ * wants, one of a wanted key's budgets, or the relay guard.
+ */
+export type ReceiveLimit = 'udp-verify-unknown' | `udp-verify-${BudgetLimit}` | 'udp-relay-guard';
 
 /** Outcome of `AnnouncementReceiver.receive`. */
 export type ReceiveResult = { ok: true; announcement: Announcement } | { ok: false; reason: ReceiveDropReason };
@@ -100,6 +106,11 @@ export function zeroCounters(): ReceiveCounters {
  * A packet dropped for lack of budget is remembered with its source (see
  * `RelayGuard`), so that whoever captured it cannot later have it verified
  * from their own address.
+ *
+ * Two clocks come in with each packet: unix time for what is compared with
+ * the timestamps senders sign (the window, the replay and relay records),
+ * and a monotonic one for the budgets, so a wall-clock step neither refills
+ * nor freezes them.
  */
 export class AnnouncementReceiver {
   readonly counters: ReceiveCounters = zeroCounters();
@@ -108,6 +119,7 @@ export class AnnouncementReceiver {
   readonly #options: ReceiverOptions;
   readonly #others: TokenBucket;
   readonly #wanted: VerifyBudget;
+  #lastLimit: ReceiveLimit | undefined;
 
   constructor(options: ReceiverOptions) {
     this.#options = options;
@@ -122,10 +134,23 @@ export class AnnouncementReceiver {
     });
   }
 
-  /** Checks one datagram from `source` received at `now`, and counts the outcome. */
-  receive(bytes: Uint8Array, source: string, now: number): ReceiveResult {
+  /**
+   * The limit that turned the last datagram away, when it was dropped as
+   * `rateLimited` or `relayed`; undefined after any other outcome.
+   */
+  get lastLimit(): ReceiveLimit | undefined {
+    return this.#lastLimit;
+  }
+
+  /**
+   * Checks one datagram from `source`, received at `now` (unix ms) and
+   * `monotonicNow` (ms on a monotonic clock, `now` when left out), and
+   * counts the outcome.
+   */
+  receive(bytes: Uint8Array, source: string, now: number, monotonicNow: number = now): ReceiveResult {
     const counters = this.counters;
     counters.received++;
+    this.#lastLimit = undefined;
     if (this.#options.isAllowedSource !== undefined && !this.#options.isAllowedSource(source)) {
       counters.foreignSource++;
       return { ok: false, reason: 'foreignSource' };
@@ -141,16 +166,19 @@ export class AnnouncementReceiver {
         // Checked before any budget is spent: a relay costs no signature check.
         if (this.relays.isRelay(bytes, source, now)) {
           relayed = true;
+          this.#lastLimit = 'udp-relay-guard';
           return false;
         }
         let paid: boolean;
         if (this.#isWanted(id)) {
           wantedKey = id.toString();
-          const from = this.#wanted.take(wantedKey, source, now);
+          const from = this.#wanted.spend(wantedKey, source, monotonicNow);
           if (from === 'home') counters.verifiedAtHome++;
-          paid = from !== false;
+          paid = from === 'home' || from === 'shared';
+          if (!paid) this.#lastLimit = `udp-verify-${from as BudgetLimit}`;
         } else {
-          paid = this.#others.take(now);
+          paid = this.#others.take(monotonicNow);
+          if (!paid) this.#lastLimit = 'udp-verify-unknown';
         }
         if (!paid) {
           // Remembered even unverified: whoever captured it cannot replay it as fresh from elsewhere.

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@peernet/interface';
+import { OptionsReader } from '@peernet/interface';
 import { DEFAULT_WINDOW_MS } from './packet.js';
 
 /** Options of `RelayGuard`. */
@@ -46,22 +46,10 @@ export class RelayGuard {
   readonly #bySource = new Map<string, string[]>();
 
   constructor(options: RelayGuardOptions = {}) {
-    const { windowMs = DEFAULT_WINDOW_MS, perSource = DEFAULT_RELAY_PER_SOURCE, maxSources = DEFAULT_RELAY_SOURCES } =
-      options;
-    if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs < 0) {
-      throw new InvalidArgumentError(`RelayGuard windowMs must be a finite number >= 0, got ${String(windowMs)}`);
-    }
-    for (const [name, value] of [
-      ['perSource', perSource],
-      ['maxSources', maxSources],
-    ] as const) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new InvalidArgumentError(`RelayGuard ${name} must be a positive integer, got ${String(value)}`);
-      }
-    }
-    this.#windowMs = windowMs;
-    this.#perSource = perSource;
-    this.#maxSources = maxSources;
+    const reader = new OptionsReader('RelayGuard', options);
+    this.#windowMs = reader.number('windowMs', { default: DEFAULT_WINDOW_MS });
+    this.#perSource = reader.integer('perSource', { default: DEFAULT_RELAY_PER_SOURCE, min: 1 });
+    this.#maxSources = reader.integer('maxSources', { default: DEFAULT_RELAY_SOURCES, min: 1 });
   }
 
   /** Packets remembered right now. */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@peernet/interface';
+import { OptionsReader } from '@peernet/interface';
 import { DEFAULT_WINDOW_MS } from './packet.js';
 
 /** Options of `ReplayTable`. */
@@ -31,15 +31,9 @@ export class ReplayTable {
   readonly #last = new Map<string, number>();
 
   constructor(options: ReplayTableOptions = {}) {
-    const { capacity = DEFAULT_REPLAY_CAPACITY, windowMs = DEFAULT_WINDOW_MS } = options;
-    if (!Number.isSafeInteger(capacity) || capacity < 1) {
-      throw new InvalidArgumentError(`replay table capacity must be a positive integer, got ${String(capacity)}`);
-    }
-    if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs < 0) {
-      throw new InvalidArgumentError(`replay table windowMs must be a finite number >= 0, got ${String(windowMs)}`);
-    }
-    this.#capacity = capacity;
-    this.#windowMs = windowMs;
+    const reader = new OptionsReader('ReplayTable', options);
+    this.#capacity = reader.integer('capacity', { default: DEFAULT_REPLAY_CAPACITY, min: 1 });
+    this.#windowMs = reader.number('windowMs', { default: DEFAULT_WINDOW_MS });
   }
 
   /** Keys currently remembered. */

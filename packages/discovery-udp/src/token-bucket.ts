@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from '@peernet/interface';
+import { OptionsReader } from '@peernet/interface';
+import { readRate } from './rate.js';
 
 /** Options of `TokenBucket`. */
 export interface TokenBucketOptions {
@@ -19,18 +20,10 @@ export class TokenBucket {
   #last: number | undefined;
 
   constructor(options: TokenBucketOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError('TokenBucket options must be an object with ratePerSecond');
-    }
-    const { ratePerSecond } = options;
-    if (typeof ratePerSecond !== 'number' || Number.isNaN(ratePerSecond) || ratePerSecond < 0) {
-      throw new InvalidArgumentError(`ratePerSecond must be a number >= 0 (or Infinity), got ${String(ratePerSecond)}`);
-    }
+    const reader = new OptionsReader('TokenBucket', options);
+    const ratePerSecond = readRate(reader, 'ratePerSecond');
     // One second's worth; a rate of 0 means none at all, not one.
-    const burst = options.burst ?? (ratePerSecond === 0 ? 0 : Math.max(1, Math.ceil(ratePerSecond)));
-    if (typeof burst !== 'number' || Number.isNaN(burst) || burst < 0) {
-      throw new InvalidArgumentError(`burst must be a number >= 0, got ${String(burst)}`);
-    }
+    const burst = readRate(reader, 'burst', ratePerSecond === 0 ? 0 : Math.max(1, Math.ceil(ratePerSecond)));
     this.#rate = ratePerSecond;
     this.#burst = burst;
     this.#tokens = burst;

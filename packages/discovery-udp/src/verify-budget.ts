@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from '@peernet/interface';
+import { OptionsReader } from '@peernet/interface';
+import { readRate } from './rate.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Options of `VerifyBudget`. */
@@ -22,6 +23,9 @@ export const DEFAULT_BUDGET_KEYS = 4096;
 
 /** Where a granted signature check was paid from. */
 export type BudgetSource = 'home' | 'shared';
+
+/** Which limit refused a signature check: the key-and-source share, the key's bucket, or the shared ceiling. */
+export type BudgetLimit = 'per-source' | 'per-key' | 'total';
 
 interface KeyState {
   /** The last source whose packet for this key verified. */
@@ -62,16 +66,11 @@ export class VerifyBudget {
   readonly #sources = new Map<string, TokenBucket>();
 
   constructor(options: VerifyBudgetOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError('VerifyBudget options must be an object with totalPerSecond');
-    }
-    const total = rate(options.totalPerSecond, 'totalPerSecond');
-    const keyPerSecond = rate(options.keyPerSecond ?? total / 10, 'keyPerSecond');
-    const homePerSecond = rate(options.homePerSecond ?? Math.min(2, keyPerSecond), 'homePerSecond');
-    const maxKeys = options.maxKeys ?? DEFAULT_BUDGET_KEYS;
-    if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
-      throw new InvalidArgumentError(`VerifyBudget maxKeys must be a positive integer, got ${String(maxKeys)}`);
-    }
+    const reader = new OptionsReader('VerifyBudget', options);
+    const total = readRate(reader, 'totalPerSecond');
+    const keyPerSecond = readRate(reader, 'keyPerSecond', total / 10);
+    const homePerSecond = readRate(reader, 'homePerSecond', Math.min(2, keyPerSecond));
+    const maxKeys = reader.integer('maxKeys', { default: DEFAULT_BUDGET_KEYS, min: 1 });
     this.#total = new TokenBucket({ ratePerSecond: total });
     this.#keyPerSecond = keyPerSecond;
     this.#sourcePerSecond = keyPerSecond / 2;
@@ -95,6 +94,12 @@ export class VerifyBudget {
    * none could.
    */
   take(key: string, source: string, now: number): BudgetSource | false {
+    const outcome = this.spend(key, source, now);
+    return outcome === 'home' || outcome === 'shared' ? outcome : false;
+  }
+
+  /** As `take`, but a refusal names the limit that had no token left (the first checked: source, key, total). */
+  spend(key: string, source: string, now: number): BudgetSource | BudgetLimit {
     const state = this.#state(key);
     if (state.home === source && state.homeBucket.take(now)) return 'home';
     const pair = `${key} ${source}`;
@@ -108,9 +113,9 @@ export class VerifyBudget {
       this.#sources.set(pair, perSource);
     }
     // All three must have a token before any is spent: a refusal costs no one anything.
-    if (perSource.available(now) < 1 || state.bucket.available(now) < 1 || this.#total.available(now) < 1) {
-      return false;
-    }
+    if (perSource.available(now) < 1) return 'per-source';
+    if (state.bucket.available(now) < 1) return 'per-key';
+    if (this.#total.available(now) < 1) return 'total';
     perSource.take(now);
     state.bucket.take(now);
     this.#total.take(now);
@@ -138,13 +143,6 @@ export class VerifyBudget {
     }
     return state;
   }
-}
-
-function rate(value: unknown, name: string): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidArgumentError(`VerifyBudget ${name} must be a number >= 0 (or Infinity), got ${String(value)}`);
-  }
-  return value;
 }
 
 /** One token at least for any rate above 0, so a slow bucket can still grant its first check. */

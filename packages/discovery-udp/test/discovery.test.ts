@@ -1,5 +1,5 @@
 import * as dgram from 'node:dgram';
-import { resourceSnapshot, resourcesAbove, waitUntil, withTimeout } from '@peernet/compliance';
+import { FakeClock, resourceSnapshot, resourcesAbove, waitUntil, withTimeout } from '@peernet/compliance';
 import { type Identity, generateIdentity } from '@peernet/identity';
 import {
   DEFAULT_PORT,
@@ -86,6 +86,8 @@ describe('udpDiscovery options', () => {
     ['an empty interfaces list', { interfaces: [] }],
     ['an IPv6 interface address', { interfaces: ['::1'] }],
     ['now not a function', { now: 5 as never }],
+    ['wallClock not a function', { wallClock: 5 as never }],
+    ['a clock without timers', { clock: { now: () => 0 } as never }],
   ])('refuses %s with invalid_argument', (_label, change) => {
     expect(() => udpDiscovery({ identity, interfaces: ['127.0.0.1'], ...change } as UdpDiscoveryOptions)).toThrow(
       expect.objectContaining({ code: 'invalid_argument' }),
@@ -228,12 +230,13 @@ describe('udpDiscovery on loopback', () => {
     expect(expired?.from).toBe('127.0.0.1');
   });
 
-  it('announces on start and on every tick, says goodbye on stop, with strictly increasing times', async () => {
+  // `now` is the deprecated name of `wallClock`: both must stamp the announcements.
+  it.each(['wallClock', 'now'] as const)('announces on start and on every tick, says goodbye on stop, with strictly increasing times (%s)', async (option) => {
     const port = randomPort();
     const capture = await raw('0.0.0.0', port, true);
-    // A frozen clock: the times must still go up by at least 1 ms per packet.
+    // A frozen wall clock: the times must still go up by at least 1 ms per packet.
     const frozen = 1_700_000_000_000;
-    const d = loopbackDiscovery({ port, intervalMs: 30, now: () => frozen });
+    const d = loopbackDiscovery({ port, intervalMs: 30, [option]: () => frozen });
     await d.announce({ port: 5555 });
     await d.start();
     await capture.waitForCount(3, TIMEOUT, 'three announcements');
@@ -253,6 +256,27 @@ describe('udpDiscovery on loopback', () => {
     expect(last).toMatchObject({ goodbye: true, port: 5556 });
     expect(announcements.filter((a) => a.goodbye)).toHaveLength(1);
     expect(d.stats.sendErrors).toBe(0);
+  });
+
+  it('runs its ticks and peer TTLs on `clock`, not on the wall clock', async () => {
+    const port = randomPort();
+    const clock = new FakeClock();
+    const d = loopbackDiscovery({ port, intervalMs: 1000, ttlMs: 2500, clock });
+    const log = new EventLog(d);
+    await d.announce({ port: 6000 });
+    await d.start();
+    expect(d.stats.sent).toBe(1);
+    expect(clock.pendingDelays()).toEqual([1000]);
+    const peer = generateIdentity();
+    await announcer(peer, await raw(), port)(7001);
+    await log.until(() => log.peers(peer.id).length === 1, TIMEOUT, 'the sighting');
+    await clock.advance(2000);
+    await waitUntil(() => d.stats.sent === 3, TIMEOUT, 'two ticks of the fake clock');
+    expect(log.lost(peer.id)).toEqual([]);
+    await clock.advance(1000);
+    await log.until(() => log.lost(peer.id).length === 1, TIMEOUT, "'peer:lost' once the fake clock passed the TTL");
+    await d.stop();
+    expect(clock.pending).toBe(0);
   });
 
   it('a discovery that never announced listens only, and sends nothing on stop', async () => {

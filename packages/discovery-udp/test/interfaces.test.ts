@@ -1,12 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
-import {
-  broadcastAddressesOf,
-  checkRestriction,
-  formatIpv4,
-  inSubnetOf,
-  parseIpv4,
-  resolveInterfaces,
-} from '../src/interfaces.js';
+import { formatIpv4, parseIpv4 } from '@peernet/interface';
+import { broadcastAddressesOf, checkRestriction, inSubnetOf, resolveInterfaces } from '../src/interfaces.js';
 
 const v4 = (address: string, netmask: string, internal = false): NetworkInterfaceInfo => ({
   address,

@@ -1,10 +1,52 @@
 export {
+  AEAD_TAG_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
-  EnvelopeDecoder,
+  ENVELOPE_HEADER_BYTES,
   HANDSHAKE_FRAME_MAX_BYTES,
+  MAX_ENVELOPE_LENGTH,
   MAX_NOISE_MESSAGE_BYTES,
-  NoiseFrameDecoder,
-} from './decoder.js';
-export type { DecoderOptions } from './decoder.js';
-export { MAX_PLAINTEXT_PER_MESSAGE, encodeFrame, encodeFrames, packEnvelopes } from './encoder.js';
-export type { PackOptions } from './encoder.js';
+  MAX_PLAINTEXT_PER_MESSAGE,
+  NOISE_HEADER_BYTES,
+} from './constants.js';
+export { EnvelopeDecoder, NoiseFrameDecoder } from './frame-decoder.js';
+export type { DecoderOptions } from './frame-decoder.js';
+export {
+  encodeFrame,
+  encodeFrames,
+  packEnvelopes,
+  sealedLength,
+  writeEnvelopeHeader,
+  writeNoiseHeader,
+} from './frame-writer.js';
+export type { PackOptions } from './frame-writer.js';
+export type { Value } from '@peernet/interface';
+export { DEFAULT_MAX_DEPTH, MAX_BIGNUM_BYTES } from './cbor-common.js';
+export { appendValue, encodeValue } from './cbor-encoder.js';
+export type { AppendResult, EncodeOptions } from './cbor-encoder.js';
+export { DECODED_COST, DEFAULT_MAX_DECODED_BYTES, MAX_DECODED_COST_PER_BYTE } from './cbor-reader.js';
+export { decodePayload, decodeValue, decodedCost, payloadCost } from './cbor-decoder.js';
+export type { DecodeOptions } from './cbor-decoder.js';
+export {
+  EnvelopeType,
+  MAX_NAME_BYTES,
+  NONCE_BYTES,
+  appendEnvelope,
+  decodeEnvelope,
+  decodeOwnedEnvelope,
+  emptyHead,
+  encodeEnvelope,
+  readEnvelopeHead,
+} from './envelope.js';
+export type {
+  CallEnvelope,
+  CancelEnvelope,
+  Envelope,
+  EnvelopeHead,
+  ErrorEnvelope,
+  PingEnvelope,
+  PongEnvelope,
+  ReplyEnvelope,
+  SendEnvelope,
+} from './envelope.js';
+export { PAYLOAD_VERSION, decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
+export type { HandshakePayload } from './handshake-payload.js';

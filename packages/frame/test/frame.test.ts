@@ -1,12 +1,19 @@
 import fc from 'fast-check';
 import {
+  AEAD_TAG_BYTES,
+  ENVELOPE_HEADER_BYTES,
   EnvelopeDecoder,
   HANDSHAKE_FRAME_MAX_BYTES,
+  MAX_NOISE_MESSAGE_BYTES,
   MAX_PLAINTEXT_PER_MESSAGE,
+  NOISE_HEADER_BYTES,
   NoiseFrameDecoder,
   encodeFrame,
   encodeFrames,
   packEnvelopes,
+  sealedLength,
+  writeEnvelopeHeader,
+  writeNoiseHeader,
 } from '@peernet/frame';
 import { FrameTooLargeError, InvalidArgumentError, MessageTooLargeError } from '@peernet/interface';
 import { concat } from './bytes.js';
@@ -183,5 +190,49 @@ describe('packEnvelopes', () => {
     expect(() => packEnvelopes([], { chunkBytes: 0 })).toThrow(InvalidArgumentError);
     expect(() => packEnvelopes([], { chunkBytes: 65520 })).toThrow(InvalidArgumentError);
     expect(packEnvelopes([])).toEqual([]);
+  });
+});
+
+describe('in-place writers', () => {
+  it('write the u16 and u32 lengths big-endian at an offset and return the offset after them', () => {
+    const buffer = new Uint8Array(12).fill(0xee);
+    expect(writeNoiseHeader(buffer, 1, 0x1234)).toBe(1 + NOISE_HEADER_BYTES);
+    expect(writeEnvelopeHeader(buffer, 4, 0x89abcdef)).toBe(4 + ENVELOPE_HEADER_BYTES);
+    expect(Buffer.from(buffer).toString('hex')).toBe('ee1234ee89abcdefeeeeeeee');
+  });
+
+  it('lay out the same bytes as the copying encoders', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), (messages) => {
+        const out = new Uint8Array(messages.reduce((n, m) => n + NOISE_HEADER_BYTES + m.length, 0));
+        let at = 0;
+        for (const m of messages) {
+          at = writeNoiseHeader(out, at, m.length);
+          out.set(m, at);
+          at += m.length;
+        }
+        expect(out).toEqual(encodeFrames(messages));
+        const stream = new Uint8Array(messages.reduce((n, m) => n + ENVELOPE_HEADER_BYTES + m.length, 0));
+        at = 0;
+        for (const m of messages) {
+          at = writeEnvelopeHeader(stream, at, m.length);
+          stream.set(m, at);
+          at += m.length;
+        }
+        expect(packEnvelopes(messages, { chunkBytes: 1 + stream.length })).toEqual(stream.length === 0 ? [] : [stream]);
+      }),
+    );
+  });
+
+  it('size a sealed stream as full Noise messages with their headers and tags', () => {
+    expect(MAX_PLAINTEXT_PER_MESSAGE).toBe(MAX_NOISE_MESSAGE_BYTES - AEAD_TAG_BYTES);
+    expect(sealedLength(0)).toBe(0);
+    expect(sealedLength(1)).toBe(1 + 2 + 16);
+    expect(sealedLength(MAX_PLAINTEXT_PER_MESSAGE)).toBe(NOISE_HEADER_BYTES + MAX_NOISE_MESSAGE_BYTES);
+    expect(sealedLength(MAX_PLAINTEXT_PER_MESSAGE + 1)).toBe(NOISE_HEADER_BYTES + MAX_NOISE_MESSAGE_BYTES + 1 + 2 + 16);
+    // What the chunks of packEnvelopes become once each is sealed and framed.
+    const chunks = packEnvelopes([new Uint8Array(200_000)]);
+    const stream = chunks.reduce((n, c) => n + c.length, 0);
+    expect(sealedLength(stream)).toBe(chunks.reduce((n, c) => n + NOISE_HEADER_BYTES + c.length + AEAD_TAG_BYTES, 0));
   });
 });

@@ -1,4 +1,5 @@
-// Fuzz targets of the framing layer: the first code that sees a peer's bytes.
+// Fuzz targets of the framing layer, the first code that sees a peer's bytes,
+// and (from codec-fuzz-targets.ts) of the codecs behind it.
 // test/properties.test.ts runs each a few hundred times; `pnpm fuzz` runs
 // them for millions of inputs (tooling/fuzz).
 import assert from 'node:assert/strict';
@@ -7,6 +8,7 @@ import { FrameTooLargeError, MessageTooLargeError } from '@peernet/interface';
 import type { FuzzTarget } from '../../../tooling/fuzz/target.js';
 import { EnvelopeDecoder, MAX_PLAINTEXT_PER_MESSAGE, NoiseFrameDecoder, packEnvelopes } from '../src/index.js';
 import { concat } from './bytes.js';
+import { codecTargets } from './codec-fuzz-targets.js';
 
 /** Cuts `bytes` at the given points (taken modulo the length, sorted). */
 function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
@@ -141,7 +143,7 @@ const reassembly = fc.property(
   },
 );
 
-/** The framing targets, by name. */
+/** The framing targets, then the codecs', by name. */
 export const targets: FuzzTarget[] = [
   {
     name: 'frame.noise-decoder',
@@ -161,4 +163,5 @@ export const targets: FuzzTarget[] = [
     ciRuns: 300,
     property: reassembly,
   },
+  ...codecTargets,
 ];

@@ -4,6 +4,8 @@ export type { PeerIdLike } from './peer-id.js';
 export type { DuplexStream } from './stream.js';
 export type { DialOptions, ListenOptions, Listener, Transport, TransportAddress } from './transport.js';
 export type { DiscoveredPeer, Discovery, DiscoveryEvents } from './discovery.js';
+export type { Value } from './value.js';
+export type { Authorize, CallOptions, Handler, HandlerContext } from './handler.js';
 export {
   AbortedError,
   BadRequestError,
@@ -32,3 +34,20 @@ export {
   isWireErrorCode,
 } from './errors.js';
 export type { ErrorCode, FileErrorOptions, LocalErrorCode, PeerNetErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';
+export { MAX_TIMER_MS, systemClock } from './clock.js';
+export type { Clock } from './clock.js';
+export { TypedEmitter } from './emitter.js';
+export type { EventMap } from './emitter.js';
+export { OptionsReader, describeValue } from './options.js';
+export type { NumberRule } from './options.js';
+export {
+  formatIpv4,
+  inSubnet,
+  ipv4Addresses,
+  networkAddresses,
+  parseIpv4,
+  readSystemInterfaces,
+} from './network.js';
+export type { InterfaceTable, Ipv4InterfaceAddress, NetworkChange, NetworkMonitor, ReadInterfaces } from './network.js';
+export { DIAGNOSTICS_CHANNELS, hasDiagnosticsSubscribers, publishDiagnostic } from './diagnostics.js';
+export type { DiagnosticsChannelName } from './diagnostics.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, TimeoutError, type PeerNetError } from '@peernet/interface';
+import { type Clock, MAX_TIMER_MS, OptionsReader, type PeerNetError, TimeoutError, systemClock } from '@peernet/interface';
 
 /** What the heartbeat needs from a session; a `Connection` from `@peernet/connection` fits. */
 export interface Pingable {
@@ -10,21 +10,24 @@ export interface Pingable {
   readonly closed: Promise<unknown>;
 }
 
-/** A clock and timers, injectable so tests run in virtual time. */
-export interface LivenessClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/**
+ * The clock the heartbeat reads.
+ * @deprecated Use `Clock` from `@peernet/interface`, which this now is.
+ */
+export type LivenessClock = Clock;
 
 /** Options of `watchLiveness`. */
 export interface LivenessOptions {
-  /** Time between pings (default 15 s). */
+  /** Time between pings in ms (default 15 s). */
   intervalMs?: number;
-  /** A session with no pong for this long is closed (default 30 s). */
+  /** A session with no pong for this many ms is closed (default 30 s). */
   timeoutMs?: number;
-  /** Clock and timers (real ones by default). */
-  clock?: LivenessClock;
+  /**
+   * Monotonic time and timers (default `systemClock`). Silence is measured
+   * on it, so a wall-clock step can neither close a healthy session nor
+   * hide a dead one.
+   */
+  clock?: Clock;
 }
 
 /** A running heartbeat. */
@@ -35,24 +38,17 @@ export interface LivenessWatch {
   stop(): void;
 }
 
-const realClock: LivenessClock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 /**
  * Pings `session` every `intervalMs`; when no pong has arrived for
  * `timeoutMs`, destroys it with a `timeout` reason so whoever owns it can
- * reconnect. Stops by itself when the session closes.
+ * reconnect. Stops by itself when the session closes. Throws
+ * `InvalidArgumentError` for a bad option.
  */
 export function watchLiveness(session: Pingable, options: LivenessOptions = {}): LivenessWatch {
-  const intervalMs = options.intervalMs ?? 15_000;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  if (!(intervalMs > 0) || !(timeoutMs > 0)) {
-    throw new InvalidArgumentError('intervalMs and timeoutMs must be positive numbers');
-  }
-  const clock = options.clock ?? realClock;
+  const reader = new OptionsReader('liveness', options);
+  const intervalMs = positiveMs(reader, 'intervalMs', 15_000);
+  const timeoutMs = positiveMs(reader, 'timeoutMs', 30_000);
+  const clock = reader.object<Clock, Clock>('clock', ['now', 'setTimeout', 'clearTimeout'], systemClock);
   let lastPongAt = clock.now();
   let lastRttMs: number | undefined;
   let timer: unknown;
@@ -68,7 +64,7 @@ export function watchLiveness(session: Pingable, options: LivenessOptions = {}):
     const silentFor = clock.now() - lastPongAt;
     if (silentFor >= timeoutMs) {
       stop();
-      session.destroy(new TimeoutError(`no pong for ${silentFor} ms (liveness timeout ${timeoutMs} ms)`));
+      session.destroy(new TimeoutError(`no pong for ${Math.round(silentFor)} ms (liveness timeout ${timeoutMs} ms)`));
       return;
     }
     session.ping({ timeout: timeoutMs }).then(
@@ -90,4 +86,18 @@ export function watchLiveness(session: Pingable, options: LivenessOptions = {}):
     },
     stop,
   };
+}
+
+/**
+ * A positive duration: fractions are fine (the clock is monotonic and
+ * sub-millisecond), but it must fit a timer, since a longer delay would fire
+ * at once.
+ */
+function positiveMs(reader: OptionsReader, name: string, fallback: number): number {
+  const value = reader.raw(name);
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_MS) {
+    throw reader.error(name, `must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(value)}`);
+  }
+  return value;
 }

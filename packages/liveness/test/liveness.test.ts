@@ -75,4 +75,53 @@ describe('watchLiveness', () => {
     expect(() => watchLiveness(new FakeSession(), { intervalMs: 0 })).toThrow(/positive/);
     expect(() => watchLiveness(new FakeSession(), { timeoutMs: -1 })).toThrow(/positive/);
   });
+
+  it('names the component and the option in every refusal', () => {
+    const refusal = (options: unknown): unknown => {
+      try {
+        watchLiveness(new FakeSession(), options as never);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    expect(refusal({ intervalMs: Number.NaN })).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/^liveness option intervalMs /) });
+    expect(refusal({ timeoutMs: 2 ** 31 })).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/^liveness option timeoutMs /) });
+    expect(refusal({ clock: { now: () => 0 } })).toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('clock') });
+    expect(refusal('fast')).toMatchObject({ code: 'invalid_argument' });
+  });
+
+  it('measures silence on the monotonic clock by default: a wall-clock jump closes nothing', async () => {
+    const realNow = Date.now;
+    let pings = 0;
+    let destroyedWith: PeerNetError | undefined;
+    let settle: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const session: Pingable = {
+      ping: () => {
+        pings++;
+        if (pings === 3) {
+          // The system time is set an hour ahead (as NTP or a user might) while this ping goes unanswered.
+          Date.now = () => realNow() + 3_600_000;
+          return new Promise(() => undefined);
+        }
+        if (pings === 8) settle();
+        return Promise.resolve(1);
+      },
+      destroy: (reason) => {
+        destroyedWith = reason;
+        settle();
+      },
+      closed: new Promise(() => undefined),
+    };
+    const watch = watchLiveness(session, { intervalMs: 10, timeoutMs: 1000 });
+    try {
+      await done;
+      expect(destroyedWith).toBeUndefined();
+      expect(pings).toBe(8);
+    } finally {
+      Date.now = realNow;
+      watch.stop();
+    }
+  });
 });

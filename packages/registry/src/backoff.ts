@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@peernet/interface';
+import { OptionsReader } from '@peernet/interface';
 
 /** Reconnect schedule: exponential with jitter. */
 export interface BackoffOptions {
@@ -15,13 +15,17 @@ export interface BackoffOptions {
 /** The options with every default filled in and checked. */
 export type Backoff = Required<BackoffOptions>;
 
-/** Fills in and checks backoff options. */
-export function backoffOptions(options: BackoffOptions = {}): Backoff {
-  const b = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5, ...options };
-  if (!(b.initialMs > 0) || !(b.maxMs >= b.initialMs) || !(b.factor >= 1) || !(b.jitter >= 0 && b.jitter <= 1)) {
-    throw new InvalidArgumentError('backoff needs initialMs > 0, maxMs ≥ initialMs, factor ≥ 1 and 0 ≤ jitter ≤ 1');
-  }
-  return b;
+/**
+ * Fills in and checks backoff options; `owner` names whoever took them in
+ * error messages (`PeerNet.start reconnect option maxMs must be …`).
+ */
+export function backoffOptions(options: BackoffOptions = {}, owner = 'backoff'): Backoff {
+  const reader = new OptionsReader(owner, options);
+  const initialMs = reader.number('initialMs', { default: 500, min: 1 });
+  const maxMs = reader.number('maxMs', { default: Math.max(30_000, initialMs), min: initialMs });
+  const factor = reader.number('factor', { default: 2, min: 1 });
+  const jitter = reader.number('jitter', { default: 0.5, min: 0, max: 1 });
+  return { initialMs, maxMs, factor, jitter };
 }
 
 /**

@@ -1,19 +1,26 @@
-import { EventEmitter } from 'node:events';
 import {
+  MAX_TIMER_MS,
+  NotConnectedError,
+  OptionsReader,
   PeerId,
+  TimeoutError,
+  TypedEmitter,
+  type Clock,
   type DiscoveredPeer,
   type Discovery,
-  InvalidArgumentError,
-  NotConnectedError,
-  TimeoutError,
   type PeerNetError,
   type TransportAddress,
 } from '@peernet/interface';
 import { AddressBook, addressKey, type AddressSource, type KnownAddress, type RankedAddress } from './address-book.js';
 import { backoffDelay, backoffOptions, type Backoff, type BackoffOptions } from './backoff.js';
-import { realTimers, type Timers } from './timers.js';
+import { readClockOption, type LegacyTimers } from './clock-option.js';
 
-/** What the registry needs from the node that owns the sessions. */
+/**
+ * What the registry needs from the node that owns the sessions. The node's
+ * session table is the one owner of "is this peer online": the registry
+ * keeps no flag of its own and asks `isConnected` whenever it matters, so
+ * the two can never disagree.
+ */
 export interface Dialer {
   /**
    * Dials and authenticates `id` at `address`; resolves once the session is
@@ -22,7 +29,7 @@ export interface Dialer {
    * completes anyway must leave an existing session of the peer in place.
    */
   connect(id: PeerId, address: TransportAddress, options: { signal: AbortSignal }): Promise<void>;
-  /** True if a session with `id` is live. */
+  /** True if a session with `id` is live; the registry's only source for it. */
   isConnected(id: PeerId): boolean;
   /** True if `id` is paired. */
   isTrusted(id: PeerId): boolean;
@@ -58,9 +65,16 @@ export interface RegistryOptions {
   dialStaggerMs?: number;
   /** Most dials in flight for one peer; the authenticated address and its sender's others may exceed it (default 8). */
   maxParallelDials?: number;
-  /** Timers, clock and randomness, injectable for tests. */
-  timers?: Timers;
+  /** Time source of the backoff, the stagger and the dial budgets (`systemClock` by default). */
+  clock?: Clock;
+  /**
+   * Timers of old, read when `clock` is absent.
+   * @deprecated Use `clock`.
+   */
+  timers?: LegacyTimers;
+  /** Wall clock of `lastSeen`, in ms since the epoch (`Date.now` by default). */
   now?: () => number;
+  /** Randomness of the backoff jitter (`Math.random` by default). */
   random?: () => number;
 }
 
@@ -71,6 +85,8 @@ export interface RegistryEvents {
   /** Every address of a dial round failed; the registry will retry after `retryInMs` (undefined: no retry). */
   'dial:failed': [id: PeerId, error: PeerNetError | Error, retryInMs: number | undefined];
 }
+
+type RegistryListeners = { [E in keyof RegistryEvents]: (...args: RegistryEvents[E]) => void };
 
 interface Attempt {
   readonly report: string;
@@ -97,12 +113,11 @@ interface Entry {
   attempts: number;
   timer: unknown;
   round: Round | undefined;
-  online: boolean;
 }
 
 /**
- * The peer table: which peers exist, where they can be reached, and whether
- * a session is up. It dials trusted peers as soon as it knows an address for
+ * The peer table: which peers exist and where they can be reached; whether
+ * a session is up it asks the dialer. It dials trusted peers as soon as it knows an address for
  * them, retries with backoff while they stay trusted and addressable, and
  * never dials an untrusted peer (it only lists it).
  *
@@ -122,30 +137,35 @@ export class Registry {
   readonly #dialTimeoutMs: number;
   readonly #staggerMs: number;
   readonly #maxParallel: number;
-  readonly #timers: Timers;
+  readonly #clock: Clock;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #entries = new Map<string, Entry>();
-  readonly #events = new EventEmitter();
+  readonly #events = new TypedEmitter<RegistryListeners>();
   readonly #unsubscribe: Array<() => void> = [];
   #running = false;
 
-  /** Creates a stopped registry; throws `invalid_argument` for a limit that is not a positive number. */
+  /** Creates a stopped registry; throws `invalid_argument` naming the option that is missing or out of range. */
   constructor(options: RegistryOptions) {
-    this.#dialer = options.dialer;
-    this.#discoveries = options.discoveries ?? [];
-    this.#backoff = backoffOptions(options.backoff);
-    this.#maxPeers = options.maxPeers ?? 1_000;
+    const reader = new OptionsReader('Registry', options);
+    const dialer = reader.object<Dialer, undefined>('dialer', ['connect', 'isConnected', 'isTrusted'], undefined);
+    if (dialer === undefined) throw reader.error('dialer', 'is required');
+    this.#dialer = dialer;
+    const discoveries = reader.raw('discoveries') ?? [];
+    if (!Array.isArray(discoveries)) throw reader.error('discoveries', 'must be an array of Discovery');
+    this.#discoveries = discoveries as Discovery[];
+    this.#backoff = backoffOptions(options.backoff, 'Registry backoff');
+    this.#maxPeers = reader.integer('maxPeers', { default: 1_000, min: 1 });
     this.#limits = {
-      maxAddresses: positiveInteger('maxAddressesPerPeer', options.maxAddressesPerPeer ?? 16),
-      maxPerReport: positiveInteger('maxAddressesPerReport', options.maxAddressesPerReport ?? 8),
+      maxAddresses: reader.integer('maxAddressesPerPeer', { default: 16, min: 1 }),
+      maxPerReport: reader.integer('maxAddressesPerReport', { default: 8, min: 1 }),
     };
-    this.#dialTimeoutMs = positive('dialTimeoutMs', options.dialTimeoutMs ?? 2_500);
-    this.#staggerMs = positive('dialStaggerMs', options.dialStaggerMs ?? 250, true);
-    this.#maxParallel = positiveInteger('maxParallelDials', options.maxParallelDials ?? 8);
-    this.#timers = options.timers ?? realTimers;
-    this.#now = options.now ?? Date.now;
-    this.#random = options.random ?? Math.random;
+    this.#dialTimeoutMs = reader.number('dialTimeoutMs', { default: 2_500, min: 1, max: MAX_TIMER_MS });
+    this.#staggerMs = reader.number('dialStaggerMs', { default: 250, min: 0, max: MAX_TIMER_MS });
+    this.#maxParallel = reader.integer('maxParallelDials', { default: 8, min: 1 });
+    this.#now = reader.function<() => number>('now', Date.now);
+    this.#clock = readClockOption(reader, this.#now);
+    this.#random = reader.function<() => number>('random', Math.random);
   }
 
   /** Starts every discovery and listens to them. */
@@ -207,16 +227,15 @@ export class Registry {
     return entry && this.#record(entry);
   }
 
-  /** The node reports a session up. */
+  /** The node reports a session up: the planned retries stop (whether it stays up is asked of the dialer). */
   peerOnline(id: PeerId): void {
     const entry = this.#entry(id);
-    entry.online = true;
     entry.attempts = 0;
     // Dials already under way are left to finish: the peer may be completing
     // one as its own session right now, and the node resolves duplicates.
     // No further address is started.
     if (entry.round) this.#clearTimer(entry.round);
-    if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
+    if (entry.timer !== undefined) this.#clock.clearTimeout(entry.timer);
     entry.timer = undefined;
   }
 
@@ -224,7 +243,6 @@ export class Registry {
   peerOffline(id: PeerId): void {
     const entry = this.#entries.get(id.toString());
     if (!entry) return;
-    entry.online = false;
     this.#schedule(entry, backoffDelay(0, this.#backoff, this.#random()));
   }
 
@@ -244,19 +262,19 @@ export class Registry {
   networkChanged(): void {
     for (const entry of this.#entries.values()) {
       entry.attempts = 0;
-      if (!entry.online) this.#schedule(entry, 0, true);
+      this.#schedule(entry, 0, true);
     }
   }
 
-  /** Subscribes to an event. */
-  on<E extends keyof RegistryEvents>(event: E, listener: (...args: RegistryEvents[E]) => void): this {
-    this.#events.on(event, listener as (...args: unknown[]) => void);
+  /** Subscribes to an event (a listener that throws stops neither the others nor the registry; see `TypedEmitter`). */
+  on<E extends keyof RegistryEvents>(event: E, listener: RegistryListeners[E]): this {
+    this.#events.on(event, listener);
     return this;
   }
 
   /** Unsubscribes. */
-  off<E extends keyof RegistryEvents>(event: E, listener: (...args: RegistryEvents[E]) => void): this {
-    this.#events.off(event, listener as (...args: unknown[]) => void);
+  off<E extends keyof RegistryEvents>(event: E, listener: RegistryListeners[E]): this {
+    this.#events.off(event, listener);
     return this;
   }
 
@@ -280,7 +298,7 @@ export class Registry {
     }
     // A round in progress takes the new addresses in its next step.
     if (entry.round) {
-      if (!entry.online) this.#armStagger(entry, entry.round);
+      if (!this.#online(entry)) this.#armStagger(entry, entry.round);
       return;
     }
     // A new address is a reason to try now rather than at the end of a long backoff.
@@ -291,7 +309,11 @@ export class Registry {
     const entry = this.#entries.get(id.toString());
     if (!entry) return;
     entry.book.lose(source);
-    if (entry.book.size === 0 && !entry.online) this.#cancel(entry);
+    if (entry.book.size === 0 && !this.#online(entry)) this.#cancel(entry);
+  }
+
+  #online(entry: Entry): boolean {
+    return this.#dialer.isConnected(entry.id);
   }
 
   #entry(id: PeerId): Entry {
@@ -306,7 +328,6 @@ export class Registry {
         attempts: 0,
         timer: undefined,
         round: undefined,
-        online: false,
       };
       this.#entries.set(key, entry);
     }
@@ -317,7 +338,7 @@ export class Registry {
   #evict(): void {
     let victim: Entry | undefined;
     for (const entry of this.#entries.values()) {
-      if (entry.online || this.#dialer.isTrusted(entry.id)) continue;
+      if (this.#online(entry) || this.#dialer.isTrusted(entry.id)) continue;
       if (!victim || (entry.lastSeen ?? 0) < (victim.lastSeen ?? 0)) victim = entry;
     }
     if (victim) {
@@ -332,24 +353,20 @@ export class Registry {
    * `replace` is set.
    */
   #schedule(entry: Entry, delayMs: number, replace = false): void {
-    if (!this.#running || entry.online || entry.round || entry.book.size === 0) return;
-    if (!this.#dialer.isTrusted(entry.id)) return;
+    if (!this.#running || entry.round || entry.book.size === 0) return;
+    if (!this.#dialer.isTrusted(entry.id) || this.#online(entry)) return;
     if (entry.timer !== undefined) {
       if (!replace) return;
-      this.#timers.clearTimeout(entry.timer);
+      this.#clock.clearTimeout(entry.timer);
     }
-    entry.timer = this.#timers.setTimeout(() => {
+    entry.timer = this.#clock.setTimeout(() => {
       entry.timer = undefined;
       this.#dial(entry);
     }, delayMs);
   }
 
   #dial(entry: Entry): void {
-    if (!this.#running || entry.online || entry.round || !this.#dialer.isTrusted(entry.id)) return;
-    if (this.#dialer.isConnected(entry.id)) {
-      entry.online = true;
-      return;
-    }
+    if (!this.#running || entry.round || !this.#dialer.isTrusted(entry.id) || this.#online(entry)) return;
     const round: Round = {
       inFlight: new Set(),
       tried: new Set(),
@@ -389,7 +406,7 @@ export class Registry {
 
   /** Starts the next address if there is one and a slot is free; true if it did. */
   #startNext(entry: Entry, round: Round): boolean {
-    if (entry.round !== round || entry.online) return false;
+    if (entry.round !== round || this.#online(entry)) return false;
     const address = this.#pick(entry, round);
     // Proven addresses (a handful at most) do not wait for slots held by strangers.
     if (!address || (round.inFlight.size >= this.#maxParallel && !address.proven)) return false;
@@ -397,10 +414,10 @@ export class Registry {
     round.tried.add(addressKey(address));
     round.perReport.set(report, (round.perReport.get(report) ?? 0) + 1);
     this.#forgetStale(entry, round);
-    round.lastStart = this.#now();
+    round.lastStart = this.#clock.now();
     const attempt: Attempt = { report, controller: new AbortController(), timer: undefined, settled: false };
     round.inFlight.add(attempt);
-    attempt.timer = this.#timers.setTimeout(() => {
+    attempt.timer = this.#clock.setTimeout(() => {
       attempt.timer = undefined;
       this.#failed(entry, round, attempt, new TimeoutError(`no session at ${target.host}:${target.port} within ${this.#dialTimeoutMs} ms`));
     }, this.#dialTimeoutMs);
@@ -431,9 +448,9 @@ export class Registry {
 
   /** Plans the next staggered start, if an address is waiting and none is planned. */
   #armStagger(entry: Entry, round: Round): void {
-    if (round.timer !== undefined || entry.round !== round || entry.online || !this.#pick(entry, round)) return;
-    const delay = Math.max(0, round.lastStart + this.#staggerMs - this.#now());
-    round.timer = this.#timers.setTimeout(() => {
+    if (round.timer !== undefined || entry.round !== round || this.#online(entry) || !this.#pick(entry, round)) return;
+    const delay = Math.max(0, round.lastStart + this.#staggerMs - this.#clock.now());
+    round.timer = this.#clock.setTimeout(() => {
       round.timer = undefined;
       // With every slot busy the next start waits for one to free up.
       this.#startNext(entry, round);
@@ -458,14 +475,14 @@ export class Registry {
     round.lastError = error;
     if (entry.round !== round) return;
     // A failure frees a slot: the next address need not wait for the stagger.
-    if (!this.#startNext(entry, round) && round.inFlight.size === 0 && (entry.online || !this.#pick(entry, round))) {
+    if (!this.#startNext(entry, round) && round.inFlight.size === 0 && (this.#online(entry) || !this.#pick(entry, round))) {
       this.#finish(entry, round);
     }
   }
 
   #settle(round: Round, attempt: Attempt): void {
     attempt.settled = true;
-    if (attempt.timer !== undefined) this.#timers.clearTimeout(attempt.timer);
+    if (attempt.timer !== undefined) this.#clock.clearTimeout(attempt.timer);
     attempt.timer = undefined;
     round.inFlight.delete(attempt);
   }
@@ -473,11 +490,7 @@ export class Registry {
   /** The round is over without a session of its own: retry with backoff unless the peer is online anyway. */
   #finish(entry: Entry, round: Round): void {
     this.#endRound(entry, round);
-    if (entry.online || !this.#running) return;
-    if (this.#dialer.isConnected(entry.id)) {
-      entry.online = true;
-      return;
-    }
+    if (!this.#running || this.#online(entry)) return;
     const retry =
       this.#dialer.isTrusted(entry.id) && entry.book.size > 0
         ? backoffDelay(entry.attempts++, this.#backoff, this.#random())
@@ -497,18 +510,18 @@ export class Registry {
   }
 
   #clearTimer(round: Round): void {
-    if (round.timer !== undefined) this.#timers.clearTimeout(round.timer);
+    if (round.timer !== undefined) this.#clock.clearTimeout(round.timer);
     round.timer = undefined;
   }
 
   #cancel(entry: Entry): void {
-    if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
+    if (entry.timer !== undefined) this.#clock.clearTimeout(entry.timer);
     entry.timer = undefined;
     if (entry.round) this.#endRound(entry, entry.round);
   }
 
   #record(entry: Entry): PeerRecord {
-    const status = entry.online ? 'online' : entry.round ? 'connecting' : 'offline';
+    const status = this.#online(entry) ? 'online' : entry.round ? 'connecting' : 'offline';
     return {
       id: entry.id,
       trusted: this.#dialer.isTrusted(entry.id),
@@ -517,16 +530,4 @@ export class Registry {
       lastSeen: entry.lastSeen,
     };
   }
-}
-
-function positive(name: string, value: number, zeroAllowed = false): number {
-  if (!(typeof value === 'number' && Number.isFinite(value) && (value > 0 || (zeroAllowed && value === 0)))) {
-    throw new InvalidArgumentError(`${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number`);
-  }
-  return value;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return value;
 }

@@ -1,5 +1,4 @@
-import { InvalidArgumentError, PeerId, type PeerIdLike } from '@peernet/interface';
-import type { CallOptions, Value } from '@peernet/connection';
+import { InvalidArgumentError, PeerId, type CallOptions, type PeerIdLike, type Value } from '@peernet/interface';
 import type { RpcNode } from './node.js';
 import type { WithContext } from './serve.js';
 import { encodeRequest } from './wire.js';
@@ -36,6 +35,11 @@ export type Caster<Api> = {
 /** Options of {@link client} (and of {@link callMethod}). */
 export interface ClientOptions {
   /** Milliseconds before a call fails with `timeout` (the node's default when omitted). */
+  timeoutMs?: number;
+  /**
+   * Milliseconds before a call fails with `timeout`; read only when `timeoutMs` is not given.
+   * @deprecated Use `timeoutMs`, like every other duration of the API.
+   */
   timeout?: number;
   /** Aborts every call made with these options (they fail with `aborted`). */
   signal?: AbortSignal;
@@ -45,7 +49,8 @@ export interface ClientOptions {
 
 function callOptions(options: ClientOptions): CallOptions {
   const result: CallOptions = {};
-  if (options.timeout !== undefined) result.timeout = options.timeout;
+  const timeoutMs = options.timeoutMs ?? options.timeout;
+  if (timeoutMs !== undefined) result.timeoutMs = timeoutMs;
   if (options.signal !== undefined) result.signal = options.signal;
   return result;
 }

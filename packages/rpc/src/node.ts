@@ -1,5 +1,4 @@
-import type { PeerIdLike } from '@peernet/interface';
-import type { Authorize, CallOptions, Handler, Value } from '@peernet/connection';
+import type { Authorize, CallOptions, Handler, PeerIdLike, Value } from '@peernet/interface';
 
 /** Options `serve` passes to {@link RpcNode.expose}. */
 export interface RpcExposeOptions {

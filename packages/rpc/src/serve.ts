@@ -1,5 +1,4 @@
-import { ForbiddenError, InvalidArgumentError, NoSuchHandleError, type PeerId } from '@peernet/interface';
-import type { HandlerContext, Value } from '@peernet/connection';
+import { ForbiddenError, InvalidArgumentError, NoSuchHandleError, type HandlerContext, type PeerId, type Value } from '@peernet/interface';
 import type { RpcNode } from './node.js';
 import { parseRequest, quoteMethod } from './wire.js';
 

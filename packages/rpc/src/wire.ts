@@ -1,5 +1,4 @@
-import { BadRequestError, InvalidArgumentError } from '@peernet/interface';
-import type { Value } from '@peernet/connection';
+import { BadRequestError, InvalidArgumentError, type Value } from '@peernet/interface';
 
 /**
  * The args of every RPC call or cast: a map with exactly two keys,

@@ -1,15 +1,20 @@
 import { type AddressInfo, type Server, Socket, createServer } from 'node:net';
 import {
   AbortedError,
+  DIAGNOSTICS_CHANNELS,
   type DialOptions,
   type DuplexStream,
   InvalidArgumentError,
   type ListenOptions,
   type Listener,
+  MAX_TIMER_MS,
+  OptionsReader,
   type PeerNetError,
   TimeoutError,
   type Transport,
   type TransportAddress,
+  hasDiagnosticsSubscribers,
+  publishDiagnostic,
 } from '@peernet/interface';
 import { checkDialAddress, checkHost, checkPort, formatAddress, normalizeHost } from './address.js';
 import { dialError, listenError } from './errors.js';
@@ -27,6 +32,8 @@ export interface TcpOptions {
    * `TimeoutError`. Default 10 000; 0 leaves it to the operating system
    * (about two minutes on Linux for a host that does not answer).
    */
+  connectTimeoutMs?: number;
+  /** @deprecated The old name of `connectTimeoutMs`, read only when that is absent. */
   connectTimeout?: number;
   /**
    * TCP keep-alive probes on every socket, dialled and accepted. Default
@@ -34,11 +41,14 @@ export interface TcpOptions {
    */
   keepAlive?: boolean;
   /** Idle milliseconds before the first keep-alive probe; 0 (default) keeps the system's setting. */
+  keepAliveInitialDelayMs?: number;
+  /** @deprecated The old name of `keepAliveInitialDelayMs`, read only when that is absent. */
   keepAliveInitialDelay?: number;
   /**
    * Most accepted connections a listener keeps open at once. Beyond it a new
-   * connection is closed as soon as it is accepted (the dialler sees it end)
-   * and `onStream` is not called. Default: no limit.
+   * connection is closed as soon as it is accepted (the dialler sees it end),
+   * `onStream` is not called, and the refusal is published on the
+   * `DIAGNOSTICS_CHANNELS.rateLimited` channel. Default: no limit.
    */
   maxConnections?: number;
   /** Length of the kernel's queue of connections not yet accepted. Default 511. */
@@ -62,16 +72,14 @@ export interface TcpTransport extends Transport {
 }
 
 const DEFAULT_HOST = '127.0.0.1';
-const DEFAULT_CONNECT_TIMEOUT = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_BACKLOG = 511;
-// setTimeout fires at once for longer delays (with only a warning), so longer is refused.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface ResolvedOptions {
   host: string;
-  connectTimeout: number;
+  connectTimeoutMs: number;
   keepAlive: boolean;
-  keepAliveInitialDelay: number;
+  keepAliveInitialDelayMs: number;
   maxConnections: number | undefined;
   backlog: number;
 }
@@ -87,36 +95,30 @@ export function tcp(options: TcpOptions = {}): TcpTransport {
 }
 
 function resolveOptions(options: TcpOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('tcp options must be an object');
-  }
-  const count = (value: unknown, name: string, fallback: number, min: number): number => {
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TIMER_MS) {
-      throw new InvalidArgumentError(
-        `tcp option ${name} must be an integer from ${min} to ${MAX_TIMER_MS}, got ${String(value)}`,
-      );
-    }
-    return value;
-  };
-  if (options.keepAlive !== undefined && typeof options.keepAlive !== 'boolean') {
-    throw new InvalidArgumentError('tcp option keepAlive must be a boolean');
-  }
+  const reader = new OptionsReader('tcp', options);
+  // Timer-backed values stop at MAX_TIMER_MS: a longer delay would fire at once.
   return {
-    host: checkHost(options.host ?? DEFAULT_HOST, 'tcp option host'),
-    connectTimeout: count(options.connectTimeout, 'connectTimeout', DEFAULT_CONNECT_TIMEOUT, 0),
-    keepAlive: options.keepAlive ?? false,
-    keepAliveInitialDelay: count(options.keepAliveInitialDelay, 'keepAliveInitialDelay', 0, 0),
-    maxConnections:
-      options.maxConnections === undefined ? undefined : count(options.maxConnections, 'maxConnections', 0, 1),
-    backlog: count(options.backlog, 'backlog', DEFAULT_BACKLOG, 1),
+    host: checkHost(reader.raw('host') ?? DEFAULT_HOST, 'tcp option host'),
+    connectTimeoutMs: reader.integer('connectTimeoutMs', {
+      default: DEFAULT_CONNECT_TIMEOUT_MS,
+      max: MAX_TIMER_MS,
+      alias: 'connectTimeout',
+    }),
+    keepAlive: reader.boolean('keepAlive', false),
+    keepAliveInitialDelayMs: reader.integer('keepAliveInitialDelayMs', {
+      default: 0,
+      max: MAX_TIMER_MS,
+      alias: 'keepAliveInitialDelay',
+    }),
+    maxConnections: reader.integer('maxConnections', { default: undefined, min: 1, max: MAX_TIMER_MS }),
+    backlog: reader.integer('backlog', { default: DEFAULT_BACKLOG, min: 1, max: MAX_TIMER_MS }),
   };
 }
 
 function configure(socket: Socket, options: ResolvedOptions): void {
   // PeerNet writes small request/reply records; Nagle would hold each one back for an ACK.
   socket.setNoDelay(true);
-  if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay);
+  if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelayMs);
 }
 
 function dial(options: ResolvedOptions, address: TransportAddress, dialOptions: DialOptions = {}): Promise<DuplexStream> {
@@ -160,10 +162,10 @@ function dial(options: ResolvedOptions, address: TransportAddress, dialOptions: 
     socket.once('connect', onConnect);
     socket.once('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.connectTimeout > 0) {
+    if (options.connectTimeoutMs > 0) {
       timer = setTimeout(
-        () => fail(new TimeoutError(`cannot connect to ${label}: no answer within ${options.connectTimeout} ms`)),
-        options.connectTimeout,
+        () => fail(new TimeoutError(`cannot connect to ${label}: no answer within ${options.connectTimeoutMs} ms`)),
+        options.connectTimeoutMs,
       );
     }
     try {
@@ -212,6 +214,13 @@ class TcpListenerImpl implements TcpListener {
     // Accept failures (EMFILE, ECONNABORTED, ...) are transient and the server keeps
     // listening; without a listener Node would turn them into an uncaught exception.
     server.on('error', () => {});
+    // Node closes a connection beyond `maxConnections` itself and reports it only here.
+    server.on('drop', (dropped?: { remoteAddress?: string; remotePort?: number }) => {
+      if (!hasDiagnosticsSubscribers(DIAGNOSTICS_CHANNELS.rateLimited)) return;
+      const host = dropped?.remoteAddress;
+      const from = host === undefined ? 'unknown' : formatAddress({ host: normalizeHost(host), port: dropped?.remotePort ?? 0 });
+      publishDiagnostic(DIAGNOSTICS_CHANNELS.rateLimited, { limit: 'max-connections', from });
+    });
     server.on('connection', (socket: Socket) => {
       const remoteHost = socket.remoteAddress;
       const remotePort = socket.remotePort;

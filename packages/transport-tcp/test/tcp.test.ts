@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { getEventListeners, once } from 'node:events';
 import { type Socket, connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -5,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { Reader, resourceSnapshot, resourcesAbove, waitUntil, withTimeout } from '@peernet/compliance';
 import {
   AbortedError,
+  DIAGNOSTICS_CHANNELS,
   type DuplexStream,
   InvalidArgumentError,
   NotConnectedError,
@@ -114,14 +116,25 @@ describe('tcp options', () => {
   });
 
   it('rejects bad factory options at once', () => {
-    expect(() => tcp({ connectTimeout: -1 })).toThrow(InvalidArgumentError);
-    expect(() => tcp({ connectTimeout: 1.5 })).toThrow(InvalidArgumentError);
-    expect(() => tcp({ connectTimeout: 2 ** 31 })).toThrow(InvalidArgumentError);
+    expect(() => tcp({ connectTimeoutMs: -1 })).toThrow(InvalidArgumentError);
+    expect(() => tcp({ connectTimeoutMs: 1.5 })).toThrow(InvalidArgumentError);
+    expect(() => tcp({ connectTimeoutMs: 2 ** 31 })).toThrow(InvalidArgumentError);
+    expect(() => tcp({ keepAliveInitialDelayMs: -1 })).toThrow(InvalidArgumentError);
     expect(() => tcp({ backlog: 0 })).toThrow(InvalidArgumentError);
     expect(() => tcp({ maxConnections: 0 })).toThrow(InvalidArgumentError);
     expect(() => tcp({ host: '' })).toThrow(InvalidArgumentError);
     expect(() => tcp({ keepAlive: 'yes' as unknown as boolean })).toThrow(InvalidArgumentError);
     expect(() => tcp(null as unknown as undefined)).toThrow(InvalidArgumentError);
+  });
+
+  it('names the component, the option and the value in a refusal', () => {
+    expect(() => tcp({ backlog: -1 })).toThrow('tcp option backlog must be an integer from 1 to 2147483647, got -1');
+    expect(() => tcp({ keepAlive: 'yes' as unknown as boolean })).toThrow(/^tcp option keepAlive must be a boolean/);
+  });
+
+  it('still reads the deprecated names connectTimeout and keepAliveInitialDelay, checked like the new ones', () => {
+    expect(() => tcp({ connectTimeout: -1 })).toThrow(/^tcp option connectTimeoutMs must be an integer/);
+    expect(() => tcp({ keepAliveInitialDelay: 0.5 })).toThrow(/^tcp option keepAliveInitialDelayMs must be an integer/);
   });
 
   it('binds 127.0.0.1 when no host is given', async () => {
@@ -165,7 +178,7 @@ describe('tcp sockets', () => {
   });
 
   it('turns keep-alive on for both sides when asked', async () => {
-    const { transport, listener, accepted } = await server(tcp({ keepAlive: true, keepAliveInitialDelay: 5000 }));
+    const { transport, listener, accepted } = await server(tcp({ keepAlive: true, keepAliveInitialDelayMs: 5000 }));
     const client = keep(await transport.dial(listener.address));
     await waitUntil(() => accepted.length === 1, WAIT, 'the accept');
     for (const stream of [client, accepted[0] as DuplexStream]) {
@@ -173,6 +186,13 @@ describe('tcp sockets', () => {
       expect(socketFlag(stream, 'kSetKeepAliveInitialDelay')).toBe(5);
       expect(socketFlag(stream, 'kSetNoDelay')).toBe(true);
     }
+  });
+
+  it('takes the keep-alive delay under its deprecated name too', async () => {
+    const { transport, listener, accepted } = await server(tcp({ keepAlive: true, keepAliveInitialDelay: 7000 }));
+    keep(await transport.dial(listener.address));
+    await waitUntil(() => accepted.length === 1, WAIT, 'the accept');
+    expect(socketFlag(accepted[0] as DuplexStream, 'kSetKeepAliveInitialDelay')).toBe(7);
   });
 
   it('reports the remote address of an accepted stream', async () => {
@@ -259,7 +279,7 @@ describe('tcp dial to a host that does not answer', () => {
   it('fails with TimeoutError after connectTimeout, leaving nothing behind', async () => {
     const baseline = resourceSnapshot();
     const controller = new AbortController();
-    const error = await rejection(tcp({ connectTimeout: 200 }).dial(hole.address, { signal: controller.signal }));
+    const error = await rejection(tcp({ connectTimeoutMs: 200 }).dial(hole.address, { signal: controller.signal }));
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.code).toBe('timeout');
     expect(error.message).toContain(formatAddress(hole.address));
@@ -271,6 +291,7 @@ describe('tcp dial to a host that does not answer', () => {
   it('arms a connect timer by default and none with connectTimeout 0', async () => {
     for (const [options, timers] of [
       [{}, ['Timeout x1']],
+      [{ connectTimeoutMs: 0 }, []],
       [{ connectTimeout: 0 }, []],
     ] as const) {
       const baseline = resourceSnapshot();
@@ -314,6 +335,24 @@ describe('tcp listener', () => {
     const atSecond = new Reader(second);
     await waitUntil(() => atSecond.ended || atSecond.error !== undefined, WAIT, 'the second connection to be closed');
     expect(accepted).toHaveLength(1);
+  });
+
+  it('publishes each maxConnections refusal on the rate-limited channel, naming the refused dialler', async () => {
+    const events: unknown[] = [];
+    const onEvent = (message: unknown): void => void events.push(message);
+    subscribe(DIAGNOSTICS_CHANNELS.rateLimited, onEvent);
+    try {
+      const { transport, listener, accepted } = await server(tcp({ maxConnections: 1 }));
+      keep(await transport.dial(listener.address));
+      await waitUntil(() => accepted.length === 1, WAIT, 'the first accept');
+      expect(events).toEqual([]);
+      const second = keep(await transport.dial(listener.address)) as Socket;
+      const from = `127.0.0.1:${second.localPort}`;
+      await waitUntil(() => events.length === 1, WAIT, 'the refusal to be published');
+      expect(events).toEqual([{ limit: 'max-connections', from }]);
+    } finally {
+      unsubscribe(DIAGNOSTICS_CHANNELS.rateLimited, onEvent);
+    }
   });
 });
 

@@ -1,5 +1,4 @@
-import { InvalidArgumentError, PeerId, type PeerIdLike } from '@peernet/interface';
-import { TypedEmitter } from './emitter.js';
+import { InvalidArgumentError, PeerId, type PeerIdLike, TypedEmitter } from '@peernet/interface';
 import { MAX_LABEL_LENGTH } from './format.js';
 
 /** One trusted peer. Entries are frozen snapshots. */

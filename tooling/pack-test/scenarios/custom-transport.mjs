@@ -96,7 +96,7 @@ try {
   await alice.connect(bob.id, { host: sockets, port: bob.port, signal: AbortSignal.timeout(30_000) });
   await bobSeesAlice;
 
-  const answer = await alice.call(bob.id, 'echo', { over: 'unix', n: 7, bytes: new Uint8Array([1, 2, 3]) }, { timeout: 30_000 });
+  const answer = await alice.call(bob.id, 'echo', { over: 'unix', n: 7, bytes: new Uint8Array([1, 2, 3]) }, { timeoutMs: 30_000 });
   assert.equal(answer.from, alice.id.toString());
   assert.deepEqual(answer.args.bytes, new Uint8Array([1, 2, 3]));
   assert.ok(transport.stats.dials >= 1 && transport.stats.accepted >= 1, 'the custom transport carried the session');

@@ -44,11 +44,11 @@ try {
   await bobSeesAlice;
   assert.ok(alice.isConnected(bob.id) && bob.isConnected(alice.id));
 
-  const greeting = await alice.call(bob.id, 'greet', 'alice', { timeout: 30_000 });
-  const sum = await client(alice, bob.id, 'admin', { timeout: 30_000 }).add(2, 40);
+  const greeting = await alice.call(bob.id, 'greet', 'alice', { timeoutMs: 30_000 });
+  const sum = await client(alice, bob.id, 'admin', { timeoutMs: 30_000 }).add(2, 40);
 
   // Default deny: bob exposes nothing under this name, and alice serves nothing.
-  const unknown = await alice.call(bob.id, 'nope', null, { timeout: 30_000 }).catch((error) => error);
+  const unknown = await alice.call(bob.id, 'nope', null, { timeoutMs: 30_000 }).catch((error) => error);
   assert.ok(unknown instanceof PeerNetError, 'an unknown handler is a PeerNetError');
 
   // A stranger (not paired by bob) is refused in the handshake.

@@ -13,6 +13,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { assertBytes } from '../bytes.js';
+import { TAGLEN } from '../constants.js';
 import { checkSharedSecret, lowOrderError, PreparedKeyCache } from './provider.js';
 import type { Aead, CryptoProvider, KeyPair, X25519PrivateKey } from './provider.js';
 
@@ -20,7 +21,6 @@ import type { Aead, CryptoProvider, KeyPair, X25519PrivateKey } from './provider
 const PKCS8_PREFIX = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
 ]);
-const TAG_LENGTH = 16;
 const ALGORITHM = 'chacha20-poly1305';
 
 /**
@@ -100,7 +100,7 @@ class NodeAead implements Aead {
 
   seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const [body, tag] = this.sealDetached(nonce, ad, plaintext);
-    const out = new Uint8Array(body.length + TAG_LENGTH);
+    const out = new Uint8Array(body.length + TAGLEN);
     out.set(body, 0);
     out.set(tag, body.length);
     return out;
@@ -108,7 +108,7 @@ class NodeAead implements Aead {
 
   sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
     assertBytes(plaintext, 'plaintext');
-    assertBytes(out, 'output', plaintext.length + TAG_LENGTH);
+    assertBytes(out, 'output', plaintext.length + TAGLEN);
     const [body, tag] = this.sealDetached(nonce, ad, plaintext);
     out.set(body, 0);
     out.set(tag, body.length);
@@ -118,7 +118,7 @@ class NodeAead implements Aead {
     assertBytes(nonce, 'nonce', 12);
     assertBytes(ad, 'associated data');
     assertBytes(plaintext, 'plaintext');
-    const cipher = createCipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAG_LENGTH });
+    const cipher = createCipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAGLEN });
     if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
     const body = cipher.update(plaintext);
     cipher.final();
@@ -129,9 +129,9 @@ class NodeAead implements Aead {
     assertBytes(nonce, 'nonce', 12);
     assertBytes(ad, 'associated data');
     assertBytes(ciphertext, 'ciphertext');
-    if (ciphertext.length < TAG_LENGTH) return null;
-    const bodyLength = ciphertext.length - TAG_LENGTH;
-    const decipher = createDecipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAG_LENGTH });
+    if (ciphertext.length < TAGLEN) return null;
+    const bodyLength = ciphertext.length - TAGLEN;
+    const decipher = createDecipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAGLEN });
     decipher.setAuthTag(ciphertext.subarray(bodyLength));
     if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: bodyLength });
     const body = decipher.update(ciphertext.subarray(0, bodyLength));

@@ -5,6 +5,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ChaCha20Poly1305 } from '@stablelib/chacha20poly1305';
 import { assertBytes } from '../bytes.js';
+import { TAGLEN } from '../constants.js';
 import { checkSharedSecret, lowOrderError, PreparedKeyCache } from './provider.js';
 import type { Aead, CryptoProvider, KeyPair, X25519PrivateKey } from './provider.js';
 
@@ -37,7 +38,7 @@ export class PureAead implements Aead {
     assertBytes(nonce, 'nonce', 12);
     assertBytes(ad, 'associated data');
     assertBytes(plaintext, 'plaintext');
-    assertBytes(out, 'output', plaintext.length + 16);
+    assertBytes(out, 'output', plaintext.length + TAGLEN);
     if (plaintext.length < PURE_AEAD_CROSSOVER) this.#small().seal(nonce, plaintext, ad, out);
     else chacha20poly1305(this.#key, nonce, ad).encrypt(plaintext, out);
   }
@@ -46,7 +47,7 @@ export class PureAead implements Aead {
     assertBytes(nonce, 'nonce', 12);
     assertBytes(ad, 'associated data');
     assertBytes(ciphertext, 'ciphertext');
-    if (ciphertext.length < 16) return null;
+    if (ciphertext.length < TAGLEN) return null;
     if (ciphertext.length < PURE_AEAD_CROSSOVER) return this.#small().open(nonce, ciphertext, ad);
     try {
       return chacha20poly1305(this.#key, nonce, ad).decrypt(ciphertext);

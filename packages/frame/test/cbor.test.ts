@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { runInNewContext } from 'node:vm';
-import { InvalidArgumentError, MessageTooLargeError, ProtocolError } from '@peernet/interface';
-import { DEFAULT_MAX_DEPTH, MAX_BIGNUM_BYTES, appendValue, decodeOwnedValue, decodeValue, encodeValue, type Value } from '../src/cbor.js';
+import { InvalidArgumentError, MessageTooLargeError, ProtocolError, type Value } from '@peernet/interface';
+import { DEFAULT_MAX_DEPTH, MAX_BIGNUM_BYTES } from '../src/cbor-common.js';
+import { decodeOwnedValue, decodeValue } from '../src/cbor-decoder.js';
+import { appendValue, encodeValue } from '../src/cbor-encoder.js';
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { runInNewContext } from 'node:vm';
-import { InvalidArgumentError, ProtocolError } from '@peernet/interface';
-import { encodeValue, type Value } from '../src/cbor.js';
+import { InvalidArgumentError, ProtocolError, type Value } from '@peernet/interface';
+import { encodeValue } from '../src/cbor-encoder.js';
 import {
   EnvelopeType,
   MAX_NAME_BYTES,

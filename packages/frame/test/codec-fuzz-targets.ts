@@ -1,21 +1,15 @@
-// Fuzz targets of the connection's parsers of remote bytes: the CBOR value
-// decoder and its heap budget, the envelope decoder and the pre-authentication
-// handshake payload.
-// test/properties.test.ts runs each a few hundred times; `pnpm fuzz` runs
-// them for millions of inputs (tooling/fuzz).
+// Fuzz targets of the codecs that read a peer's decrypted bytes: the CBOR
+// value decoder and its heap budget, the envelope decoder and the
+// pre-authentication handshake payload. fuzz-targets.ts lists them with the
+// framing targets; test/properties.test.ts runs each a few hundred times and
+// `pnpm fuzz` for millions of inputs (tooling/fuzz).
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { HandshakeFailedError, MessageTooLargeError, ProtocolError } from '@peernet/interface';
+import { HandshakeFailedError, MessageTooLargeError, ProtocolError, type Value } from '@peernet/interface';
 import type { FuzzTarget } from '../../../tooling/fuzz/target.js';
-import {
-  DECODED_COST,
-  EXACT_ARRAY_MAX,
-  MAX_DECODED_COST_PER_BYTE,
-  decodeValue,
-  decodedCost,
-  encodeValue,
-  type Value,
-} from '../src/cbor.js';
+import { decodeValue, decodedCost } from '../src/cbor-decoder.js';
+import { encodeValue } from '../src/cbor-encoder.js';
+import { DECODED_COST, EXACT_ARRAY_MAX, MAX_DECODED_COST_PER_BYTE } from '../src/cbor-reader.js';
 import { EnvelopeType, decodeEnvelope, encodeEnvelope, type Envelope } from '../src/envelope.js';
 import { decodeHandshakePayload, encodeHandshakePayload } from '../src/handshake-payload.js';
 
@@ -349,28 +343,28 @@ const costCheck = fc.property(costInput, costBudget, (bytes, budget) => {
   assert.ok(heap <= cost, `the value takes ${heap} heap bytes but only ${cost} were charged for its ${bytes.length} bytes`);
 });
 
-/** The connection's targets, by name. */
-export const targets: FuzzTarget[] = [
+/** The codecs' targets, by name. */
+export const codecTargets: FuzzTarget[] = [
   {
-    name: 'connection.cbor',
+    name: 'frame.cbor',
     summary: 'decodeValue on random bytes, mutated encodings, hostile token strings',
     ciRuns: 1000,
     property: cborDecode,
   },
   {
-    name: 'connection.decode-cost',
+    name: 'frame.decode-cost',
     summary: 'decodedCost and decodeValue under a budget on dense runs of cheap items, unique-key maps, hostile bytes',
     ciRuns: 300,
     property: costCheck,
   },
   {
-    name: 'connection.envelope',
+    name: 'frame.envelope',
     summary: 'decodeEnvelope on mutated envelopes and arrays of any shape',
     ciRuns: 1000,
     property: envelopeDecode,
   },
   {
-    name: 'connection.handshake-payload',
+    name: 'frame.handshake-payload',
     summary: 'decodeHandshakePayload on random and mutated payloads',
     ciRuns: 500,
     property: payloadDecode,

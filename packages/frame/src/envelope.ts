@@ -6,20 +6,10 @@
  * Integers and integral floats are the same `number` once decoded, so an `id`
  * written as a float with an integral value is accepted.
  */
-import { InvalidArgumentError, ProtocolError } from '@peernet/interface';
-import {
-  appendValue,
-  decodeOwnedValue,
-  decodeValue,
-  encodeValue,
-  envelopeReader,
-  isUint8Array,
-  plain,
-  type AppendResult,
-  type DecodeOptions,
-  type EncodeOptions,
-  type Value,
-} from './cbor.js';
+import { InvalidArgumentError, ProtocolError, type Value } from '@peernet/interface';
+import { isUint8Array } from './cbor-common.js';
+import { decodeOwnedValue, decodeValue, envelopeReader, plain, type DecodeOptions } from './cbor-decoder.js';
+import { appendValue, encodeValue, type AppendResult, type EncodeOptions } from './cbor-encoder.js';
 
 /** The envelope type numbers (first element of the array). */
 export const EnvelopeType = {
@@ -155,7 +145,11 @@ export function encodeEnvelope(envelope: Envelope, options?: EncodeOptions): Uin
   return encodeValue(envelopeValue(envelope), options);
 }
 
-/** Encodes an envelope into `target` from `offset` (see `appendValue`). Internal. */
+/**
+ * Encodes an envelope into `target` from `offset` (see `appendValue`): the
+ * in-place writer of a write path, which leaves room for the u32 header
+ * before `offset` and fills it in with `writeEnvelopeHeader` afterwards.
+ */
 export function appendEnvelope(envelope: Envelope, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
   return appendValue(envelopeValue(envelope), target, offset);
 }
@@ -221,7 +215,7 @@ export function decodeEnvelope(bytes: Uint8Array, options?: DecodeOptions): Enve
   return envelopeOf(decodeValue(bytes, options));
 }
 
-/** `decodeEnvelope` for bytes handed over for good: large byte strings may be views into them (see `decodeOwnedValue`). Internal. */
+/** `decodeEnvelope` for bytes handed over for good (a freshly decrypted message): large byte strings may be views into them. */
 export function decodeOwnedEnvelope(bytes: Uint8Array, options?: DecodeOptions): Envelope {
   return envelopeOf(decodeOwnedValue(bytes, options));
 }
@@ -229,7 +223,7 @@ export function decodeOwnedEnvelope(bytes: Uint8Array, options?: DecodeOptions):
 /**
  * What a received envelope says before its payload: enough to route a call,
  * a send or a reply (and to refuse it) before its arguments or result are
- * decoded. Filled by `readEnvelopeHead`. Internal.
+ * decoded. Filled by `readEnvelopeHead`.
  */
 export interface EnvelopeHead {
   type: EnvelopeType;
@@ -243,7 +237,7 @@ export interface EnvelopeHead {
   payload: number;
 }
 
-/** A fresh `EnvelopeHead` to reuse for every envelope of a connection. Internal. */
+/** A fresh `EnvelopeHead`, to reuse for every envelope a connection receives. */
 export function emptyHead(): EnvelopeHead {
   return { type: EnvelopeType.Call, bytes: new Uint8Array(0), id: 0, name: '', payload: 0 };
 }
@@ -254,7 +248,7 @@ export function emptyHead(): EnvelopeHead {
  * payload itself is neither decoded nor checked (`payloadCost` and
  * `decodePayload` do that when it is wanted). For the other types only the
  * type is read: decode them whole. Throws `ProtocolError` for a malformed
- * head. Internal.
+ * head.
  */
 export function readEnvelopeHead(bytes: Uint8Array, head: EnvelopeHead): EnvelopeType {
   const data = plain(bytes);

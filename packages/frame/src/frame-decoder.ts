@@ -1,4 +1,11 @@
 import { FrameTooLargeError, InvalidArgumentError, MessageTooLargeError, type PeerNetError } from '@peernet/interface';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  ENVELOPE_HEADER_BYTES,
+  MAX_ENVELOPE_LENGTH,
+  MAX_NOISE_MESSAGE_BYTES,
+  NOISE_HEADER_BYTES,
+} from './constants.js';
 
 /** Options shared by the length-prefixed decoders. */
 export interface DecoderOptions {
@@ -122,11 +129,11 @@ abstract class LengthPrefixedDecoder {
   protected abstract tooLarge(length: number, max: number): PeerNetError;
 
   #limit(): number {
-    return this.#prefixBytes === 2 ? 0xffff : 0xffffffff;
+    return this.#prefixBytes === NOISE_HEADER_BYTES ? MAX_NOISE_MESSAGE_BYTES : MAX_ENVELOPE_LENGTH;
   }
 
   #readPrefix(chunk: Uint8Array, at: number): number {
-    if (this.#prefixBytes === 2) return ((chunk[at] as number) << 8) | (chunk[at + 1] as number);
+    if (this.#prefixBytes === NOISE_HEADER_BYTES) return ((chunk[at] as number) << 8) | (chunk[at + 1] as number);
     return (
       (chunk[at] as number) * 0x1000000 +
       (((chunk[at + 1] as number) << 16) | ((chunk[at + 2] as number) << 8) | (chunk[at + 3] as number))
@@ -185,13 +192,6 @@ function checkCap(value: number, limit: number): number {
   return value;
 }
 
-/** Largest Noise message, and so the largest u16 frame (Noise spec, section 3). */
-export const MAX_NOISE_MESSAGE_BYTES = 65535;
-/** Cap on handshake frames before the peer is authenticated (1 KiB, docs/protocol.md section 3.4). */
-export const HANDSHAKE_FRAME_MAX_BYTES = 1024;
-/** Default cap on one envelope (16 MiB). */
-export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
 /**
  * Decoder of the socket framing: `u16 BE length | Noise message`.
  * Start it with `maxBytes: HANDSHAKE_FRAME_MAX_BYTES` and raise the cap once
@@ -200,7 +200,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export class NoiseFrameDecoder extends LengthPrefixedDecoder {
   /** Creates a decoder; the cap defaults to the largest Noise message. */
   constructor(options: Partial<DecoderOptions> = {}) {
-    super(2, 0xffff, { ...options, maxBytes: options.maxBytes ?? MAX_NOISE_MESSAGE_BYTES });
+    super(NOISE_HEADER_BYTES, MAX_NOISE_MESSAGE_BYTES, { ...options, maxBytes: options.maxBytes ?? MAX_NOISE_MESSAGE_BYTES });
   }
 
   protected tooLarge(length: number, max: number): PeerNetError {
@@ -215,7 +215,7 @@ export class NoiseFrameDecoder extends LengthPrefixedDecoder {
 export class EnvelopeDecoder extends LengthPrefixedDecoder {
   /** Creates a decoder; the cap defaults to 16 MiB. */
   constructor(options: Partial<DecoderOptions> = {}) {
-    super(4, 0xffffffff, { ...options, maxBytes: options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
+    super(ENVELOPE_HEADER_BYTES, MAX_ENVELOPE_LENGTH, { ...options, maxBytes: options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES });
   }
 
   protected tooLarge(length: number, max: number): PeerNetError {

@@ -6,8 +6,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { MessageTooLargeError } from '@peernet/interface';
-import { DEFAULT_MAX_DECODED_BYTES, decodeValue, decodedCost, encodeValue } from '../src/cbor.js';
-import { denseArray } from './helpers.js';
+import { DEFAULT_MAX_DECODED_BYTES, decodeValue, decodedCost, encodeValue } from '../src/index.js';
+import { denseArray } from './bytes.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -1,4 +1,4 @@
-import { HandshakeFailedError } from '@peernet/interface';
+import { HandshakeFailedError, InvalidArgumentError } from '@peernet/interface';
 
 /** Version byte of the v1 handshake payload. */
 export const PAYLOAD_VERSION = 1;
@@ -15,8 +15,8 @@ export interface HandshakePayload {
 /** Lays out `u8 version | 32-byte Ed25519 key | u8 n | n extension bytes`. */
 export function encodeHandshakePayload(payload: HandshakePayload): Uint8Array {
   const { identityKey, extensions } = payload;
-  if (identityKey.length !== KEY_BYTES) throw new RangeError('identityKey must be 32 bytes');
-  if (extensions.length > 255) throw new RangeError('extensions must be at most 255 bytes');
+  if (identityKey.length !== KEY_BYTES) throw new InvalidArgumentError('identityKey must be 32 bytes');
+  if (extensions.length > 255) throw new InvalidArgumentError('extensions must be at most 255 bytes');
   const out = new Uint8Array(1 + KEY_BYTES + 1 + extensions.length);
   out[0] = PAYLOAD_VERSION;
   out.set(identityKey, 1);

@@ -1,0 +1,33 @@
+import type { PeerId } from './peer-id.js';
+import type { Value } from './value.js';
+
+/** What a handler learns about the call it serves. */
+export interface HandlerContext {
+  /** The authenticated peer that sent the call or send. */
+  readonly peer: PeerId;
+  /** The handle name the peer used. */
+  readonly name: string;
+  /** Aborted when the caller cancels (timeout, AbortSignal) or the connection closes. */
+  readonly signal: AbortSignal;
+  /** True for `send` (no reply is expected), false for `call`. */
+  readonly oneWay: boolean;
+}
+
+/** A function exposed under a name. Its return value is the reply (`undefined` → `null`). */
+export type Handler = (args: Value, context: HandlerContext) => Value | void | Promise<Value | void>;
+
+/** Decides whether `peer` may use a handler; false, a rejection or a throw means `forbidden`. */
+export type Authorize = (peer: PeerId, name: string) => boolean | Promise<boolean>;
+
+/** Options of a call to a peer's handler. */
+export interface CallOptions {
+  /** Milliseconds before the call fails with `timeout` (the connection's default when omitted). */
+  timeoutMs?: number | undefined;
+  /**
+   * Milliseconds before the call fails with `timeout`; read only when `timeoutMs` is not given.
+   * @deprecated Use `timeoutMs`, like every other duration of the API.
+   */
+  timeout?: number | undefined;
+  /** Aborts the call: it fails with `aborted` and the peer is told to cancel. */
+  signal?: AbortSignal | undefined;
+}
