@@ -1,6 +1,7 @@
-import { systemClock, type Clock, type DuplexStream, type HandlerContext, type OptionsReader, type PeerId } from '@peernet/interface';
+import {
+  systemClock, type Clock, type DuplexStream, type HandlerContext, type HandlerLookup, type OptionsReader, type PeerId,
+} from '@peernet/interface';
 import type { CryptoProvider, KeyPair } from '@peernet/noise';
-import type { HandlerLookup } from './handlers.js';
 
 /** Who we are, as the connection needs it. An `Identity` from `@peernet/identity` fits. */
 export interface LocalIdentity {

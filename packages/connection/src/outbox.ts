@@ -34,10 +34,6 @@ export class Outbox {
   // Reading stopped because the peer does not read what we write (see enqueue).
   #pausedForOutput = false;
 
-  /** True while reading is stopped because the peer does not read what we write. */
-  get pausedForOutput(): boolean {
-    return this.#pausedForOutput;
-  }
   // Settles when what is queued now is handed to the stream: one promise for every send of a flush.
   #flushed: { promise: Promise<void>; resolve(): void; reject(error: Error): void } | undefined;
 
@@ -46,6 +42,11 @@ export class Outbox {
     this.#stream = session.stream;
     this.#maxMessageBytes = maxMessageBytes;
     this.#maxQueuedBytes = maxQueuedBytes;
+  }
+
+  /** True while reading is stopped because the peer does not read what we write. */
+  get pausedForOutput(): boolean {
+    return this.#pausedForOutput;
   }
 
   /** `Connection.send`: queues a send envelope and resolves once it is handed to the stream. */

@@ -1,10 +1,10 @@
 import {
   AbortedError, ConnectionClosedError, DIAGNOSTICS_CHANNELS, ForbiddenError, HandlerError, NoSuchHandleError,
-  ProtocolError, errorFromWire, hasDiagnosticsSubscribers, isPeerNetError, publishDiagnostic, isWireErrorCode, type HandlerContext, type PeerId, type PeerNetError, type Value,
+  ProtocolError, errorFromWire, errorMessage, hasDiagnosticsSubscribers, isPeerNetError, publishDiagnostic,
+  isWireErrorCode, type ExposedHandler, type HandlerContext, type HandlerLookup, type PeerId, type PeerNetError, type Value,
 } from '@peernet/interface';
 import { EnvelopeType, decodePayload } from '@peernet/frame';
-import { asProtocolError, messageOf } from './errors.js';
-import type { ExposedHandler, HandlerLookup } from './handlers.js';
+import { asProtocolError } from './errors.js';
 import type { Session } from './session.js';
 
 /**
@@ -210,7 +210,7 @@ export class Server {
     try {
       this.#session.outbox.enqueue({ type: EnvelopeType.Reply, id, result }, true);
     } catch (error) {
-      this.#replyError(id, new HandlerError(`the handler's result could not be sent: ${messageOf(error)}`));
+      this.#replyError(id, new HandlerError(`the handler's result could not be sent: ${errorMessage(error)}`));
     }
   }
 
@@ -286,7 +286,7 @@ function handlerFailure(error: unknown, entry: ExposedHandler): PeerNetError {
   if (isPeerNetError(error) && isWireErrorCode(error.code)) {
     return errorFromWire(error.code, error.message);
   }
-  let message = messageOf(error);
+  let message = errorMessage(error);
   if (entry.exposeErrorStack && error instanceof Error && error.stack) message = error.stack;
   return new HandlerError(message);
 }

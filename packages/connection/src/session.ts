@@ -1,13 +1,13 @@
 import {
   AbortedError, ConnectionClosedError, DIAGNOSTICS_CHANNELS, HandshakeFailedError, InvalidArgumentError, OptionsReader,
-  TimeoutError, hasDiagnosticsSubscribers, publishDiagnostic,
+  TimeoutError, hasDiagnosticsSubscribers, publishDiagnostic, withoutStack,
   type Clock, type DuplexStream, type PeerId, type PeerNetError,
 } from '@peernet/interface';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from '@peernet/frame';
 import { defaultCrypto, type CipherState } from '@peernet/noise';
 import { Calls } from './calls.js';
 import type { Connection } from './connection.js';
-import { asHandshakeError, withoutStack } from './errors.js';
+import { asHandshakeError } from './errors.js';
 import { HandshakeDriver } from './handshake.js';
 import { Inbox } from './inbox.js';
 import { clockOf, type ConnectionOptions } from './options.js';
@@ -52,7 +52,6 @@ export class Session {
   #readyReject!: (error: Error) => void;
   #closedResolve!: (reason: PeerNetError | undefined) => void;
   #handshakeTimer: unknown;
-  readonly #handshakeTimeoutMs: number;
   #drainWaiters: Array<() => void> = [];
 
   constructor(owner: Connection, options: ConnectionOptions) {
@@ -67,7 +66,7 @@ export class Session {
     const maxDecodedBytes = reader.integer('maxDecodedBytes', { default: DEFAULT_MAX_DECODED_BYTES, min: 1 });
     const maxConcurrentHandlers = reader.number('maxConcurrentHandlers', { default: 256, above: 0 });
     const maxQueuedBytes = reader.number('maxQueuedBytes', { default: 64 * 1024 * 1024, above: 0 });
-    this.#handshakeTimeoutMs = reader.number('handshakeTimeoutMs', { default: 10_000, above: 0 });
+    const handshakeTimeoutMs = reader.number('handshakeTimeoutMs', { default: 10_000, above: 0 });
     this.outbox = new Outbox(this, maxMessageBytes, maxQueuedBytes);
     this.inbox = new Inbox(this, maxMessageBytes, maxDecodedBytes);
     this.server = new Server(this, options.handlers, maxConcurrentHandlers, maxDecodedBytes, options.onHandlerError);
@@ -99,7 +98,6 @@ export class Session {
       signal.addEventListener('abort', onAbort, { once: true });
       void this.ready.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
     }
-    const handshakeTimeoutMs = this.#handshakeTimeoutMs;
     this.#handshakeTimer = this.clock.setTimeout(() => {
       this.#handshakeTimer = undefined;
       this.fail(new TimeoutError(`handshake did not complete within ${handshakeTimeoutMs} ms`));

@@ -1,7 +1,7 @@
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import type { Packet, Question } from 'dns-packet';
 import multicastDns from 'multicast-dns';
-import { type Clock, InvalidArgumentError, type Ipv4InterfaceAddress, type PeerId, inSubnet } from '@peernet/interface';
+import { type Clock, InvalidArgumentError, type Ipv4InterfaceAddress, type PeerId, describeError, inSubnet } from '@peernet/interface';
 import { PeerCache } from './cache.js';
 import { MDNS_GROUP, MDNS_PORT } from './names.js';
 import { MAX_PACKET_BYTES } from './parse.js';
@@ -114,7 +114,7 @@ export async function openLink(iface: Ipv4InterfaceAddress, maxPeers: number, ha
     socket.addMembership(MDNS_GROUP, iface.address);
   } catch (error) {
     await destroy();
-    throw new InvalidArgumentError(`mdns: cannot use interface ${iface.name} (${iface.address}): ${describe(error)}`, {
+    throw new InvalidArgumentError(`mdns: cannot use interface ${iface.name} (${iface.address}): ${describeError(error)}`, {
       cause: error,
     });
   }
@@ -181,8 +181,3 @@ export function sendOn(link: Link, packet: Packet): Promise<void> {
   });
 }
 
-function describe(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
-}

@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   type Ipv4InterfaceAddress,
   TypedEmitter,
+  describeError,
   hasDiagnosticsSubscribers,
   publishDiagnostic,
 } from '@peernet/interface';
@@ -188,7 +189,7 @@ class UdpBroadcastDiscovery implements UdpDiscovery {
       socket.setBroadcast(true);
     } catch (error) {
       await closeSocket(socket);
-      throw new InvalidArgumentError(`cannot bind UDP port ${port}: ${messageOf(error)}`, { cause: error });
+      throw new InvalidArgumentError(`cannot bind UDP port ${port}: ${describeError(error)}`, { cause: error });
     }
     // Errors of an unconnected UDP socket are transient (a failed send also reports to its callback).
     socket.on('error', () => {
@@ -348,8 +349,3 @@ function closeSocket(socket: Socket): Promise<void> {
   });
 }
 
-function messageOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
-}

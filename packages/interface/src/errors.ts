@@ -270,3 +270,30 @@ export function errorFromWire(code: string, message: string): PeerNetError {
 export function isPeerNetError(value: unknown): value is PeerNetError {
   return value instanceof Error && typeof (value as { code?: unknown }).code === 'string';
 }
+
+/** The message of an error, or the text of anything else thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An error's message with its `code` (an errno such as `EADDRINUSE`, or a PeerNet code) appended when the message lacks it. */
+export function describeError(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = errorMessage(error);
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+/**
+ * Makes an error without a stack trace: for close reasons raised by stream
+ * events, whose frames would all be node's stream internals, and whose
+ * capture costs more than the rest of closing a session.
+ */
+export function withoutStack<T>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

@@ -5,7 +5,7 @@ export type { DuplexStream } from './stream.js';
 export type { DialOptions, ListenOptions, Listener, Transport, TransportAddress } from './transport.js';
 export type { DiscoveredPeer, Discovery, DiscoveryEvents } from './discovery.js';
 export type { Value } from './value.js';
-export type { Authorize, CallOptions, Handler, HandlerContext } from './handler.js';
+export type { Authorize, CallOptions, ExposedHandler, Handler, HandlerContext, HandlerLookup } from './handler.js';
 export {
   AbortedError,
   BadRequestError,
@@ -28,10 +28,13 @@ export {
   UntrustedPeerError,
   LOCAL_ERROR_CODES,
   WIRE_ERROR_CODES,
+  describeError,
   errorFromWire,
+  errorMessage,
   isErrorCode,
   isPeerNetError,
   isWireErrorCode,
+  withoutStack,
 } from './errors.js';
 export type { ErrorCode, FileErrorOptions, LocalErrorCode, PeerNetErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';
 export { MAX_TIMER_MS, systemClock } from './clock.js';
