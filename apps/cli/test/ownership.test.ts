@@ -51,18 +51,18 @@ describeAsOtherUser(
       const r = peernet(NODE_UID, ['serve', '--expose', 'echo', '--data-dir', dir, ...NET]);
       expect(r.stdout).not.toMatch(/listening/);
       expect(r.stderr).toContain(`peernet: unsafe_permissions: cannot use trust store ${file}: '${file}' is owned by uid ${OTHER_UID}`);
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(7);
       // Nothing of the node's was created there either.
       expect(fs.readdirSync(dir)).toEqual(['trust.json']);
       const peers = peernet(NODE_UID, ['peers', '--data-dir', dir, '--json']);
-      expect(peers.status).toBe(1);
+      expect(peers.status).toBe(7);
       expect(JSON.parse(peers.stderr)).toEqual({ error: { code: 'unsafe_permissions', message: expect.stringContaining(file) } });
     });
 
     it('id refuses a world-writable data directory of its own, before creating a key', () => {
       const dir = dirOf(NODE_UID, 0o777);
       const r = peernet(NODE_UID, ['id', '--data-dir', dir, '--no-qr']);
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(7);
       expect(r.stderr).toContain(`chmod 700 '${dir}'`);
       expect(fs.readdirSync(dir)).toEqual([]);
     });
@@ -73,7 +73,7 @@ describeAsOtherUser(
       const key = path.join(dir, 'identity.key');
       fs.chownSync(key, NODE_UID, NODE_UID);
       const r = peernet(0, ['id', '--data-dir', dir, '--no-qr']);
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(7);
       expect(r.stderr).toContain(`peernet: unsafe_permissions: keyfile ${key} refused: '${key}' is owned by uid ${NODE_UID}, not by root`);
     });
 
@@ -125,6 +125,26 @@ describeAsOtherUser(
         child.kill('SIGTERM');
         if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
       }
+    });
+
+    it('a data directory it may not write: permission_denied with the path and what to check, exit 7, the file kept', () => {
+      const dir = dirOf(NODE_UID, 0o700);
+      expect(peernet(NODE_UID, ['pair', PLANTED, '--data-dir', dir]).status).toBe(0);
+      const file = path.join(dir, 'trust.json');
+      const before = fs.readFileSync(file, 'utf8');
+      fs.chmodSync(dir, 0o500);
+      const other = 'tljigbzjrmox55lz7li76d2ugpxcra3nnioe3uthtd5nmtinud5q';
+      const r = peernet(NODE_UID, ['pair', other, '--data-dir', dir]);
+      expect(r.status).toBe(7);
+      expect(r.stderr).toMatch(new RegExp(`^peernet: permission_denied: cannot write trust store ${file}: permission denied\\. `));
+      expect(r.stderr).toContain(`Check the owner and mode of '${file}' and of the directories above it`);
+      expect(r.stderr).not.toMatch(/corrupt|repair/);
+      expect(fs.readFileSync(file, 'utf8')).toBe(before);
+      // A data directory it may not create is said the same way.
+      const missing = path.join(dirOf(0, 0o755), 'data');
+      const id = peernet(NODE_UID, ['id', '--data-dir', missing, '--no-qr']);
+      expect(id.status).toBe(7);
+      expect(id.stderr).toMatch(new RegExp(`^peernet: permission_denied: cannot create data directory ${missing}: permission denied`));
     });
 
     it('works as before in a 0700 data directory of its own: id, pair, peers', () => {

@@ -1,4 +1,4 @@
-import { HandshakeFailedError, type CallOptions, type PeerId, type PeerNetError, type Value } from '@peernet/interface';
+import { HandshakeFailedError, type CallOptions, type PeerId, type PeerNetError, type WireValue } from '@peernet/interface';
 import type { ConnectionOptions } from './options.js';
 import { Session } from './session.js';
 
@@ -27,6 +27,11 @@ export class Connection {
     return peer;
   }
 
+  /** The id the remote proved in the handshake, even if it was then refused (a stranger's id: the one to pair). */
+  get provenPeer(): PeerId | undefined {
+    return this.#session.provenPeer;
+  }
+
   /** True once authenticated and until closed. */
   get isOpen(): boolean {
     return this.#session.phase === 'open';
@@ -42,13 +47,13 @@ export class Connection {
     return this.#session.initiator;
   }
 
-  /** Calls the peer's handler `name`; resolves with its result or rejects with a typed error. */
-  call(name: string, args: Value = null, options: CallOptions = {}): Promise<Value> {
+  /** Calls the peer's handler `name`; resolves with its result or rejects with a typed error (`bad_request` naming the place for arguments that cannot be encoded). */
+  call(name: string, args: WireValue = null, options: CallOptions = {}): Promise<WireValue> {
     return this.#session.calls.call(name, args, options);
   }
 
   /** Sends to the peer's handler `name` without a reply; resolves once handed to the stream. */
-  send(name: string, args: Value = null): Promise<void> {
+  send(name: string, args: WireValue = null): Promise<void> {
     return this.#session.outbox.send(name, args);
   }
 

@@ -16,7 +16,7 @@ import type { Session } from './session.js';
  */
 export class Inbox {
   readonly #session: Session;
-  readonly #frames = new NoiseFrameDecoder({ maxBytes: HANDSHAKE_FRAME_MAX_BYTES });
+  readonly frames = new NoiseFrameDecoder({ maxBytes: HANDSHAKE_FRAME_MAX_BYTES });
   readonly #envelopes: EnvelopeDecoder;
   readonly #maxDecodedBytes: number;
   // Payloads whose worst case (216 bytes of heap per byte) is below this are not walked first: see payloadCost.
@@ -45,7 +45,7 @@ export class Inbox {
     const session = this.#session;
     if (session.phase === 'closed') return;
     try {
-      for (const frame of this.#frames.push(chunk)) {
+      for (const frame of this.frames.push(chunk)) {
         if (session.isClosed()) return;
         const handshake = session.handshake;
         if (handshake !== undefined) handshake.read(frame);
@@ -58,9 +58,9 @@ export class Inbox {
 
   /** Once the handshake is over: frames up to the Noise limit, and their buffers reused. */
   authenticated(): void {
-    this.#frames.maxBytes = MAX_NOISE_MESSAGE_BYTES;
+    this.frames.maxBytes = MAX_NOISE_MESSAGE_BYTES;
     // Each transport message is decrypted into a new buffer before the next read: its frame buffer can be reused.
-    this.#frames.reuseBuffers = true;
+    this.frames.reuseBuffers = true;
   }
 
   #onTransportMessage(message: Uint8Array): void {

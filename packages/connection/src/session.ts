@@ -1,6 +1,6 @@
 import {
   AbortedError, ConnectionClosedError, DIAGNOSTICS_CHANNELS, HandshakeFailedError, InvalidArgumentError, OptionsReader,
-  TimeoutError, hasDiagnosticsSubscribers, publishDiagnostic, withoutStack,
+  RefusedByPeerError, TimeoutError, hasDiagnosticsSubscribers, publishDiagnostic, withoutStack,
   type Clock, type DuplexStream, type PeerId, type PeerNetError,
 } from '@peernet/interface';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from '@peernet/frame';
@@ -148,7 +148,7 @@ export class Session {
   }
 
   readonly #onEnd = (): void => {
-    this.fail(withoutStack(() => new ConnectionClosedError('the peer closed the connection')));
+    this.fail(withoutStack(() => new ConnectionClosedError('the peer closed the connection')), true);
   };
 
   readonly #onStreamClose = (): void => {
@@ -165,18 +165,13 @@ export class Session {
     publishDiagnostic(DIAGNOSTICS_CHANNELS.backpressure, { peer: String(this.peer), state, cause, queuedBytes });
   }
 
-  /** Closes at once because something went wrong; `reason` becomes the close reason. */
-  fail(reason: PeerNetError): void {
+  /** Closes at once because something went wrong (`ended`: the peer ended the stream); `reason` becomes the close reason. */
+  fail(reason: PeerNetError, ended = false): void {
     if (this.phase === 'closed') return;
-    if (reason.code === 'connection_closed') {
-      // An initiator rejected after message 3 only sees the stream end before confirmation.
-      if (this.phase === 'confirming') {
-        reason = new HandshakeFailedError('the peer closed the connection after the handshake (it does not trust us)', {
-          cause: reason,
-        });
-      } else if (this.phase === 'handshake') {
-        reason = new HandshakeFailedError('the peer closed the connection during the handshake', { cause: reason });
-      }
+    if (reason.code === 'connection_closed' && this.phase !== 'open') {
+      // Only a clean end right after message 3, nothing received since message 2, is a refusal (protocol.md 3.3).
+      if (ended && this.phase === 'confirming' && this.inbox.frames.idle) reason = new RefusedByPeerError();
+      else reason = new HandshakeFailedError('the peer closed the connection during the handshake', { cause: reason });
     }
     this.shutdown(reason, true);
   }

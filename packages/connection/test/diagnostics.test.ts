@@ -40,12 +40,12 @@ describe('connection diagnostics', () => {
       });
       const server = new Connection({ stream: serverSocket, identity: b.identity, trust: b.trust, initiator: false });
       await expect(server.ready).rejects.toMatchObject({ code: 'untrusted_peer' });
-      await expect(client.ready).rejects.toMatchObject({ code: 'handshake_failed' });
+      await expect(client.ready).rejects.toMatchObject({ code: 'refused_by_peer' });
       await until(seen, 2);
       expect(seen).toEqual(
         expect.arrayContaining([
           { peer: a.identity.id.toString(), initiator: false, code: 'untrusted_peer', reason: expect.stringContaining('not trusted') },
-          { peer: b.identity.id.toString(), initiator: true, code: 'handshake_failed', reason: expect.stringContaining('does not trust us') },
+          { peer: b.identity.id.toString(), initiator: true, code: 'refused_by_peer', reason: expect.stringContaining('has not paired this node') },
         ]),
       );
     });

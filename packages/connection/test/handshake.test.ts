@@ -84,8 +84,8 @@ describe('handshake trust checks', () => {
     await a.trust.add(b.identity.id);
     const { c, s, ran } = await attempt(a, b);
     expect(code(s)).toBe('untrusted_peer');
-    expect(code(c)).toBe('handshake_failed');
-    expect((c as PromiseRejectedResult).reason.message).toMatch(/does not trust us/);
+    expect(code(c)).toBe('refused_by_peer');
+    expect((c as PromiseRejectedResult).reason.message).toMatch(/refused the session: it has not paired this node/);
     expect(ran).toEqual([]);
   });
 
@@ -221,5 +221,66 @@ describe('handshake on hostile bytes', () => {
       code: 'handshake_failed',
       message: expect.stringMatching(/does not match the Noise static key/),
     });
+  });
+});
+
+describe('a refusal told apart from a broken connection', () => {
+  /**
+   * A hand-driven responder: answers message 1 with b's identity, reads
+   * message 3 from a real initiator `Connection`, then does what the test says.
+   */
+  async function afterMessage3(ending: (raw: import('node:net').Socket) => void, stopAfter: 1 | 3 = 3) {
+    const { encodeHandshakePayload } = await import('@peernet/frame');
+    const a = party();
+    const b = party();
+    await a.trust.add(b.identity.id);
+    const [clientSocket, raw] = await socketPair();
+    raw.on('error', () => undefined);
+    const hs = createHandshake({ initiator: false, prologue: PROLOGUE, staticKeyPair: b.identity.noiseKeyPair() });
+    const frames = new NoiseFrameDecoder();
+    const received: Uint8Array[] = [];
+    let arrived: (() => void) | undefined;
+    raw.on('data', (chunk: Uint8Array) => {
+      received.push(...frames.push(chunk));
+      arrived?.();
+    });
+    const next = async (): Promise<Uint8Array> => {
+      while (received.length === 0) await new Promise<void>((resolve) => (arrived = resolve));
+      return received.shift() as Uint8Array;
+    };
+    const client = new Connection({ stream: clientSocket, identity: a.identity, trust: a.trust, initiator: true, expectedPeer: b.identity.id });
+    hs.readMessage(await next());
+    if (stopAfter === 3) {
+      raw.write(encodeFrame(hs.writeMessage(encodeHandshakePayload({ identityKey: b.identity.id.bytes, extensions: new Uint8Array(0) }))));
+      hs.readMessage(await next()); // message 3: a proved who it is
+    }
+    ending(raw);
+    const outcome = await client.ready.then(
+      () => undefined,
+      (error: { code: string; message: string }) => error,
+    );
+    await client.closed;
+    return { outcome };
+  }
+
+  it('a clean end right after message 3 is refused_by_peer', async () => {
+    const { outcome } = await afterMessage3((raw) => raw.end());
+    expect(outcome).toMatchObject({ code: 'refused_by_peer', name: 'RefusedByPeerError' });
+  });
+
+  it('a reset after message 3 is a broken connection, not a refusal', async () => {
+    const { outcome } = await afterMessage3((raw) => raw.resetAndDestroy());
+    expect(outcome).toMatchObject({ code: 'handshake_failed', message: expect.stringMatching(/closed the connection during the handshake/) });
+  });
+
+  it('an end in the middle of a message after message 3 is a broken connection, not a refusal', async () => {
+    // The length prefix of a 48-byte message, and two bytes of it.
+    const { outcome } = await afterMessage3((raw) => raw.end(Uint8Array.of(0x00, 0x30, 1, 2)));
+    expect(outcome).toMatchObject({ code: 'handshake_failed' });
+  });
+
+  it('a clean end before message 2, when the peer has proved nothing, is not a refusal', async () => {
+    const { outcome } = await afterMessage3((raw) => raw.end(), 1);
+    expect(outcome).toMatchObject({ code: 'handshake_failed', message: expect.stringMatching(/during the handshake/) });
   });
 });

@@ -182,13 +182,23 @@ describe('errors', () => {
     const { client } = await session((_a, b) =>
       b.handlers.set('bad', { handler: () => new Date() as unknown as Value }),
     );
-    await expect(client.call('bad')).rejects.toMatchObject({ code: 'handler_error' });
+    await expect(client.call('bad')).rejects.toMatchObject({
+      code: 'handler_error',
+      message: "the handler's result could not be sent: result: Date is not a wire value",
+    });
   });
 
   it('refuses arguments that cannot be encoded before sending anything', async () => {
     const { client } = await session();
-    await expect(client.call('x', { f: () => 1 } as unknown as Value)).rejects.toMatchObject({ code: 'invalid_argument' });
-    await expect(client.send('x', undefined as unknown as Value)).resolves.toBeUndefined(); // undefined → null
+    await expect(client.call('x', { f: () => 1 } as unknown as Value)).rejects.toMatchObject({
+      code: 'bad_request',
+      message: 'args.f: function is not a wire value',
+    });
+    await expect(client.send('x', [new Map()] as unknown as Value)).rejects.toMatchObject({
+      code: 'bad_request',
+      message: 'args[0]: Map is not a wire value',
+    });
+    await expect(client.send('x', undefined)).resolves.toBeUndefined(); // undefined → null
   });
 
   it('refuses a message above maxMessageBytes locally', async () => {

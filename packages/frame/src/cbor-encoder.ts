@@ -14,8 +14,14 @@
  * - Objects are encoded when their prototype is `Object.prototype` (of any
  *   realm) or `null`: their own enumerable string keys; symbol keys are
  *   ignored. Bignum magnitudes are capped at {@link MAX_BIGNUM_BYTES}.
+ * - `undefined` follows JSON: a map entry whose value is `undefined` is left
+ *   out, and `undefined` elsewhere (an array element, a hole, the value
+ *   itself) is written as null.
+ * - A value outside the set is refused with `BadRequestError` naming where it
+ *   is (`args.when: Date is not a wire value`). The path is collected only
+ *   while the error unwinds, so valid values pay nothing for it.
  */
-import { InvalidArgumentError, MessageTooLargeError, type Value } from '@peernet/interface';
+import { BadRequestError, MessageTooLargeError, formatValuePath, type WireValue } from '@peernet/interface';
 import {
   DEFAULT_MAX_DEPTH,
   MAX_BIGNUM_BYTES,
@@ -39,6 +45,8 @@ export interface EncodeOptions {
   maxBytes?: number;
   /** Zeroed bytes reserved before the encoding, e.g. for a length prefix (default 0). */
   headroom?: number;
+  /** What the value is called in error messages, before the path inside it (default `value`). */
+  label?: string;
 }
 
 const MAX_U32 = 0xffff_ffff;
@@ -84,7 +92,37 @@ function toHalf(bits: number): number {
 function describe(value: object): string {
   const proto: unknown = getPrototypeOf(value);
   const ctor = (proto as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  return typeof ctor === 'string' && ctor !== '' ? `an instance of ${ctor}` : 'an object with a custom prototype';
+  return typeof ctor === 'string' && ctor !== '' ? ctor : 'an object with a custom prototype';
+}
+
+/**
+ * Thrown inside the encoder when a part of the value cannot be encoded. Each
+ * array or map it unwinds through adds its index or key, innermost first;
+ * the entry points turn it into a `BadRequestError` with the whole path.
+ */
+class Unencodable {
+  readonly reason: string;
+  readonly path: (string | number)[] = [];
+
+  constructor(reason: string) {
+    this.reason = reason;
+  }
+
+  /** The error to raise: `<label><path>: <reason>`, the first `skip` segments of the path left out. */
+  toError(label: string, skip = 0): BadRequestError {
+    const valuePath = this.path.reverse().slice(skip);
+    return new BadRequestError(`${formatValuePath(label, valuePath)}: ${this.reason}`, { valuePath });
+  }
+}
+
+// Adds the place of a failed element to an unwinding Unencodable; passes other errors on.
+function within(error: unknown, segment: string | number): unknown {
+  if (error instanceof Unencodable) error.path.push(segment);
+  return error;
+}
+
+function notWire(what: string): Unencodable {
+  return new Unencodable(`${what} is not a wire value`);
 }
 
 class Encoder {
@@ -95,7 +133,7 @@ class Encoder {
   private maxBytes = MAX_U32;
   private headroom = 0;
 
-  encode(value: Value, options: EncodeOptions | undefined): Uint8Array {
+  encode(value: unknown, options: EncodeOptions | undefined): Uint8Array {
     let maxDepth = DEFAULT_MAX_DEPTH;
     let maxBytes = MAX_U32;
     let headroom = 0;
@@ -124,8 +162,8 @@ class Encoder {
     }
   }
 
-  /** See `appendValue`. */
-  append(value: Value, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
+  /** See `appendValue`; an `Unencodable` escapes for the caller to name. */
+  append(value: unknown, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
     const own = this.buf;
     this.maxDepth = DEFAULT_MAX_DEPTH;
     this.maxBytes = MAX_U32;
@@ -225,8 +263,13 @@ class Encoder {
       case 'bigint':
         this.bigint(v);
         return;
+      case 'undefined':
+        // An array element or the whole value; map entries are left out before this.
+        this.ensure(1);
+        this.buf[this.pos++] = 0xf6;
+        return;
       default:
-        throw new InvalidArgumentError(`cannot encode ${typeof v} as CBOR`);
+        throw notWire(typeof v);
     }
   }
 
@@ -235,7 +278,12 @@ class Encoder {
       if (depth >= this.maxDepth) this.tooDeep();
       const n = v.length;
       this.head(0x80, n);
-      for (let i = 0; i < n; i++) this.value(v[i], depth + 1);
+      let i = 0;
+      try {
+        for (; i < n; i++) this.value(v[i], depth + 1);
+      } catch (error) {
+        throw within(error, i);
+      }
       return;
     }
     if (v instanceof Uint8Array) {
@@ -249,23 +297,47 @@ class Encoder {
         this.bytes(v);
         return;
       }
-      throw new InvalidArgumentError(`cannot encode ${describe(v)} as CBOR`);
+      throw notWire(describe(v));
     }
     if (depth >= this.maxDepth) this.tooDeep();
     const keys = Object.keys(v);
     const n = keys.length;
+    const start = this.pos;
     this.head(0xa0, n);
-    for (let i = 0; i < n; i++) {
-      const key = keys[i]!;
-      this.string(key);
-      this.value((v as Record<string, unknown>)[key], depth + 1);
+    let key = '';
+    let omitted = 0;
+    try {
+      for (let i = 0; i < n; i++) {
+        key = keys[i]!;
+        const item = (v as Record<string, unknown>)[key];
+        if (item === undefined) {
+          omitted++;
+          continue;
+        }
+        this.string(key);
+        this.value(item, depth + 1);
+      }
+    } catch (error) {
+      throw within(error, key);
     }
+    if (omitted !== 0) this.recount(start, n, n - omitted);
+  }
+
+  /** Rewrites the head of the map at `start` for `count` entries instead of `declared`, moving the entries if it shrinks. */
+  private recount(start: number, declared: number, count: number): void {
+    const from = start + headSize(declared);
+    const to = start + headSize(count);
+    const end = this.pos;
+    // Room for a head past the end, so writing the new one at `start` cannot grow (and cut) the buffer.
+    this.ensure(9);
+    if (to !== from) this.buf.copyWithin(to, from, end);
+    this.pos = start;
+    this.head(0xa0, count);
+    this.pos = end - (from - to);
   }
 
   private tooDeep(): never {
-    throw new InvalidArgumentError(
-      `cannot encode: nesting deeper than ${this.maxDepth} levels (or a cyclic structure)`,
-    );
+    throw new Unencodable(`nesting deeper than ${this.maxDepth} levels (or a cyclic structure)`);
   }
 
   private number(v: number): void {
@@ -347,9 +419,7 @@ class Encoder {
     let hex = magnitude.toString(16);
     if (hex.length % 2 === 1) hex = `0${hex}`;
     const n = hex.length / 2;
-    if (n > MAX_BIGNUM_BYTES) {
-      throw new InvalidArgumentError(`cannot encode a bigint of more than ${MAX_BIGNUM_BYTES} bytes`);
-    }
+    if (n > MAX_BIGNUM_BYTES) throw notWire(`a bigint of more than ${MAX_BIGNUM_BYTES} bytes`);
     this.ensure(1);
     this.buf[this.pos++] = negative ? 0xc3 : 0xc2;
     this.head(0x40, n);
@@ -452,20 +522,30 @@ class Encoder {
   }
 }
 
-function loneSurrogate(): InvalidArgumentError {
-  return new InvalidArgumentError('cannot encode a string with a lone surrogate as CBOR text (it has no UTF-8 form)');
+function loneSurrogate(): Unencodable {
+  return notWire('a string with a lone surrogate (it has no UTF-8 form)');
 }
 
 const sharedEncoder = new Encoder();
 
 /**
- * Encodes a value as CBOR. Throws `InvalidArgumentError` for anything outside
- * the value set (undefined, functions, symbols, class instances, lone
- * surrogates, nesting beyond `maxDepth`) and `MessageTooLargeError` above `maxBytes`.
+ * Encodes a value as CBOR. Throws `BadRequestError` naming the place of
+ * anything outside the value set (functions, symbols, class instances such
+ * as `Date` or `Map`, lone surrogates, nesting beyond `maxDepth`) and
+ * `MessageTooLargeError` above `maxBytes`. `undefined` follows JSON's rules.
  */
-export function encodeValue(value: Value, options?: EncodeOptions): Uint8Array {
-  // A getter may encode while an encoding is under way; it gets its own buffer.
-  return (sharedEncoder.busy ? new Encoder() : sharedEncoder).encode(value, options);
+export function encodeValue(value: WireValue | undefined, options?: EncodeOptions): Uint8Array {
+  return encodeLabelled(value, options, options?.label ?? 'value', 0);
+}
+
+/** `encodeValue` with the first `skip` segments of an error's path left out (an envelope names its payload). */
+export function encodeLabelled(value: unknown, options: EncodeOptions | undefined, label: string, skip: number): Uint8Array {
+  try {
+    // A getter may encode while an encoding is under way; it gets its own buffer.
+    return (sharedEncoder.busy ? new Encoder() : sharedEncoder).encode(value, options);
+  } catch (error) {
+    throw error instanceof Unencodable ? error.toError(label, skip) : error;
+  }
 }
 
 /** Where `appendValue` put its result. */
@@ -484,6 +564,21 @@ const appended: AppendResult = { buffer: new Uint8Array(0), end: 0 };
  * in-place writer of a write path that encodes straight into its own buffer
  * (behind room left for a header: see `writeEnvelopeHeader`).
  */
-export function appendValue(value: Value, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
-  return (sharedEncoder.busy ? new Encoder() : sharedEncoder).append(value, target, offset);
+export function appendValue(value: WireValue | undefined, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
+  return appendLabelled(value, target, offset, 'value', 0);
+}
+
+/** `appendValue` with the first `skip` segments of an error's path left out (an envelope names its payload). */
+export function appendLabelled(
+  value: unknown,
+  target: Uint8Array<ArrayBuffer>,
+  offset: number,
+  label: string,
+  skip: number,
+): AppendResult {
+  try {
+    return (sharedEncoder.busy ? new Encoder() : sharedEncoder).append(value, target, offset);
+  } catch (error) {
+    throw error instanceof Unencodable ? error.toError(label, skip) : error;
+  }
 }

@@ -9,7 +9,7 @@
 import { InvalidArgumentError, ProtocolError, type Value } from '@peernet/interface';
 import { isUint8Array } from './cbor-common.js';
 import { decodeOwnedValue, decodeValue, envelopeReader, plain, type DecodeOptions } from './cbor-decoder.js';
-import { appendValue, encodeValue, type AppendResult, type EncodeOptions } from './cbor-encoder.js';
+import { appendLabelled, encodeLabelled, type AppendResult, type EncodeOptions } from './cbor-encoder.js';
 
 /** The envelope type numbers (first element of the array). */
 export const EnvelopeType = {
@@ -139,22 +139,31 @@ function checkString(value: unknown, field: string): string {
 /**
  * Encodes an envelope as its CBOR array (no length prefix; use
  * `options.headroom` to reserve room for one). Throws `InvalidArgumentError`
- * for a malformed envelope.
+ * for a malformed envelope, and `BadRequestError` for arguments or a result
+ * that cannot be encoded, naming the place from `args` or `result`.
  */
 export function encodeEnvelope(envelope: Envelope, options?: EncodeOptions): Uint8Array {
-  return encodeValue(envelopeValue(envelope), options);
+  const items = envelopeValue(envelope);
+  return encodeLabelled(items, options, payloadLabel(items), 1);
 }
 
 /**
  * Encodes an envelope into `target` from `offset` (see `appendValue`): the
  * in-place writer of a write path, which leaves room for the u32 header
  * before `offset` and fills it in with `writeEnvelopeHeader` afterwards.
+ * Errors as for {@link encodeEnvelope}.
  */
 export function appendEnvelope(envelope: Envelope, target: Uint8Array<ArrayBuffer>, offset: number): AppendResult {
-  return appendValue(envelopeValue(envelope), target, offset);
+  const items = envelopeValue(envelope);
+  return appendLabelled(items, target, offset, payloadLabel(items), 1);
 }
 
-function envelopeValue(envelope: Envelope): Value {
+// Only the payload (the last item) of a call, send or reply can fail to encode: it is named from there.
+function payloadLabel(items: readonly unknown[]): string {
+  return items[0] === EnvelopeType.Reply ? 'result' : 'args';
+}
+
+function envelopeValue(envelope: Envelope): unknown[] {
   const e = envelope as unknown as Partial<Record<string, unknown>> | null;
   if (typeof e !== 'object' || e === null) invalid('not an object');
   switch (e.type) {

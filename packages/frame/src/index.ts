@@ -19,7 +19,7 @@ export {
   writeNoiseHeader,
 } from './frame-writer.js';
 export type { PackOptions } from './frame-writer.js';
-export type { Value } from '@peernet/interface';
+export type { Value, WireValue } from '@peernet/interface';
 export { DEFAULT_MAX_DEPTH, MAX_BIGNUM_BYTES } from './cbor-common.js';
 export { appendValue, encodeValue } from './cbor-encoder.js';
 export type { AppendResult, EncodeOptions } from './cbor-encoder.js';

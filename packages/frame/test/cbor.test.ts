@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { runInNewContext } from 'node:vm';
-import { InvalidArgumentError, MessageTooLargeError, ProtocolError, type Value } from '@peernet/interface';
+import { BadRequestError, InvalidArgumentError, MessageTooLargeError, ProtocolError, type Value } from '@peernet/interface';
 import { DEFAULT_MAX_DEPTH, MAX_BIGNUM_BYTES } from '../src/cbor-common.js';
 import { decodeOwnedValue, decodeValue } from '../src/cbor-decoder.js';
 import { appendValue, encodeValue } from '../src/cbor-encoder.js';
@@ -36,7 +36,7 @@ function normalise(v: Value): Value {
   if (Array.isArray(v)) return v.map(normalise);
   const out: Record<string, Value> = {};
   for (const key of Object.keys(v)) {
-    const value = normalise(v[key]!);
+    const value = normalise((v as { readonly [key: string]: Value })[key]!);
     Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
@@ -57,16 +57,21 @@ function expectProtocolError(bytes: Uint8Array, pattern?: RegExp): ProtocolError
   return error;
 }
 
-function expectEncodeRejects(value: unknown, pattern?: RegExp): void {
+function encodeError(value: unknown, label?: string): BadRequestError {
   let caught: unknown;
   try {
-    encodeValue(value as Value);
+    encodeValue(value as Value, label === undefined ? undefined : { label });
   } catch (error) {
     caught = error;
   }
-  expect(caught).toBeInstanceOf(InvalidArgumentError);
-  expect((caught as InvalidArgumentError).code).toBe('invalid_argument');
-  if (pattern) expect((caught as Error).message).toMatch(pattern);
+  expect(caught).toBeInstanceOf(BadRequestError);
+  expect((caught as BadRequestError).code).toBe('bad_request');
+  return caught as BadRequestError;
+}
+
+function expectEncodeRejects(value: unknown, pattern?: RegExp): void {
+  const error = encodeError(value);
+  if (pattern) expect(error.message).toMatch(pattern);
 }
 
 // RFC 8949 Appendix A, the examples within the value set.
@@ -267,12 +272,64 @@ describe('CBOR: encoding', () => {
     expect(() => encodeValue(1, { headroom: -1 })).toThrow(InvalidArgumentError);
   });
 
-  it('rejects values outside the value set with InvalidArgumentError', () => {
-    expectEncodeRejects(undefined, /undefined/);
-    expectEncodeRejects([undefined], /undefined/);
-    expectEncodeRejects({ a: undefined }, /undefined/);
+  it('treats undefined as JSON does: map entries left out, array elements and the whole value as null', () => {
+    expect(toHex(encodeValue(undefined))).toBe('f6');
+    expect(toHex(encodeValue([undefined] as unknown as Value))).toBe('81f6');
     // eslint-disable-next-line no-sparse-arrays
-    expectEncodeRejects([1, , 3]);
+    expect(toHex(encodeValue([1, , 3] as Value))).toBe('8301f603');
+    expect(toHex(encodeValue({ a: undefined }))).toBe('a0');
+    expect(toHex(encodeValue({ a: 1, b: undefined, c: 2 }))).toBe('a2616101616302');
+    expect(toHex(encodeValue({ a: { b: undefined, c: [undefined, { d: undefined }] } } as Value))).toBe('a16161a1616382f6a0');
+    for (const value of [{ a: 1, b: undefined, c: 2 }, [undefined, { x: undefined, y: [1] }]] as Value[]) {
+      expect(toHex(encodeValue(value))).toBe(toHex(encodeValue(JSON.parse(JSON.stringify(value)) as Value)));
+    }
+  });
+
+  it('shrinks the head of a map whose entries are left out, moving what follows', () => {
+    // 24 entries need a 2-byte head; 23 fit in the 1-byte one.
+    const wide: Record<string, Value | undefined> = {};
+    for (let i = 0; i < 24; i++) wide[`k${i}`] = i;
+    const full = encodeValue(wide);
+    expect(toHex(full.subarray(0, 2))).toBe('b818');
+    wide.k0 = undefined;
+    const shrunk = encodeValue([wide, 'after']);
+    expect(toHex(shrunk.subarray(0, 2))).toBe('82b7');
+    const { k0: _dropped, ...rest } = wide;
+    expect(toHex(shrunk)).toBe(toHex(encodeValue([rest, 'after'])));
+    expect(decodeValue(shrunk)).toEqual([rest, 'after']);
+    // 256 entries need a 3-byte head, 255 a 2-byte one; with headroom and near the end of a buffer.
+    const wider: Record<string, Value | undefined> = { gone: undefined };
+    for (let i = 0; i < 255; i++) wider[`k${i}`] = i;
+    expect(toHex(encodeValue(wider, { headroom: 3 }))).toBe(`000000${toHex(encodeValue(Object.fromEntries(Object.entries(wider).slice(1)) as Value))}`);
+    const onlyUndefined = { a: undefined, b: undefined };
+    const target = new Uint8Array(3);
+    const appended = appendValue(onlyUndefined, target, 2);
+    expect(toHex(appended.buffer.subarray(2, appended.end))).toBe('a0');
+  });
+
+  it('refuses values outside the value set with bad_request naming where they are', () => {
+    expect(encodeError(() => 1).message).toBe('value: function is not a wire value');
+    expect(encodeError({ when: new Date(0) }, 'args').message).toBe('args.when: Date is not a wire value');
+    expect(encodeError({ items: [1, 2, new Map()] }, 'args').message).toBe('args.items[2]: Map is not a wire value');
+    expect(encodeError([{ 'two words': [new Set()] }]).message).toBe('value[0]["two words"][0]: Set is not a wire value');
+    expect(encodeError({ a: { b: Symbol('s') } }).message).toBe('value.a.b: symbol is not a wire value');
+    const error = encodeError({ list: [0, { deep: () => 1 }] }, 'result');
+    expect(error.message).toBe('result.list[1].deep: function is not a wire value');
+    expect(error.valuePath).toEqual(['list', 1, 'deep']);
+    // An error thrown by a getter passes through as it is, not renamed.
+    const thrown = new Error('from a getter');
+    expect(() =>
+      encodeValue({
+        get bad(): Value {
+          throw thrown;
+        },
+      }),
+    ).toThrow(thrown);
+    // A value that fails after others were written does not leave the shared buffer in a bad state.
+    expect(toHex(encodeValue([1, 2]))).toBe('820102');
+  });
+
+  it('rejects values outside the value set with BadRequestError', () => {
     expectEncodeRejects(() => 1, /function/);
     expectEncodeRejects(Symbol('s'), /symbol/);
     expectEncodeRejects(new Date(), /Date/);
@@ -300,7 +357,7 @@ describe('CBOR: encoding', () => {
     expectEncodeRejects(loop, /cyclic/);
     expect(() => encodeValue(nestedArrays(DEFAULT_MAX_DEPTH))).not.toThrow();
     expectEncodeRejects(nestedArrays(DEFAULT_MAX_DEPTH + 1), /deeper than 64/);
-    expect(() => encodeValue(nestedArrays(10), { maxDepth: 9 })).toThrow(InvalidArgumentError);
+    expect(() => encodeValue(nestedArrays(10), { maxDepth: 9 })).toThrow(BadRequestError);
   });
 
   it('survives a getter that encodes while an encoding is under way', () => {
@@ -639,6 +696,6 @@ describe('CBOR: internal entry points of the connection', () => {
     expect(grown.buffer).not.toBe(target);
     expect(toHex(grown.buffer.subarray(0, 7))).toBe('aaaaaaaa626869');
     expect(decodeValue(grown.buffer.subarray(7, grown.end))).toEqual(value);
-    expect(() => appendValue((() => 1) as never, target, 0)).toThrow(InvalidArgumentError);
+    expect(() => appendValue((() => 1) as never, target, 0)).toThrow(BadRequestError);
   });
 });

@@ -6,6 +6,7 @@ import {
   EnvelopeType,
   MAX_NAME_BYTES,
   NONCE_BYTES,
+  appendEnvelope,
   decodeEnvelope,
   encodeEnvelope,
   type Envelope,
@@ -177,7 +178,6 @@ describe('envelopes', () => {
       { type: 1, id: 1.5, name: 'a', args: null },
       { type: 1, id: 2 ** 53, name: 'a', args: null },
       { type: 1, id: 1, name: '', args: null },
-      { type: 1, id: 1, name: 'a', args: undefined },
       { type: 2, id: '1', result: null },
       { type: 3, id: 1, code: 1, message: 'm' },
       { type: 3, id: 1, code: 'c', message: null },
@@ -193,6 +193,43 @@ describe('envelopes', () => {
     for (const envelope of bad) {
       expect(() => encodeEnvelope(envelope as unknown as Envelope)).toThrow(InvalidArgumentError);
     }
+  });
+
+  it('names the place of a payload that cannot be encoded from args or result', () => {
+    const failure = (envelope: unknown): unknown => {
+      try {
+        encodeEnvelope(envelope as Envelope);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const when = new Date(0);
+    expect(failure({ type: EnvelopeType.Call, id: 1, name: 'save', args: { profile: { when } } })).toMatchObject({
+      code: 'bad_request',
+      message: 'args.profile.when: Date is not a wire value',
+      valuePath: ['profile', 'when'],
+    });
+    expect(failure({ type: EnvelopeType.Send, name: 'log', args: () => 1 })).toMatchObject({
+      code: 'bad_request',
+      message: 'args: function is not a wire value',
+      valuePath: [],
+    });
+    expect(failure({ type: EnvelopeType.Reply, id: 1, result: [1, new Map()] })).toMatchObject({
+      code: 'bad_request',
+      message: 'result[1]: Map is not a wire value',
+    });
+    const args = { a: [new Set()] } as never;
+    expect(() => appendEnvelope({ type: EnvelopeType.Call, id: 1, name: 'x', args }, new Uint8Array(64), 4)).toThrow(
+      'args.a[0]: Set is not a wire value',
+    );
+  });
+
+  it('sends an undefined payload as null, and leaves out undefined entries of a map', () => {
+    const call = encodeEnvelope({ type: EnvelopeType.Call, id: 1, name: 'a', args: undefined as never });
+    expect(decodeEnvelope(call)).toEqual({ type: EnvelopeType.Call, id: 1, name: 'a', args: null });
+    const send = encodeEnvelope({ type: EnvelopeType.Send, name: 'a', args: { keep: 1, drop: undefined } });
+    expect(decodeEnvelope(send)).toEqual({ type: EnvelopeType.Send, name: 'a', args: { keep: 1 } });
   });
 
   it('accepts nonces from another realm', () => {

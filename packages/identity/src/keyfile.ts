@@ -1,4 +1,4 @@
-import { InvalidArgumentError, UnsafePermissionsError } from '@peernet/interface';
+import { InvalidArgumentError, PermissionDeniedError, UnsafePermissionsError } from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
 import {
   checkOwnership,
@@ -37,13 +37,35 @@ function checkPath(value: unknown, what: string): string {
   return value;
 }
 
+const isPermissionError = (error: unknown): boolean => {
+  const code = errorCode(error);
+  return code === 'EACCES' || code === 'EPERM';
+};
+
+// The key may be intact: calling it invalid would send the user to repair a file that only needs its mode or owner fixed.
+function permissionDenied(action: string, path: string, cause: unknown): PermissionDeniedError {
+  const uid = process.platform === 'win32' ? undefined : process.geteuid?.();
+  const who = uid === undefined ? 'the user running the node' : `the user running the node (uid ${uid})`;
+  return new PermissionDeniedError(
+    `cannot ${action} keyfile ${path}: permission denied. Check the owner and mode of '${path}' and of the directories above it: ` +
+      `${who} must be able to enter the data directory and to read and write the key; normally both are that user's own, the directory mode 0700 and the key 0600`,
+    { path, cause },
+  );
+}
+
+/** The error for a keyfile that could not be read, opened, written or created (`action`). */
+function fileFailure(action: string, path: string, error: unknown): Error {
+  if (isPermissionError(error)) return permissionDenied(action, path, error);
+  return new InvalidKeyfileError(`cannot ${action} keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
+}
+
 // Whoever owns the key or can write where it lives can become this node.
 async function checkKeyfileOwnership(path: string, opened?: { uid: number }): Promise<void> {
   let problem: OwnershipProblem | undefined;
   try {
     problem = await checkOwnership({ path, ...(opened === undefined ? {} : { opened }) });
   } catch (error) {
-    throw new InvalidKeyfileError(`cannot read keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
+    throw fileFailure('read', path, error);
   }
   if (problem !== undefined) {
     throw new UnsafePermissionsError(`keyfile ${path} refused: ${problem.message}`, {
@@ -94,7 +116,7 @@ async function readKeyfile(path: string): Promise<Identity | 'missing'> {
         cause: error,
       });
     }
-    throw new InvalidKeyfileError(`cannot read keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
+    throw fileFailure('read', path, error);
   }
   let bytes: Uint8Array | undefined;
   try {
@@ -119,10 +141,35 @@ async function readKeyfile(path: string): Promise<Identity | 'missing'> {
   }
 }
 
+/** Why the data directory could not be made: no permission, or something that is not a directory in the way. */
+async function dataDirFailure(dataDir: string, error: unknown): Promise<Error> {
+  const { fs } = await nodeApis();
+  if (isPermissionError(error)) {
+    const uid = process.platform === 'win32' ? undefined : process.geteuid?.();
+    return new PermissionDeniedError(
+      `cannot create data directory ${dataDir}: permission denied. Check the owner and mode of the directories above it` +
+        `${uid === undefined ? '' : ` (uid ${uid} must be able to write in its parent)`}, or choose a data directory of your own`,
+      { path: dataDir, cause: error },
+    );
+  }
+  const code = errorCode(error);
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    // mkdir says EEXIST for a file at the path itself; ENOTDIR when a file stands where a parent should be.
+    const stat = await fs.stat(dataDir).catch(() => undefined);
+    const what = stat === undefined ? 'a component of its path is a file' : 'it is a file';
+    return new InvalidArgumentError(
+      `data directory ${dataDir} is not a directory (${what}): give a directory, or move the file away`,
+      { cause: error },
+    );
+  }
+  return new InvalidArgumentError(`cannot create data directory ${dataDir}: ${describeFileError(error)}`, { cause: error });
+}
+
 /**
  * Loads the identity stored at `path`. Throws `InvalidKeyfileError` if it is
- * missing or damaged, `InsecureKeyfileError` if group or others can access it
- * and `UnsafePermissionsError` if it (or a symbolic link's target) is owned by
+ * missing or damaged, `PermissionDeniedError` if the operating system refuses
+ * this process access to it (EACCES, EPERM), `InsecureKeyfileError` if group
+ * or others can access it and `UnsafePermissionsError` if it (or a symbolic link's target) is owned by
  * another user than this one or root, or a directory holding or above it is
  * another user's or writable by others (see `checkOwnership` of
  * `@peernet/atomic-file`).
@@ -144,7 +191,7 @@ export async function saveIdentity(path: string, identity: Identity, options: Sa
   try {
     const outcome = await writeFileAtomic({ path, data, mode: options.overwrite === true ? 'replace' : 'exclusive' }).catch(
       (error: unknown) => {
-        throw new InvalidKeyfileError(`cannot write keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
+        throw fileFailure('write', path, error);
       },
     );
     if (outcome === 'exists') {
@@ -163,7 +210,9 @@ export async function saveIdentity(path: string, identity: Identity, options: Sa
  * identity. A damaged keyfile is an error, never replaced. The errors are
  * those of `loadIdentity`; a data directory that is another user's or that
  * group or others may write is refused (`UnsafePermissionsError`) before
- * anything is created in it.
+ * anything is created in it. A data directory that cannot be created throws
+ * `PermissionDeniedError` when access is refused, and `InvalidArgumentError`
+ * saying "is not a directory" when a file stands at its path or above it.
  */
 export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions): Promise<Identity> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
@@ -172,9 +221,7 @@ export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions)
   try {
     await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new InvalidArgumentError(`cannot create data directory ${dataDir}: ${describeFileError(error)}`, {
-      cause: error,
-    });
+    throw await dataDirFailure(dataDir, error);
   }
   const file = path.join(dataDir, KEYFILE_NAME);
   // Before anything is removed or created in the directory: it must not be another user's to control.
@@ -190,7 +237,7 @@ export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions)
     outcome = await writeFileAtomic({ path: file, data, mode: 'exclusive' });
   } catch (error) {
     // A directory we may read but not write (e.g. read-only, or another mode slip) must not leak a bare EACCES.
-    throw new InvalidKeyfileError(`cannot create keyfile ${file}: ${describeFileError(error)}`, { path: file, cause: error });
+    throw fileFailure('create', file, error);
   } finally {
     data.fill(0);
   }

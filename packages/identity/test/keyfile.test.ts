@@ -278,6 +278,18 @@ describe('loadOrCreateIdentity', () => {
     expect(fs.readdirSync(dataDir)).toEqual([KEYFILE_NAME]);
   });
 
+  it('says a data directory that is a file is not a directory, and leaves the file alone', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'data');
+    fs.writeFileSync(file, 'notes');
+    const atPath = await rejection(loadOrCreateIdentity({ dataDir: file }));
+    expect(atPath).toMatchObject({ code: 'invalid_argument' });
+    expect(atPath.message).toBe(`data directory ${file} is not a directory (it is a file): give a directory, or move the file away`);
+    const below = await rejection(loadOrCreateIdentity({ dataDir: path.join(file, 'peernet') }));
+    expect(below.message).toContain('is not a directory (a component of its path is a file)');
+    expect(fs.readFileSync(file, 'utf8')).toBe('notes');
+  });
+
   it('removes temp files left by a crashed writer, not those of a running one', async () => {
     const dataDir = freshDir();
     const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;

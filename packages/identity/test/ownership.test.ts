@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   describeAsOtherUser,
+  otherUserUnavailableReason,
   NODE_UID,
   OTHER_UID,
   ownedDir,
@@ -24,6 +26,24 @@ function openAsNode(dataDir: string): ChildOutcome {
   const { status, outcome } = runJsonAsUser<ChildOutcome>(NODE_UID, [childScript, dataDir], { timeoutMs: 20_000 });
   expect(status).toBe(outcome.error === undefined ? 0 : 1);
   return outcome;
+}
+
+// runNodeAsUser grants CAP_DAC_READ_SEARCH (the checkout may sit where only root can read), which
+// also lets the child read any key. A refused read needs a child without it, which can only run
+// when the checkout is readable by NODE_UID as it is.
+const plainArgs = (args: readonly string[]): string[] => [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, ...args];
+const plainUnavailable =
+  otherUserUnavailableReason() ??
+  (spawnSync('setpriv', plainArgs(['-e', `require('fs').accessSync(${JSON.stringify(builtIndex)})`])).status === 0
+    ? undefined
+    : 'the checkout is not readable by uid 65534 without CAP_DAC_READ_SEARCH');
+
+/** `openAsNode` in a child without the read capability: the kernel refuses what the file modes refuse. */
+function openAsPlainNode(dataDir: string): ChildOutcome {
+  const child = spawnSync('setpriv', plainArgs([childScript, dataDir]), { encoding: 'utf8', timeout: 20_000 });
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
+  return JSON.parse(line) as ChildOutcome;
 }
 
 describeAsOtherUser(
@@ -99,11 +119,46 @@ describeAsOtherUser(
         expect(fs.readdirSync(dataDir)).toEqual([]);
       });
 
-      it('reports a data directory it cannot enter as an unreadable keyfile, as before', () => {
+      (plainUnavailable ? it.skip : it)('reports a data directory it cannot enter as permission_denied, not as a damaged keyfile', () => {
         const dataDir = dirOf(caseDir(), 'data', NODE_UID, 0o000);
+        const { error } = openAsPlainNode(dataDir);
+        const file = path.join(dataDir, KEYFILE_NAME);
+        expect(error).toMatchObject({ code: 'permission_denied', path: file });
+        expect(error?.message).toContain(`cannot read keyfile ${file}: permission denied`);
+        expect(error?.message).toContain(`Check the owner and mode of '${file}'`);
+        expect(error?.message).toContain(`(uid ${NODE_UID})`);
+      });
+
+      (plainUnavailable ? it.skip : it)('reports a key it may not read (root made it) as permission_denied, and keeps the key', () => {
+        const dataDir = dirOf(caseDir(), 'data', NODE_UID, 0o700);
+        expect(openAsPlainNode(dataDir).id).toMatch(/^[a-z2-7]{52}$/);
+        const file = path.join(dataDir, KEYFILE_NAME);
+        const before = fs.readFileSync(file);
+        // As after running the command once with sudo: root's key, 0600.
+        fs.chownSync(file, 0, 0);
+        const { error } = openAsPlainNode(dataDir);
+        expect(error).toMatchObject({ code: 'permission_denied', path: file });
+        expect(error?.message).toContain(`cannot read keyfile ${file}: permission denied`);
+        expect(fs.readFileSync(file).equals(before)).toBe(true);
+        // Control: the same file given back is loaded.
+        fs.chownSync(file, NODE_UID, NODE_UID);
+        expect(openAsPlainNode(dataDir).error).toBeUndefined();
+      });
+
+      it('reports a read-only data directory without a key as permission_denied when creating the key', () => {
+        const dataDir = dirOf(caseDir(), 'data', NODE_UID, 0o500);
         const { error } = openAsNode(dataDir);
-        expect(error).toMatchObject({ code: 'invalid_keyfile', path: path.join(dataDir, KEYFILE_NAME) });
-        expect(error?.message).toContain('permission denied');
+        expect(error).toMatchObject({ code: 'permission_denied', path: path.join(dataDir, KEYFILE_NAME) });
+        expect(error?.message).toContain('cannot create keyfile');
+        expect(fs.readdirSync(dataDir)).toEqual([]);
+      });
+
+      it('reports a data directory it may not create as permission_denied naming it', () => {
+        const parent = dirOf(caseDir(), 'parent', 0, 0o755);
+        const dataDir = path.join(parent, 'data');
+        const { error } = openAsNode(dataDir);
+        expect(error).toMatchObject({ code: 'permission_denied', path: dataDir });
+        expect(error?.message).toContain(`cannot create data directory ${dataDir}: permission denied`);
       });
 
       it("refuses a data directory made by another user, whatever its mode", () => {

@@ -31,6 +31,8 @@ export const LOCAL_ERROR_CODES = [
   'insecure_keyfile',
   'corrupt_trust_store',
   'unsafe_permissions',
+  'permission_denied',
+  'refused_by_peer',
   'frame_too_large',
   'protocol_error',
   'noise_error',
@@ -135,10 +137,26 @@ export class MessageTooLargeError extends PeerNetError {
   }
 }
 
-/** The request could not be decoded or had the wrong shape. */
+/** Options of `BadRequestError`. */
+export interface BadRequestErrorOptions extends PeerNetErrorOptions {
+  /** Where in the value the fault lies: keys and indexes from the value's root. */
+  valuePath?: readonly (string | number)[];
+}
+
+/**
+ * The request could not be decoded or had the wrong shape; raised locally
+ * too, with `valuePath`, for a value that cannot be encoded for the wire.
+ */
 export class BadRequestError extends PeerNetError {
-  constructor(message = 'bad request', options?: PeerNetErrorOptions) {
+  /**
+   * Where in the value the fault lies, when this side found it while
+   * encoding (never set on an error that came from the peer).
+   */
+  readonly valuePath: readonly (string | number)[] | undefined;
+
+  constructor(message = 'bad request', options?: BadRequestErrorOptions) {
     super('bad_request', message, options);
+    this.valuePath = options?.valuePath;
   }
 }
 
@@ -208,6 +226,38 @@ export class UnsafePermissionsError extends FileError {
   constructor(message: string, options: UnsafePermissionsErrorOptions) {
     super('unsafe_permissions', message, options);
     this.problem = options.problem;
+  }
+}
+
+/** Options of `PermissionDeniedError`. */
+export interface PermissionDeniedErrorOptions extends FileErrorOptions {
+  /** The file or directory the operating system refused access to. */
+  path: string;
+}
+
+/**
+ * The operating system refused access (EACCES, EPERM) to a node's file
+ * (`identity.key`, `trust.json`) or to a directory holding it: the file may
+ * be perfectly sound, the process just may not read or write it, so it is
+ * not reported as damaged. The message names the path and what to check.
+ */
+export class PermissionDeniedError extends FileError {
+  /** The file or directory access was refused to. */
+  declare readonly path: string;
+
+  constructor(message: string, options: PermissionDeniedErrorOptions) {
+    super('permission_denied', message, options);
+  }
+}
+
+/**
+ * A dialled peer proved its id in the handshake and then closed the
+ * connection instead of confirming it: it has not paired this node. Only
+ * pairing on the peer's side changes the answer; dialling again does not.
+ */
+export class RefusedByPeerError extends PeerNetError {
+  constructor(message = 'the peer refused the session: it has not paired this node', options?: PeerNetErrorOptions) {
+    super('refused_by_peer', message, options);
   }
 }
 

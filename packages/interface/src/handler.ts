@@ -1,5 +1,5 @@
 import type { PeerId } from './peer-id.js';
-import type { Value } from './value.js';
+import type { WireValue } from './value.js';
 
 /** What a handler learns about the call it serves. */
 export interface HandlerContext {
@@ -13,8 +13,15 @@ export interface HandlerContext {
   readonly oneWay: boolean;
 }
 
-/** A function exposed under a name. Its return value is the reply (`undefined` → `null`). */
-export type Handler = (args: Value, context: HandlerContext) => Value | void | Promise<Value | void>;
+/**
+ * A function exposed under a name. Its return value, awaited, is the reply
+ * (`undefined` → `null`). `Result` is its return type; `expose` checks that
+ * it can travel (see `WireResult`).
+ */
+export type Handler<Result = WireValue | void | Promise<WireValue | void>> = (
+  args: WireValue,
+  context: HandlerContext,
+) => Result;
 
 /** Decides whether `peer` may use a handler; false, a rejection or a throw means `forbidden`. */
 export type Authorize = (peer: PeerId, name: string) => boolean | Promise<boolean>;

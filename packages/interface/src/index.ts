@@ -4,7 +4,8 @@ export type { PeerIdLike } from './peer-id.js';
 export type { DuplexStream } from './stream.js';
 export type { DialOptions, ListenOptions, Listener, Transport, TransportAddress } from './transport.js';
 export type { DiscoveredPeer, Discovery, DiscoveryEvents } from './discovery.js';
-export type { Value } from './value.js';
+export { formatValuePath } from './value.js';
+export type { NotAWireValue, Value, WireCompatible, WireResult, WireValue } from './value.js';
 export type { Authorize, CallOptions, ExposedHandler, Handler, HandlerContext, HandlerLookup } from './handler.js';
 export {
   AbortedError,
@@ -22,7 +23,9 @@ export {
   NotConnectedError,
   PeerMismatchError,
   PeerNetError,
+  PermissionDeniedError,
   ProtocolError,
+  RefusedByPeerError,
   TimeoutError,
   UnsafePermissionsError,
   UntrustedPeerError,
@@ -36,7 +39,7 @@ export {
   isWireErrorCode,
   withoutStack,
 } from './errors.js';
-export type { ErrorCode, FileErrorOptions, LocalErrorCode, PeerNetErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';
+export type { BadRequestErrorOptions, ErrorCode, FileErrorOptions, LocalErrorCode, PeerNetErrorOptions, PermissionDeniedErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';
 export { MAX_TIMER_MS, systemClock } from './clock.js';
 export type { Clock } from './clock.js';
 export { TypedEmitter } from './emitter.js';

@@ -9,3 +9,5 @@ export type { AuthorizeMethod, Caster, Client, ClientOptions, RpcContext, Servic
 export { pollingNetworkMonitor } from '@peernet/registry';
 export type { PollingNetworkMonitorOptions } from '@peernet/registry';
 export type { ReplacementReason } from './sessions.js';
+export type { RefusedPeer } from './refusals.js';
+export type { WaitForPeerOptions } from './waiting.js';

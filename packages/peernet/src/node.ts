@@ -5,9 +5,11 @@ import {
   DIAGNOSTICS_CHANNELS,
   HandshakeFailedError,
   InvalidArgumentError,
+  MAX_TIMER_MS,
   NotConnectedError,
   OptionsReader,
   PeerId,
+  TimeoutError,
   TypedEmitter,
   UntrustedPeerError,
   isPeerNetError,
@@ -24,7 +26,7 @@ import {
 } from '@peernet/interface';
 import { loadOrCreateIdentity, type Identity } from '@peernet/identity';
 import { openFileTrustStore, type TrustEntry, type TrustStore } from '@peernet/trust';
-import type { Authorize, CallOptions, Handler, Value } from '@peernet/interface';
+import type { Authorize, CallOptions, Handler, WireCompatible, WireResult, WireValue } from '@peernet/interface';
 import { Connection, type ExposedHandler, type LocalIdentity } from '@peernet/connection';
 import { tcp } from '@peernet/transport-tcp';
 import { watchLiveness } from '@peernet/liveness';
@@ -34,6 +36,8 @@ import { Registry, type NetworkWatch, type PeerRecord } from '@peernet/registry'
 import { logDiagnostics } from './diagnostics.js';
 import { readOptions, type Logger, type NodeSettings, type PeerNetOptions } from './options.js';
 import { SessionTable } from './sessions.js';
+import { Refusals, type RefusedPeer } from './refusals.js';
+import { PeerWaiters, type WaitForPeerOptions } from './waiting.js';
 
 export type { Logger, PeerNetOptions } from './options.js';
 
@@ -71,6 +75,11 @@ export interface PeerNetEvents {
   'peer:offline': [peer: PeerId, reason: PeerNetError | undefined];
   /** A discovery reported a peer, paired or not, or new addresses for it. */
   'peer:discovered': [peer: { id: PeerId; addresses: readonly TransportAddress[]; trusted: boolean; source: string }];
+  /**
+   * A stranger (an id this node has not paired) completed a handshake with
+   * it and was turned away; at most once per id a minute.
+   */
+  'peer:refused': [info: RefusedPeer];
 }
 
 type Listener_<E extends keyof PeerNetEvents> = (...args: PeerNetEvents[E]) => void;
@@ -98,6 +107,8 @@ export class PeerNet {
   readonly #sessions: SessionTable;
   readonly #dials = new Map<string, Promise<void>>();
   readonly #dialAborts = new Set<AbortController>();
+  readonly #waiters: PeerWaiters;
+  readonly #refusals: Refusals;
   // Inbound connections still in their handshake, oldest first, with where they came from.
   readonly #handshaking = new Map<Connection, TransportAddress>();
   #listener: Listener | undefined;
@@ -106,7 +117,12 @@ export class PeerNet {
   #network: NetworkWatch | undefined;
   #stopDiagnostics: (() => void) | undefined;
   readonly #onTrustAdded = (entry: TrustEntry): void => this.#registry.peerTrusted(entry.id);
-  readonly #onTrustRemoved = (entry: TrustEntry): void => this.#registry.peerUntrusted(entry.id);
+  readonly #onTrustRemoved = (entry: TrustEntry): void => {
+    const key = entry.id.toString();
+    this.#registry.peerUntrusted(entry.id);
+    this.#refusals.forget(entry.id);
+    this.#waiters.settle(key, () => new UntrustedPeerError(`peer ${key} was unpaired while waiting for it`));
+  };
 
   private constructor(
     options: NodeSettings,
@@ -124,6 +140,8 @@ export class PeerNet {
     this.#transport = options.transport ?? tcp();
     this.#logger = options.logger;
     this.#clock = options.clock;
+    this.#waiters = new PeerWaiters(this.#clock);
+    this.#refusals = new Refusals(this.id, this.#clock);
     this.#sessions = new SessionTable({
       localId: this.id,
       clock: this.#clock,
@@ -194,14 +212,19 @@ export class PeerNet {
     return (this.#listener as Listener).address;
   }
 
-  /** Makes `handler` callable by paired peers under `name` (replacing any handler of that name). */
-  expose(name: string, handler: Handler, options: ExposeOptions = {}): void {
+  /**
+   * Makes `handler` callable by paired peers under `name` (replacing any
+   * handler of that name). Its result must be able to travel (a `Date` or a
+   * `Map` fails to type-check; at run time the caller gets `handler_error`
+   * naming the place in `result`).
+   */
+  expose<Result>(name: string, handler: Handler<Result> & WireResult<Result>, options: ExposeOptions = {}): void {
     if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('handler name must be a non-empty string');
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function');
     const reader = new OptionsReader('expose', options);
     const authorize = reader.function<Authorize, undefined>('authorize', undefined);
     const exposeErrorStack = reader.boolean('exposeErrorStack', undefined);
-    this.#handlers.set(name, { handler, authorize, exposeErrorStack });
+    this.#handlers.set(name, { handler: handler as Handler, authorize, exposeErrorStack });
   }
 
   /** Removes a handler; takes effect for the next message that names it. Returns whether it existed. */
@@ -246,8 +269,9 @@ export class PeerNet {
   /**
    * Dials `host:port` and authenticates the peer there as `id`: resolves once
    * the session is up, rejects with `untrusted_peer`, `peer_mismatch`,
-   * `handshake_failed`, `timeout`, `aborted` or the transport's error.
-   * Resolves at once if a session with `id` is already live.
+   * `refused_by_peer` (the peer proved its id, then refused us: it has not
+   * paired this node), `handshake_failed`, `timeout`, `aborted` or the
+   * transport's error. Resolves at once if a session with `id` is already live.
    */
   connect(id: PeerIdLike, options: ConnectOptions): Promise<void> {
     const peer = PeerId.from(id);
@@ -284,16 +308,61 @@ export class PeerNet {
     return dial;
   }
 
-  /** Sends to `name` on `id` (no reply). Rejects at once with `not_connected` without a live session. */
-  send(id: PeerIdLike, name: string, args: Value = null): Promise<void> {
+  /**
+   * Sends to `name` on `id` (no reply). Rejects at once without a live
+   * session: `refused_by_peer` if the peer refused our latest dial, else
+   * `not_connected`; and with `bad_request` naming the place (e.g.
+   * `args.when`) for arguments that cannot be encoded.
+   */
+  send(id: PeerIdLike, name: string): Promise<void>;
+  send<Args = WireValue>(id: PeerIdLike, name: string, args: Args & WireCompatible<Args>): Promise<void>;
+  send(id: PeerIdLike, name: string, args: unknown = null): Promise<void> {
     const session = this.#sessions.get(id);
-    return session ? session.send(name, args) : Promise.reject(this.#notConnected(id));
+    return session ? session.send(name, args as WireValue) : Promise.reject(this.#notConnected(id));
   }
 
-  /** Calls `name` on `id` and resolves with its result. Rejects at once with `not_connected` without a live session. */
-  call(id: PeerIdLike, name: string, args: Value = null, options: CallOptions = {}): Promise<Value> {
+  /**
+   * Calls `name` on `id` and resolves with its result. Rejects at once
+   * without a live session (`waitForPeer` waits for one): `refused_by_peer`
+   * if the peer refused our latest dial, else `not_connected`; and with
+   * `bad_request` naming the place (e.g. `args.when`) for arguments that
+   * cannot be encoded.
+   */
+  call(id: PeerIdLike, name: string): Promise<WireValue>;
+  call<Args = WireValue>(id: PeerIdLike, name: string, args: Args & WireCompatible<Args>, options?: CallOptions): Promise<WireValue>;
+  call(id: PeerIdLike, name: string, args: unknown = null, options: CallOptions = {}): Promise<WireValue> {
     const session = this.#sessions.get(id);
-    return session ? session.call(name, args, options) : Promise.reject(this.#notConnected(id));
+    return session ? session.call(name, args as WireValue, options) : Promise.reject(this.#notConnected(id));
+  }
+
+  /**
+   * Resolves once a session with `id` is up: at once if it is, else when the
+   * node's dialling (asked to dial now if an address is known), discovery,
+   * `connect()` or the peer's own dial brings it up. Rejects with
+   * `untrusted_peer` (not paired, or unpaired meanwhile), `refused_by_peer`
+   * (the peer refused a dial during the wait, or refused the latest one and
+   * cannot be dialled again now), `timeout` (after `timeoutMs`, default 30 s),
+   * `aborted` (the signal fired) or `not_connected` (the node stopped).
+   */
+  async waitForPeer(id: PeerIdLike, options: WaitForPeerOptions = {}): Promise<void> {
+    const peer = PeerId.from(id);
+    const reader = new OptionsReader('waitForPeer', options);
+    const timeoutMs = reader.number('timeoutMs', { default: 30_000, above: 0, max: MAX_TIMER_MS });
+    const signal = reader.object<AbortSignal, undefined>('signal', ['addEventListener', 'removeEventListener'], undefined);
+    const key = peer.toString();
+    if (this.#stopping) throw new NotConnectedError('node is stopped');
+    if (this.#sessions.has(peer)) return;
+    if (!this.#trust.has(peer)) throw new UntrustedPeerError(`peer ${key} is not paired; pair it before waiting for it`);
+    if (signal?.aborted) throw new AbortedError('waitForPeer aborted');
+    // A refusal may be old news (the peer may have paired us since): ask again, and repeat it only if we cannot.
+    const refusal = this.#refusals.refusalOf(peer);
+    if (!this.#registry.dialNow(peer) && refusal !== undefined) throw refusal;
+    const timeoutError = (): TimeoutError => {
+      const known = (this.#registry.peer(peer)?.addresses.length ?? 0) > 0;
+      const hint = known ? '' : ' (no address is known for it: discovery has not found it and connect() was not called)';
+      return new TimeoutError(`peer ${key} did not come online within ${timeoutMs} ms${hint}`);
+    };
+    return this.#waiters.wait(key, { timeoutMs, signal, timeoutError });
   }
 
   /**
@@ -324,6 +393,7 @@ export class PeerNet {
   }
 
   async #stop(): Promise<void> {
+    this.#waiters.settleAll(() => new NotConnectedError('node is stopped'));
     this.#network?.stop();
     this.#stopDiagnostics?.();
     this.#trust.off('added', this.#onTrustAdded);
@@ -339,8 +409,16 @@ export class PeerNet {
 
   // ---- sessions ------------------------------------------------------------
 
-  #notConnected(id: PeerIdLike): NotConnectedError {
-    return new NotConnectedError(`peer ${PeerId.from(id).toString()} is not connected`);
+  #notConnected(id: PeerIdLike): PeerNetError {
+    const peer = PeerId.from(id);
+    return this.#refusals.refusalOf(peer) ?? new NotConnectedError(`peer ${peer.toString()} is not connected`);
+  }
+
+  /** A dial of ours was refused: remembered until a session comes up, and the end of every wait for that peer. */
+  #refusedUs(peer: PeerId, error: PeerNetError): void {
+    if (this.#stopping || this.#sessions.has(peer) || !this.#trust.has(peer)) return;
+    this.#refusals.refusedUs(peer, error);
+    this.#waiters.settle(peer.toString(), () => this.#refusals.refusalOf(peer) as PeerNetError);
   }
 
   async #dial(peer: PeerId, options: ConnectOptions): Promise<void> {
@@ -370,7 +448,12 @@ export class PeerNet {
       if (this.#sessions.get(peer) === connection) {
         this.#registry.authenticated(peer, { host: options.host, port: options.port });
       }
-    } catch (error) {
+    } catch (caught) {
+      let error = caught;
+      if (isPeerNetError(caught) && caught.code === 'refused_by_peer') {
+        this.#refusedUs(peer, caught);
+        error = this.#refusals.refusal(peer, caught); // named with both ids: the peer's user has to pair ours
+      }
       this.#logger.warn?.('dial failed', { peer: peer.toString(), host: options.host, port: options.port, error });
       throw controller.signal.aborted && !(isPeerNetError(error) && error.code === 'aborted') && options.signal?.aborted
         ? new AbortedError('connect aborted', { cause: error })
@@ -409,6 +492,9 @@ export class PeerNet {
       (error: PeerNetError) => {
         this.#handshaking.delete(connection);
         this.#logger.warn?.('inbound handshake failed', { remote, code: error.code, reason: error.message });
+        const address = typeof remote?.host === 'string' && remote.host !== '' ? addressText(remote) : undefined;
+        const refused = this.#stopping ? undefined : this.#refusals.strangerTurnedAway(connection.provenPeer, error, address);
+        if (refused) this.#events.emit('peer:refused', refused);
       },
     );
   }
@@ -439,6 +525,8 @@ export class PeerNet {
   /** The session table reports a peer online: tell the registry, the log and the application, in that order. */
   #online(peer: PeerId): void {
     this.#registry.peerOnline(peer);
+    this.#refusals.forget(peer);
+    this.#waiters.settle(peer.toString());
     this.#logger.info?.('peer online', { peer: peer.toString() });
     this.#events.emit('peer:online', peer);
   }

@@ -92,14 +92,14 @@ describe('PeerNet: two nodes on 127.0.0.1', () => {
     await expect(a.connect(b.id, { host: '127.0.0.1', port: b.port })).rejects.toMatchObject({ code: 'untrusted_peer' });
   });
 
-  it('fails with handshake_failed when the other side has not paired us', async () => {
+  it('fails with refused_by_peer when the other side has not paired us', async () => {
     const a = await startNode();
     const b = await startNode();
     let ran = 0;
     b.expose('x', () => void ran++);
     await a.pair(b.id);
     await expect(a.connect(b.id, { host: '127.0.0.1', port: b.port })).rejects.toMatchObject({
-      code: 'handshake_failed',
+      code: 'refused_by_peer',
     });
     expect(a.isConnected(b.id) || b.isConnected(a.id)).toBe(false);
     expect(ran).toBe(0);

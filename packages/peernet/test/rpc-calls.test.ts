@@ -2,6 +2,7 @@ import { PeerId } from '@peernet/interface';
 import type { PeerNet } from 'peernet';
 import {
   callMethod,
+  castMethod,
   caster,
   client,
   serve,
@@ -215,17 +216,67 @@ describe('client calls served methods', () => {
     expect(await aborted.promise).toBe('hang');
   });
 
-  it('rejects undefined arguments before sending, and calls without a session', async () => {
+  it('passes undefined params as a local call would: trailing ones left out, earlier ones as null', async () => {
+    const { a, b } = await pair();
+    const seen: unknown[][] = [];
+    const api = {
+      count: (...params: unknown[]) => (seen.push(params), params.length),
+      greet: (name: string, suffix = '!') => `hi ${name}${suffix}`,
+    };
+    serve(b, 'api', api);
+    const remote = client<{ count(x?: number, y?: number): number; greet(name: string, suffix?: string): string }>(
+      a,
+      b.id,
+      'api',
+    );
+    expect(await remote.count(1, undefined)).toBe(1);
+    expect(await remote.count(undefined, 2)).toBe(2);
+    expect(await remote.count(undefined, undefined)).toBe(0);
+    expect(seen).toEqual([[1], [null, 2], []]);
+    expect(await remote.greet('ann', undefined)).toBe('hi ann!'); // the default applies, as it would locally
+    // Optional fields set to undefined are left out of the map.
+    expect(await callMethod(a, b.id, 'api', 'count', [{ name: 'x', nickname: undefined }])).toBe(1);
+    expect(seen[3]).toEqual([{ name: 'x' }]);
+    expect(Object.keys(seen[3]![0] as object)).toEqual(['name']);
+  });
+
+  it('names a param that cannot be encoded, from the method and its position, and sends nothing', async () => {
     const { a, b } = await pair();
     let calls = 0;
-    serve(b, 'calc', { add: (x: number, y: number) => (calls++, x + y) });
-    const calc = client<{ add(x?: number, y?: number): number }>(a, b.id, 'calc');
-    const error = await rejection(calc.add(1, undefined));
-    expect(error).toMatchObject({ code: 'invalid_argument' });
-    expect(error.message).toMatch(/argument 1 of "add" is undefined/);
-    expect(await calc.add(1, 2)).toBe(3);
+    serve(b, 'clock', { set: (...params: unknown[]) => (calls++, params.length) });
+    const when = new Date(0);
+    const error = await rejection(callMethod(a, b.id, 'clock', 'set', [{ label: 'x', at: when }]));
+    expect(error).toMatchObject({ code: 'bad_request', message: '"set" argument 0.at: Date is not a wire value' });
+    const nested = await rejection(callMethod(a, b.id, 'clock', 'set', [1, { items: [0, 1, new Map()] }]));
+    expect(nested.message).toBe('"set" argument 1.items[2]: Map is not a wire value');
+    const cast = await rejection(castMethod(a, b.id, 'clock', 'set', [() => 1]));
+    expect(cast).toMatchObject({ code: 'bad_request', message: '"set" argument 0: function is not a wire value' });
+    // The proxy does the same for a caller whose types were loose.
+    const loose = client<{ set(at: unknown): number }>(a, b.id, 'clock');
+    expect((await rejection(loose.set(new Set([1])))).message).toBe('"set" argument 0: Set is not a wire value');
+    expect(await callMethod(a, b.id, 'clock', 'set', [when.toISOString()])).toBe(1);
     expect(calls).toBe(1);
+  });
 
+  it('tells the caller which part of a result could not be sent', async () => {
+    const { a, b } = await pair();
+    serve(b, 'table', {
+      map: (): unknown => new Map([['a', 1]]),
+      rows: async (): Promise<unknown> => ({ rows: [{ id: 1 }, { id: 2, at: new Date(0) }] }),
+    });
+    const remote = client<{ map(): unknown; rows(): unknown }>(a, b.id, 'table');
+    expect(await rejection(remote.map())).toMatchObject({
+      code: 'handler_error',
+      message: "the handler's result could not be sent: result: Map is not a wire value",
+    });
+    expect(await rejection(remote.rows())).toMatchObject({
+      code: 'handler_error',
+      message: "the handler's result could not be sent: result.rows[1].at: Date is not a wire value",
+    });
+  });
+
+  it('rejects calls without a session', async () => {
+    const { a } = await pair();
     const stranger = PeerId.fromBytes(new Uint8Array(32).fill(7));
     expect((await rejection(client<Calculator>(a, stranger, 'calc').add(1, 2))).code).toBe('not_connected');
     expect((await rejection(caster<Calculator>(a, stranger, 'calc').add(1, 2))).code).toBe('not_connected');

@@ -82,7 +82,11 @@ export interface RegistryOptions {
 export interface RegistryEvents {
   /** A discovery reported a peer (trusted or not) or new addresses for it. */
   'peer:discovered': [peer: DiscoveredPeer & { readonly trusted: boolean; readonly source: AddressSource }];
-  /** Every address of a dial round failed; the registry will retry after `retryInMs` (undefined: no retry). */
+  /**
+   * Every address of a dial round failed; the registry will retry after
+   * `retryInMs` (undefined: no retry). The error is the last failure, or a
+   * `refused_by_peer` if any address of the round was refused by the peer.
+   */
   'dial:failed': [id: PeerId, error: PeerNetError | Error, retryInMs: number | undefined];
 }
 
@@ -256,6 +260,18 @@ export class Registry {
   peerUntrusted(id: PeerId): void {
     const entry = this.#entries.get(id.toString());
     if (entry) this.#cancel(entry);
+  }
+
+  /**
+   * Someone waits for `id`: dial it now rather than at the end of its
+   * backoff, if it is trusted, offline and has an address. True if a dial
+   * round is under way or about to start, whose outcome the dialer will see.
+   */
+  dialNow(id: PeerId): boolean {
+    const entry = this.#entries.get(id.toString());
+    if (!entry || !this.#dialer.isTrusted(id) || this.#online(entry)) return false;
+    this.#schedule(entry, 0, true);
+    return entry.round !== undefined || entry.timer !== undefined;
   }
 
   /** The network changed: forget backoff and dial every trusted, offline peer now. */
@@ -472,7 +488,8 @@ export class Registry {
     if (attempt.settled) return;
     this.#settle(round, attempt);
     attempt.controller.abort(error);
-    round.lastError = error;
+    // The peer saying no outweighs an address that did not answer: it is what the round reports.
+    if (!isRefusal(round.lastError)) round.lastError = error;
     if (entry.round !== round) return;
     // A failure frees a slot: the next address need not wait for the stagger.
     if (!this.#startNext(entry, round) && round.inFlight.size === 0 && (this.#online(entry) || !this.#pick(entry, round))) {
@@ -530,4 +547,9 @@ export class Registry {
       lastSeen: entry.lastSeen,
     };
   }
+}
+
+/** True for a dial the peer refused (by code: the error may come from another copy of the packages). */
+function isRefusal(error: Error | undefined): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'refused_by_peer';
 }

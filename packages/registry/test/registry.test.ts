@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { FakeClock, settle } from '@peernet/compliance';
-import { NotConnectedError, PeerId, type DiscoveredPeer, type Discovery, type TransportAddress } from '@peernet/interface';
+import { NotConnectedError, PeerId, RefusedByPeerError, type DiscoveredPeer, type Discovery, type TransportAddress } from '@peernet/interface';
 import { Registry, backoffDelay, backoffOptions, networkAddresses, watchNetwork, type Dialer } from '@peernet/registry';
 
 const idOf = (n: number): PeerId => PeerId.fromBytes(new Uint8Array(32).fill(n));
@@ -10,11 +10,14 @@ const idOf = (n: number): PeerId => PeerId.fromBytes(new Uint8Array(32).fill(n))
 class ScriptedDialer implements Dialer {
   readonly trusted = new Set<string>();
   readonly reachable = new Set<string>();
+  /** Addresses where the peer answers and refuses us (it has not paired us). */
+  readonly refusing = new Set<string>();
   readonly connected = new Set<string>();
   readonly attempts: Array<{ id: string; address: TransportAddress; at: number }> = [];
   constructor(private readonly clock: FakeClock) {}
   async connect(id: PeerId, address: TransportAddress): Promise<void> {
     this.attempts.push({ id: id.toString(), address, at: this.clock.now() });
+    if (this.refusing.has(`${address.host}:${address.port}`)) throw new RefusedByPeerError();
     if (!this.reachable.has(`${address.host}:${address.port}`)) throw new NotConnectedError('refused');
     this.connected.add(id.toString());
   }
@@ -153,6 +156,40 @@ describe('Registry', () => {
     registry.networkChanged();
     await clock.advance(0);
     expect(dialer.attempts.length).toBe(n + 1);
+    await registry.stop();
+  });
+
+  it('dialNow brings one peer\'s redial forward, and says whether a round is coming', async () => {
+    const { clock, dialer, discovery, registry } = await setup();
+    const a = idOf(8);
+    expect(registry.dialNow(a)).toBe(false); // never heard of
+    discovery.see({ id: a, addresses: [{ host: '10.0.0.8', port: 7000 }] });
+    await clock.advance(0);
+    expect(registry.dialNow(a)).toBe(false); // not paired: never dialled
+    dialer.trusted.add(a.toString());
+    registry.peerTrusted(a);
+    await clock.advance(20_000); // in a long backoff now
+    const n = dialer.attempts.length;
+    expect(registry.dialNow(a)).toBe(true);
+    await clock.advance(0);
+    expect(dialer.attempts.length).toBe(n + 1);
+    dialer.connected.add(a.toString());
+    expect(registry.dialNow(a)).toBe(false); // online: nothing to dial
+    await registry.stop();
+  });
+
+  it('a round reports the peer\'s refusal rather than an address that did not answer after it', async () => {
+    const { clock, dialer, discovery, registry } = await setup();
+    const a = idOf(9);
+    const failures: Array<{ code: unknown; retryInMs: number | undefined }> = [];
+    registry.on('dial:failed', (_, error, retryInMs) => failures.push({ code: (error as { code?: unknown }).code, retryInMs }));
+    dialer.trusted.add(a.toString());
+    dialer.refusing.add('10.0.0.9:7000');
+    discovery.see({ id: a, addresses: [{ host: '10.0.0.9', port: 7000 }, { host: '10.0.0.99', port: 7000 }] });
+    await clock.advance(0);
+    // The refusing address was dialled first, the silent one last.
+    expect(dialer.attempts.map((x) => x.address.host)).toEqual(['10.0.0.9', '10.0.0.99']);
+    expect(failures).toEqual([{ code: 'refused_by_peer', retryInMs: 500 }]);
     await registry.stop();
   });
 

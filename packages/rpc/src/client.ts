@@ -1,7 +1,9 @@
-import { InvalidArgumentError, PeerId, type CallOptions, type PeerIdLike, type Value } from '@peernet/interface';
+import {
+  InvalidArgumentError, PeerId, type CallOptions, type NotAWireValue, type PeerIdLike, type WireCompatible, type WireValue,
+} from '@peernet/interface';
 import type { RpcNode } from './node.js';
 import type { WithContext } from './serve.js';
-import { encodeRequest } from './wire.js';
+import { encodeRequest, renameArgumentError } from './wire.js';
 
 // ---- types -----------------------------------------------------------------
 
@@ -19,6 +21,27 @@ export type RemoteParams<F> =
     : F extends (...params: infer P) => any
       ? P
       : never;
+
+/**
+ * `F` if its params (those the caller passes) and its awaited result can
+ * travel as wire values, otherwise {@link NotAWireValue}; anything that is
+ * not a function is left as it is.
+ */
+export type WireMethod<F> = F extends (...params: any[]) => infer R
+  ? [RemoteParams<F>] extends [WireCompatible<RemoteParams<F>>]
+    ? [Awaited<R>] extends [WireCompatible<Awaited<R>>]
+      ? F
+      : NotAWireValue
+    : NotAWireValue
+  : F;
+
+/**
+ * `Api` with each method checked by {@link WireMethod}. `serve`, `client`
+ * and `caster` take an `Api` that extends `WireApi<Api>`, so a method that
+ * takes or returns a `Date`, a `Map`, a function or a class instance fails
+ * to type-check, on both sides. Data members are left alone (never called).
+ */
+export type WireApi<Api> = { [K in keyof Api]: WireMethod<Api[K]> };
 
 /** A typed stub of a served `Api`: every method returns a promise of its (awaited) result. */
 export type Client<Api> = {
@@ -67,11 +90,13 @@ export function callMethod(
   method: string,
   params: readonly unknown[] = [],
   options: ClientOptions = {},
-): Promise<Value> {
+): Promise<WireValue> {
   try {
-    return node.call(peer, name, encodeRequest(method, params), callOptions(options));
+    return node.call(peer, name, encodeRequest(method, params), callOptions(options)).catch((error: unknown) => {
+      throw renameArgumentError(error, method);
+    });
   } catch (error) {
-    return Promise.reject(error);
+    return Promise.reject(renameArgumentError(error, method));
   }
 }
 
@@ -84,9 +109,11 @@ export function castMethod(
   params: readonly unknown[] = [],
 ): Promise<void> {
   try {
-    return node.send(peer, name, encodeRequest(method, params));
+    return node.send(peer, name, encodeRequest(method, params)).catch((error: unknown) => {
+      throw renameArgumentError(error, method);
+    });
   } catch (error) {
-    return Promise.reject(error);
+    return Promise.reject(renameArgumentError(error, method));
   }
 }
 
@@ -149,7 +176,12 @@ function stub(kind: string, peer: PeerId, name: string, invoke: (method: string,
  * side raised (same `code`). The stub is not thenable, and converting or
  * serialising it makes no call.
  */
-export function client<Api>(node: RpcNode, peer: PeerIdLike, name: string, options: ClientOptions = {}): Client<Api> {
+export function client<Api extends WireApi<Api>>(
+  node: RpcNode,
+  peer: PeerIdLike,
+  name: string,
+  options: ClientOptions = {},
+): Client<Api> {
   const id = checked(node, peer, name);
   const settings = { ...options };
   return stub('RpcClient', id, name, (method, params) => callMethod(node, id, name, method, params, settings)) as Client<Api>;
@@ -159,7 +191,7 @@ export function client<Api>(node: RpcNode, peer: PeerIdLike, name: string, optio
  * A typed stub for casts to the object `peer` serves as `name`: `stub.method(...params)`
  * runs it there without a reply, and resolves once the request is handed to the socket.
  */
-export function caster<Api>(node: RpcNode, peer: PeerIdLike, name: string): Caster<Api> {
+export function caster<Api extends WireApi<Api>>(node: RpcNode, peer: PeerIdLike, name: string): Caster<Api> {
   const id = checked(node, peer, name);
   return stub('RpcCaster', id, name, (method, params) => castMethod(node, id, name, method, params)) as Caster<Api>;
 }

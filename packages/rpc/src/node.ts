@@ -1,4 +1,4 @@
-import type { Authorize, CallOptions, Handler, PeerIdLike, Value } from '@peernet/interface';
+import type { Authorize, CallOptions, Handler, PeerIdLike, WireValue } from '@peernet/interface';
 
 /** Options `serve` passes to {@link RpcNode.expose}. */
 export interface RpcExposeOptions {
@@ -17,7 +17,7 @@ export interface RpcNode {
   /** Removes the handler `name`; returns whether it existed. */
   unexpose(name: string): boolean;
   /** Calls `name` on `peer` and resolves with its reply. */
-  call(peer: PeerIdLike, name: string, args?: Value, options?: CallOptions): Promise<Value>;
+  call(peer: PeerIdLike, name: string, args?: WireValue, options?: CallOptions): Promise<WireValue>;
   /** Sends to `name` on `peer` without waiting for (or getting) a reply. */
-  send(peer: PeerIdLike, name: string, args?: Value): Promise<void>;
+  send(peer: PeerIdLike, name: string, args?: WireValue): Promise<void>;
 }

@@ -1,4 +1,5 @@
-import { ForbiddenError, InvalidArgumentError, NoSuchHandleError, type HandlerContext, type PeerId, type Value } from '@peernet/interface';
+import { ForbiddenError, InvalidArgumentError, NoSuchHandleError, type HandlerContext, type PeerId, type WireValue } from '@peernet/interface';
+import type { WireApi } from './client.js';
 import type { RpcNode } from './node.js';
 import { parseRequest, quoteMethod } from './wire.js';
 
@@ -75,8 +76,15 @@ function methodOf(impl: object, method: string): Method | undefined {
  * `name`: a peer's request `{ m, a }` runs `impl[m](...a)` (or
  * `impl[m](ctx, ...a)` for a method marked with {@link withContext}) with
  * `this` bound to `impl`. See the package README for what is and is not callable.
+ * The type of `impl` is checked as {@link WireApi}: a method whose params or
+ * result cannot travel fails to type-check.
  */
-export function serve(node: RpcNode, name: string, impl: object, options: ServeOptions = {}): Service {
+export function serve<Impl extends object & WireApi<Impl>>(
+  node: RpcNode,
+  name: string,
+  impl: Impl,
+  options: ServeOptions = {},
+): Service {
   if ((typeof impl !== 'object' && typeof impl !== 'function') || impl === null) {
     throw new InvalidArgumentError('serve needs an object whose own function properties are the methods');
   }
@@ -87,7 +95,7 @@ export function serve(node: RpcNode, name: string, impl: object, options: ServeO
   const token = {};
   let open = true;
 
-  const handler = async (args: Value, context: HandlerContext): Promise<Value> => {
+  const handler = async (args: WireValue, context: HandlerContext): Promise<WireValue> => {
     if (!open) throw new NoSuchHandleError(`no handler named '${name}'`);
     const { m: method, a: params } = parseRequest(args);
     if (authorize !== undefined) {
@@ -101,7 +109,7 @@ export function serve(node: RpcNode, name: string, impl: object, options: ServeO
     }
     const fn = methodOf(impl, method);
     if (fn === undefined) throw new NoSuchHandleError(`'${name}' has no method ${quoteMethod(method)}`);
-    if (!contextual.has(fn)) return (await Reflect.apply(fn, impl, params)) as Value;
+    if (!contextual.has(fn)) return (await Reflect.apply(fn, impl, params)) as WireValue;
     const ctx: RpcContext = Object.freeze({
       peer: context.peer,
       name: context.name,
@@ -109,7 +117,7 @@ export function serve(node: RpcNode, name: string, impl: object, options: ServeO
       oneWay: context.oneWay,
       method,
     });
-    return (await Reflect.apply(fn, impl, [ctx, ...params])) as Value;
+    return (await Reflect.apply(fn, impl, [ctx, ...params])) as WireValue;
   };
 
   node.expose(name, handler, exposeErrorStack === undefined ? {} : { exposeErrorStack });

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, UnsafePermissionsError } from '@peernet/interface';
+import { InvalidArgumentError, PermissionDeniedError, UnsafePermissionsError } from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
 import {
   checkOwnership,
@@ -32,9 +32,10 @@ export interface FileTrustStore extends TrustStore {
    * Re-reads the file after another process changed it (e.g. `peernet pair`
    * while a node runs) and applies the differences, emitting `added`,
    * `updated` and `removed` as for local changes. The file wins over
-   * memory. A damaged file rejects with `CorruptTrustStoreError`, one that
+   * memory. A damaged file rejects with `CorruptTrustStoreError`, one this
+   * process may not read with `PermissionDeniedError`, one that
    * another user owns or could have replaced with `UnsafePermissionsError`;
-   * either changes nothing.
+   * none of them changes anything.
    */
   reload(): Promise<TrustChanges>;
 }
@@ -43,7 +44,17 @@ class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
   readonly path: string;
 
   constructor(path: string, entries: readonly TrustEntry[], now: (() => number) | undefined) {
-    super({ entries, now, persist: (list) => writeFileAtomic({ path, data: serializeTrustFile(list), mode: 'replace' }).then(() => undefined) });
+    super({
+      entries,
+      now,
+      persist: (list) =>
+        writeFileAtomic({ path, data: serializeTrustFile(list), mode: 'replace' }).then(
+          () => undefined,
+          (error: unknown) => {
+            throw isPermissionError(error) ? permissionDenied('write', path, error) : error;
+          },
+        ),
+    });
     this.path = path;
   }
 
@@ -52,13 +63,35 @@ class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
   }
 }
 
+const isPermissionError = (error: unknown): boolean => {
+  const code = errorCode(error);
+  return code === 'EACCES' || code === 'EPERM';
+};
+
+// Not `corrupt_trust_store`: the file may be intact, and "repair it" would be the wrong advice.
+function permissionDenied(action: string, path: string, cause: unknown): PermissionDeniedError {
+  const uid = process.platform === 'win32' ? undefined : process.geteuid?.();
+  const who = uid === undefined ? 'the user running the node' : `the user running the node (uid ${uid})`;
+  return new PermissionDeniedError(
+    `cannot ${action} trust store ${path}: permission denied. Check the owner and mode of '${path}' and of the directories above it: ` +
+      `${who} must be able to enter its directory and to read and write the file; normally both are that user's own, the directory mode 0700 and the file 0600`,
+    { path, cause },
+  );
+}
+
+/** The error for a trust file that could not be used because of `error`, a failed file-system call. */
+function fileFailure(path: string, error: unknown): Error {
+  if (isPermissionError(error)) return permissionDenied('use', path, error);
+  return new CorruptTrustStoreError(`cannot use trust store ${path}: ${describeFileError(error)}`, { path, cause: error });
+}
+
 // Whoever owns the allowlist or can write where it lives can make the node trust anyone.
 async function checkTrustFileOwnership(path: string, opened?: { uid: number }): Promise<void> {
   let problem: OwnershipProblem | undefined;
   try {
     problem = await checkOwnership({ path, ...(opened === undefined ? {} : { opened }) });
   } catch (error) {
-    throw new CorruptTrustStoreError(`cannot use trust store ${path}: ${describeFileError(error)}`, { path, cause: error });
+    throw fileFailure(path, error);
   }
   if (problem !== undefined) {
     throw new UnsafePermissionsError(`cannot use trust store ${path}: ${problem.message}`, {
@@ -90,7 +123,7 @@ async function readTrustFile(path: string): Promise<TrustEntry[]> {
     // O_NONBLOCK: opening a FIFO planted at the path must not hang.
     handle = await fs.open(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw corrupt(describeFileError(error), error);
+    if (errorCode(error) !== 'ENOENT') throw fileFailure(path, error);
     // The store will be created here: not in a directory another user controls.
     await checkTrustFileOwnership(path);
     return [];
@@ -113,14 +146,43 @@ async function readTrustFile(path: string): Promise<TrustEntry[]> {
   }
 }
 
+/** Why the directory of the trust file could not be made: no permission, or a file where a directory should be. */
+async function directoryFailure(dir: string, file: string, error: unknown): Promise<Error> {
+  const { fs } = await nodeApis();
+  if (isPermissionError(error)) {
+    return new PermissionDeniedError(
+      `cannot use trust store ${file}: permission denied creating its directory ${dir}. ` +
+        'Check the owner and mode of the directories above it, or keep the trust file in a directory of your own',
+      { path: dir, cause: error },
+    );
+  }
+  const code = errorCode(error);
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    // mkdir says EEXIST for a file at the path itself; ENOTDIR when a file stands where a parent should be.
+    const what = (await fs.stat(dir).catch(() => undefined)) === undefined ? 'a component of its path is a file' : 'it is a file';
+    return new InvalidArgumentError(
+      `cannot use trust store ${file}: its directory ${dir} is not a directory (${what}): give a directory, or move the file away`,
+      { cause: error },
+    );
+  }
+  return new CorruptTrustStoreError(`cannot use trust store ${file}: cannot create its directory (${describeFileError(error)})`, {
+    path: file,
+    cause: error,
+  });
+}
+
 /**
  * Opens (or starts) the trust store kept in the JSON file at `path`. A
  * damaged file throws `CorruptTrustStoreError`, never yields an empty store.
  * A file (or a symbolic link's target) owned by another user than this one
  * or root, or a directory holding or above it that is another user's or
  * writable by others, throws `UnsafePermissionsError` (see `checkOwnership`
- * of `@peernet/atomic-file`); so does `reload`. Temp files left by a crashed
- * writer are removed. One process at a time should have a given file open.
+ * of `@peernet/atomic-file`); so does `reload`. A file or directory this
+ * process may not read or write throws `PermissionDeniedError` (so does a
+ * change that cannot be written); a file where its directory should be,
+ * `InvalidArgumentError` saying "is not a directory". Temp files left by a
+ * crashed writer are removed. One process at a time should have a given
+ * file open.
  */
 export async function openFileTrustStore(options: FileTrustStoreOptions): Promise<FileTrustStore> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
@@ -135,18 +197,13 @@ export async function openFileTrustStore(options: FileTrustStoreOptions): Promis
   try {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new CorruptTrustStoreError(`cannot use trust store ${file}: cannot create its directory (${describeFileError(error)})`, {
-      path: file,
-      cause: error,
-    });
+    throw await directoryFailure(path.dirname(file), file, error);
   }
   // Write where the data lives: replacing a symbolic link by a file would silently fork the store.
   try {
     file = await fs.realpath(file);
   } catch (error) {
-    if (errorCode(error) !== 'ENOENT') {
-      throw new CorruptTrustStoreError(`cannot use trust store ${file}: ${describeFileError(error)}`, { path: file, cause: error });
-    }
+    if (errorCode(error) !== 'ENOENT') throw fileFailure(file, error);
     if ((await fs.lstat(file).catch(() => undefined)) !== undefined) {
       throw new CorruptTrustStoreError(`cannot use trust store ${file}: it is a symbolic link to a missing file`, {
         path: file,

@@ -33,7 +33,9 @@ export function serializeTrustFile(entries: readonly TrustEntry[]): Uint8Array {
 /**
  * Parses a trust file. Anything but a well-formed version 1 document with
  * valid, unique, canonical peer ids throws `CorruptTrustStoreError` naming
- * `path`: an unreadable allowlist is never taken to be an empty one.
+ * `path`: an unreadable allowlist is never taken to be an empty one. A file
+ * of a newer version is refused with a message saying to upgrade, not to
+ * repair it.
  */
 export function parseTrustFile(bytes: Uint8Array, path = '(trust file)'): TrustEntry[] {
   const fail = (reason: string, cause?: unknown): never => {
@@ -56,12 +58,21 @@ export function parseTrustFile(bytes: Uint8Array, path = '(trust file)'): TrustE
     return fail(`not valid JSON (${error instanceof Error ? error.message : String(error)})`, error);
   }
   if (!isPlainObject(document)) return fail('the top level is not a JSON object');
+  const version = Object.hasOwn(document, 'version') ? document['version'] : undefined;
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > TRUST_FILE_VERSION) {
+    // Before the field checks, as a newer format may add fields. The file is not damaged:
+    // this code is too old for it, and "repairing" it would lose what the newer one wrote.
+    throw new CorruptTrustStoreError(
+      `trust store ${path} was written by a newer version of PeerNet (file version ${version}; this version reads version ${TRUST_FILE_VERSION}). ` +
+        'It was not loaded, so no peer is trusted from it; upgrade PeerNet to use it.',
+      { path },
+    );
+  }
   // Object.keys / Object.hasOwn only: a "__proto__" key stays a plain (rejected) key.
   for (const key of Object.keys(document)) {
     if (!TOP_LEVEL_KEYS.has(key)) fail(`unknown top-level field ${JSON.stringify(key)}`);
   }
   if (!Object.hasOwn(document, 'version')) fail('no "version" field');
-  const version = document['version'];
   if (version !== TRUST_FILE_VERSION) {
     fail(`unsupported version ${JSON.stringify(version)} (this version reads version ${TRUST_FILE_VERSION})`);
   }

@@ -198,6 +198,19 @@ describe('FileTrustStore with a damaged file', () => {
     }
   });
 
+  it('says a directory that is a file is not a directory, and leaves the file alone', async () => {
+    const dir = freshDir();
+    const notes = path.join(dir, 'data');
+    fs.writeFileSync(notes, 'notes');
+    const error = await openError(path.join(notes, 'trust.json'));
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toBe(
+      `cannot use trust store ${path.join(notes, 'trust.json')}: its directory ${notes} is not a directory (it is a file): give a directory, or move the file away`,
+    );
+    expect((await openError(path.join(notes, 'peernet', 'trust.json'))).message).toContain('(a component of its path is a file)');
+    expect(fs.readFileSync(notes, 'utf8')).toBe('notes');
+  });
+
   (posix ? it : it.skip)('refuses a file that group or others can write, like ssh', async () => {
     const file = path.join(freshDir(), 'trust.json');
     fs.writeFileSync(file, '{"version":1,"peers":[]}');

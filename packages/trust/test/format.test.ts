@@ -70,7 +70,7 @@ describe('trust file format', () => {
     ['an array', '[]', /not a JSON object/],
     ['a string', '"peers"', /not a JSON object/],
     ['no version', '{"peers":[]}', /no "version"/],
-    ['version 2', '{"version":2,"peers":[]}', /unsupported version 2/],
+    ['version 0', '{"version":0,"peers":[]}', /unsupported version 0/],
     ['version "1"', '{"version":"1","peers":[]}', /unsupported version "1"/],
     ['version 1.5', '{"version":1.5,"peers":[]}', /unsupported version/],
     ['no peers', '{"version":1}', /"peers" is not an array/],
@@ -114,6 +114,21 @@ describe('trust file format', () => {
     expect(error.message).toContain('trust store /data/trust.json is corrupt');
     expect(error.message).toMatch(pattern);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('says a file of a newer version needs a newer PeerNet, not a repair', () => {
+    let caught: unknown;
+    try {
+      parseTrustFile(encode('{"version":2,"peers":[],"groups":[]}'), '/data/trust.json');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(CorruptTrustStoreError);
+    expect(caught).toMatchObject({ code: 'corrupt_trust_store', path: '/data/trust.json' });
+    const message = (caught as Error).message;
+    expect(message).toContain('trust store /data/trust.json was written by a newer version of PeerNet (file version 2; this version reads version 1)');
+    expect(message).toContain('upgrade PeerNet');
+    expect(message).not.toMatch(/corrupt|repair/);
   });
 
   it('never throws anything but CorruptTrustStoreError, and never returns entries it could not check', () => {

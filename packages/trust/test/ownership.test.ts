@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   describeAsOtherUser,
+  otherUserUnavailableReason,
   NODE_UID,
   OTHER_UID,
   ownedDir,
@@ -33,6 +35,24 @@ function openAsNode(file: string, action: 'has' | 'add', peer: string): ChildOut
   const { status, outcome } = runJsonAsUser<ChildOutcome>(NODE_UID, [childScript, file, action, peer], { timeoutMs: 20_000 });
   expect(status).toBe(outcome.error === undefined ? 0 : 1);
   return outcome;
+}
+
+// runNodeAsUser grants CAP_DAC_READ_SEARCH (the checkout may sit where only root can read), which
+// also lets the child read any file. A refused read needs a child without it, which can only run
+// when the checkout is readable by NODE_UID as it is.
+const plainArgs = (args: readonly string[]): string[] => [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, ...args];
+const plainUnavailable =
+  otherUserUnavailableReason() ??
+  (spawnSync('setpriv', plainArgs(['-e', `require('fs').accessSync(${JSON.stringify(builtIndex)})`])).status === 0
+    ? undefined
+    : 'the checkout is not readable by uid 65534 without CAP_DAC_READ_SEARCH');
+
+/** `openAsNode` in a child without the read capability: the kernel refuses what the file modes refuse. */
+function openAsPlainNode(file: string, action: 'has' | 'add', peer: string): ChildOutcome {
+  const child = spawnSync('setpriv', plainArgs([childScript, file, action, peer]), { encoding: 'utf8', timeout: 20_000 });
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
+  return JSON.parse(line) as ChildOutcome;
 }
 
 describeAsOtherUser(
@@ -105,6 +125,38 @@ describeAsOtherUser(
         expect(openAsNode(link, 'has', PLANTED).error).toMatchObject({ code: 'unsafe_permissions', path: theirs, problem: 'owner' });
         fs.chownSync(theirs, NODE_UID, NODE_UID);
         expect(openAsNode(link, 'has', PLANTED)).toEqual({ trusted: true });
+      });
+
+      (plainUnavailable ? it.skip : it)('reports a trust file it may not read (root made it) as permission_denied, not as corrupt', () => {
+        const dataDir = dirOf(caseDir(), 'data', NODE_UID, 0o700);
+        // As after `sudo peernet pair`: root's file, 0600, in the user's own directory.
+        const file = fileOf(path.join(dataDir, 'trust.json'), trustFileText(id(1)), 0, 0o600);
+        const { error } = openAsPlainNode(file, 'has', id(1));
+        expect(error).toMatchObject({ code: 'permission_denied', path: file });
+        expect(error?.message).toContain(`cannot use trust store ${file}: permission denied`);
+        expect(error?.message).toContain(`Check the owner and mode of '${file}'`);
+        expect(error?.message).not.toMatch(/corrupt|repair/);
+        // Control: given back, the same file is read.
+        fs.chownSync(file, NODE_UID, NODE_UID);
+        expect(openAsPlainNode(file, 'has', id(1))).toEqual({ trusted: true });
+      });
+
+      it('reports a pairing it may not write (a read-only data directory) as permission_denied, and keeps the file', () => {
+        const dataDir = dirOf(caseDir(), 'data', NODE_UID, 0o700);
+        const file = fileOf(path.join(dataDir, 'trust.json'), trustFileText(id(1)), NODE_UID, 0o600);
+        fs.chmodSync(dataDir, 0o500);
+        const { error } = openAsNode(file, 'add', id(2));
+        expect(error).toMatchObject({ code: 'permission_denied', path: file });
+        expect(error?.message).toContain(`cannot write trust store ${file}: permission denied`);
+        expect(fs.readFileSync(file, 'utf8')).toBe(trustFileText(id(1)));
+      });
+
+      it('reports a data directory it may not create as permission_denied naming it', () => {
+        const parent = dirOf(caseDir(), 'parent', 0, 0o755);
+        const dataDir = path.join(parent, 'data');
+        const { error } = openAsNode(path.join(dataDir, 'trust.json'), 'add', id(1));
+        expect(error).toMatchObject({ code: 'permission_denied', path: dataDir });
+        expect(error?.message).toContain(`permission denied creating its directory ${dataDir}`);
       });
 
       it('refuses a data directory whose parent is group-writable', () => {

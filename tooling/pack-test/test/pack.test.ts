@@ -1,33 +1,33 @@
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
+import { extractBlocks } from '../../doc-examples/test/blocks.js';
+import {
+  type Manifest,
+  type Run,
+  cleanEnv,
+  installTarballs,
+  installedWorkspacePackages,
+  outcome,
+  packAll,
+  publishable,
+  root,
+  run,
+  tarballsIn,
+} from './helpers.js';
 
-// Packs every package under packages/ as `pnpm publish` would, checks what
-// each tarball holds, then installs the tarballs with npm into fresh projects
-// outside the repository and runs small ESM programs there (scenarios/), as
-// someone who found the packages on the registry would. The @peernet
-// packages are not on any registry: every one of them must come from a local
-// tarball. Their third-party dependencies come from npm's configured registry.
-// Needs the packages built (`pnpm test` builds first).
+// Packs every package under packages/ with `pnpm pack-all` (as a user of a
+// clone does; the script runs `pnpm pack`, which rewrites workspace: ranges as
+// `changeset publish` would), checks what each tarball holds, then installs
+// the tarballs with npm into fresh projects outside the repository and runs
+// small ESM programs there (scenarios/), as getting-started tells users to.
+// The @peernet packages are not on any registry: every one of them must come
+// from a local tarball. Their third-party dependencies come from npm's
+// configured registry (or its cache).
 
-const root = join(__dirname, '..', '..', '..');
 const scenarios = join(__dirname, '..', 'scenarios');
 const hasLicense = existsSync(join(root, 'LICENSE'));
-
-interface Manifest {
-  name: string;
-  version: string;
-  private?: boolean;
-  main?: string;
-  types?: string;
-  exports?: Record<string, { types?: string; default?: string }>;
-  files?: string[];
-  dependencies?: Record<string, string>;
-  peerDependencies?: Record<string, string>;
-  devDependencies?: Record<string, string>;
-}
 
 interface Packed {
   name: string;
@@ -41,49 +41,29 @@ interface Packed {
   packedManifest: Manifest;
 }
 
-const publishable = readdirSync(join(root, 'packages'))
-  .filter((dir) => existsSync(join(root, 'packages', dir, 'package.json')))
-  .map((dir) => {
-    const manifest = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as Manifest;
-    return { name: manifest.name, dir: join(root, 'packages', dir), manifest };
-  })
-  .filter((p) => p.manifest.private !== true);
+/** getting-started's two Install blocks: the one run in the clone, and the one that makes a project. */
+const gettingStarted = (() => {
+  const blocks = extractBlocks(readFileSync(join(root, 'docs', 'getting-started.md'), 'utf8'), 'docs/getting-started.md');
+  const clone = blocks.find((b) => b.lang === 'sh' && b.code.includes('pnpm pack-all'));
+  const project = blocks.find((b) => b.lang === 'sh' && b.code.includes('npm init'));
+  const first = blocks.find((b) => b.lang === 'ts' && !b.notRun && !b.excerptOf);
+  if (!clone || !project || !first) throw new Error('docs/getting-started.md: Install blocks or a first example not found');
+  return { clone, project, first };
+})();
+
+/**
+ * Runs a documented shell block as its reader would, in `cwd`, with this
+ * test's directory standing in for the documentation's ~/peernet-packages.
+ * npm is kept quiet and uses its cache where it can.
+ */
+function runAsUser(script: string, cwd: string): Promise<Run> {
+  const env = cleanEnv({ npm_config_audit: 'false', npm_config_fund: 'false', npm_config_loglevel: 'error', npm_config_prefer_offline: 'true' });
+  return run('bash', ['-euo', 'pipefail', '-c', script.replaceAll('~/peernet-packages', tarballs)], { cwd, ms: 240_000, env });
+}
 
 const packed = new Map<string, Packed>();
 let work = '';
-
-interface Run {
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command to completion without a shell; rejects with its output if it
- * fails or has not exited on its own within `ms` (a node program that leaves
- * a socket or timer behind never exits). npm_* variables set by the package
- * manager that runs this test are dropped: npm would read them as its config.
- */
-function run(command: string, args: readonly string[], options: { cwd: string; ms: number }): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^npm_/i.test(key)) env[key] = value;
-  }
-  return new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      { cwd: options.cwd, env, timeout: options.ms, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error) {
-          const how = error.killed ? `did not exit within ${options.ms} ms` : `failed (${String(error.code)})`;
-          reject(new Error(`${command} ${args.join(' ')} in ${options.cwd} ${how}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-        } else {
-          resolve({ stdout, stderr });
-        }
-      },
-    );
-  });
-}
+let tarballs = '';
 
 /** The last line of a scenario's output, which is its JSON report. */
 function report(output: Run): Record<string, unknown> {
@@ -104,36 +84,6 @@ function closure(names: readonly string[]): Set<string> {
     }
   };
   names.forEach(visit);
-  return found;
-}
-
-/**
- * A fresh npm project in `dir` whose dependencies are the tarballs of
- * `direct`. The workspace packages they depend on are pinned to their
- * tarballs with `overrides`: plain npm would look them up on the registry.
- */
-async function npmProject(dir: string, direct: readonly string[]): Promise<void> {
-  await mkdir(dir);
-  const tarball = (name: string): string => `file:${(packed.get(name) as Packed).tarball}`;
-  const dependencies = Object.fromEntries(direct.map((name) => [name, tarball(name)]));
-  const overrides = Object.fromEntries(
-    [...closure(direct)].filter((name) => !direct.includes(name)).map((name) => [name, tarball(name)]),
-  );
-  const manifest = { name: 'pack-test-app', version: '1.0.0', private: true, type: 'module', dependencies, overrides };
-  await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, ms: 240_000 });
-}
-
-/** The workspace packages npm installed in `dir`, each with where package-lock.json says it came from. */
-function installedWorkspacePackages(dir: string): Map<string, string | undefined> {
-  const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { resolved?: string }>;
-  };
-  const found = new Map<string, string | undefined>();
-  for (const [path, entry] of Object.entries(lock.packages)) {
-    const match = /(?:^|\/)node_modules\/((?:@peernet\/[^/]+)|peernet)$/.exec(path);
-    if (match) found.set(path, entry.resolved);
-  }
   return found;
 }
 
@@ -188,15 +138,15 @@ function specifiers(code: string): string[] {
 }
 
 beforeAll(async () => {
-  const missing = publishable.filter((p) => !existsSync(join(p.dir, 'dist', 'index.js'))).map((p) => p.name);
-  if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} (run pnpm build first)`);
   work = await mkdtemp(join(tmpdir(), 'peernet-pack-'));
-  const tarballs = join(work, 'tarballs');
-  await mkdir(tarballs);
+  // The documentation's ~/peernet-packages, with this directory as ~.
+  tarballs = join(work, 'peernet-packages');
+  // The documented command itself: it builds what is not built, then packs.
+  const written = await packAll(tarballs, [], { viaPnpm: true });
   for (const p of publishable) {
-    // pnpm, as `changeset publish` uses it: workspace: ranges become real ones.
-    const { stdout } = await run('pnpm', ['pack', '--pack-destination', tarballs, '--json'], { cwd: p.dir, ms: 60_000 });
-    const tarball = (JSON.parse(stdout) as { filename: string }).filename;
+    const entry = written.find((w) => w.name === p.name);
+    if (entry === undefined) throw new Error(`pnpm pack-all wrote no tarball of ${p.name}`);
+    const tarball = entry.tarball;
     const listing = await run('tar', ['-tzf', tarball], { cwd: work, ms: 30_000 });
     const files = listing.stdout
       .split('\n')
@@ -210,7 +160,7 @@ beforeAll(async () => {
     const packedManifest = JSON.parse(await readFile(join(extracted, 'package.json'), 'utf8')) as Manifest;
     packed.set(p.name, { ...p, tarball, files, extracted, packedManifest });
   }
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   if (work !== '') await rm(work, { recursive: true, force: true });
@@ -220,6 +170,21 @@ it('finds the publishable packages, and turbo builds them all before this test',
   expect(publishable.map((p) => p.name)).toEqual(expect.arrayContaining(['peernet', '@peernet/identity', '@peernet/noise']));
   const own = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as Manifest;
   expect(Object.keys(own.devDependencies ?? {}).sort()).toEqual(publishable.map((p) => p.name).sort());
+});
+
+it('getting-started and the README give the commands this test runs: pnpm pack-all ~/peernet-packages, then npm install ~/peernet-packages/*.tgz', () => {
+  expect(gettingStarted.clone.code).toMatch(/^pnpm pack-all ~\/peernet-packages(\s|$)/m);
+  expect(gettingStarted.project.code).toMatch(/^npm init -y$/m);
+  expect(gettingStarted.project.code).toMatch(/^npm pkg set type=module(\s|$)/m);
+  expect(gettingStarted.project.code).toMatch(/^npm install ~\/peernet-packages\/\*\.tgz$/m);
+  const readme = extractBlocks(readFileSync(join(root, 'README.md'), 'utf8'), 'README.md').find((b) => b.code.includes('pnpm pack-all'));
+  expect(readme?.code).toMatch(/^pnpm pack-all ~\/peernet-packages\s.*\nnpm install ~\/peernet-packages\/\*\.tgz\s/m);
+});
+
+it('pnpm pack-all DIR writes one tarball per publishable package into DIR, and nothing else', () => {
+  expect(tarballsIn(tarballs)).toEqual([...packed.values()].map((p) => p.tarball).sort());
+  expect(tarballsIn(tarballs)).toHaveLength(publishable.length);
+  for (const p of packed.values()) expect(dirname(p.tarball)).toBe(tarballs);
 });
 
 it('reads imports the way the checks below need: peernet’s build imports its layers and its own modules', () => {
@@ -323,14 +288,18 @@ describe('installed with npm into a fresh project', () => {
 
   beforeAll(async () => {
     noiseOnly = join(work, 'noise-only');
-    app = join(work, 'app');
+    // getting-started's project block makes `my-app` in the working directory.
+    app = join(work, 'my-app');
+    // identity + noise: `pnpm pack-all DIR @peernet/identity @peernet/noise`, as the package READMEs say.
+    const some = join(work, 'identity-noise-tarballs');
+    await packAll(some, ['@peernet/identity', '@peernet/noise']);
     // Independent projects: install both at once (npm's cache handles concurrent use).
-    await Promise.all([npmProject(noiseOnly, ['@peernet/identity', '@peernet/noise']), npmProject(app, ['peernet'])]);
+    await Promise.all([installTarballs(noiseOnly, tarballsIn(some)), runAsUser(gettingStarted.project.code, work)]);
   }, 300_000);
 
   it.each([
     ['identity + noise', (): string => noiseOnly, ['@peernet/identity', '@peernet/noise']],
-    ['peernet', (): string => app, ['peernet']],
+    ['getting-started (npm install ~/peernet-packages/*.tgz)', (): string => app, publishable.map((p) => p.name)],
   ])('%s: each workspace package comes from its tarball, once, at the top level', (_, dir, direct) => {
     const expected = [...closure(direct)].sort();
     const installed = installedWorkspacePackages(dir());
@@ -399,4 +368,48 @@ describe('installed with npm into a fresh project', () => {
       accepted: 1,
     });
   }, 90_000);
+
+  describe('TypeScript, run as getting-started says', () => {
+    const troubleshooting = readFileSync(join(root, 'docs', 'troubleshooting.md'), 'utf8');
+    const guide = readFileSync(join(root, 'docs', 'getting-started.md'), 'utf8');
+    let commonjs = '';
+
+    beforeAll(async () => {
+      // tsx comes from the npm registry, as for any reader of the guide.
+      await runAsUser('npm install -D tsx', app);
+      await writeFile(join(app, 'first.ts'), gettingStarted.first.code);
+      // The same program in a package without "type": "module".
+      commonjs = join(app, 'commonjs');
+      await mkdir(commonjs);
+      await writeFile(join(commonjs, 'package.json'), '{ "name": "commonjs", "private": true }\n');
+      await writeFile(join(commonjs, 'first.ts'), gettingStarted.first.code);
+    }, 240_000);
+
+    it('Node.js 20: npx tsx first.ts runs the guide’s first program in the project', async () => {
+      const result = await run('npx', ['tsx', 'first.ts'], { cwd: app, ms: 60_000 });
+      expect(result.stdout).toMatch(/^my id: [a-z2-7]{52}\nlistening on 127\.0\.0\.1:\d+\ntrue\n$/);
+      expect(guide).toContain('`npx tsx first.ts`');
+    }, 90_000);
+
+    it('without "type": "module", tsx fails on the top-level await with the message the guide and troubleshooting quote', async () => {
+      const message = 'Top-level await is currently not supported with the "cjs" output format';
+      const result = await outcome(join(app, 'node_modules', '.bin', 'tsx'), ['first.ts'], { cwd: commonjs, ms: 60_000 });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(message);
+      expect(guide.replace(/\s+/g, ' ')).toContain(message);
+      expect(troubleshooting.replace(/\s+/g, ' ')).toContain(message);
+    }, 90_000);
+
+    (Number(process.versions.node.split('.')[0]) < 22 ? it : it.skip)(
+      'Node.js 20: plain node refuses a .ts file with ERR_UNKNOWN_FILE_EXTENSION, as the guide and troubleshooting say',
+      async () => {
+        const result = await outcome(process.execPath, ['first.ts'], { cwd: app, ms: 60_000 });
+        expect(result.code).not.toBe(0);
+        expect(result.stderr).toContain('TypeError [ERR_UNKNOWN_FILE_EXTENSION]: Unknown file extension ".ts"');
+        expect(guide).toContain('`ERR_UNKNOWN_FILE_EXTENSION`');
+        expect(troubleshooting).toContain('Unknown file extension ".ts"');
+      },
+      90_000,
+    );
+  });
 });

@@ -1,0 +1,302 @@
+// The command line: which options exist, which command takes which, and a
+// parser whose every refusal names the option or argument and what to do,
+// instead of node's parser text.
+import { EXIT, usageError } from './exit.js';
+
+/** Every option the CLI knows. */
+export type OptionName =
+  | 'data-dir'
+  | 'host'
+  | 'port'
+  | 'interfaces'
+  | 'udp-port'
+  | 'no-discovery'
+  | 'connect'
+  | 'timeout'
+  | 'label'
+  | 'expose'
+  | 'no-qr'
+  | 'json'
+  | 'verbose'
+  | 'help'
+  | 'version';
+
+interface OptionSpec {
+  /** Placeholder of the value; none for a flag. */
+  readonly value?: string;
+  readonly multiple?: boolean;
+  readonly help: string;
+}
+
+/** The options, with their help lines (the default data dir is filled in by the help text). */
+export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
+  'data-dir': { value: 'DIR', help: 'identity and trust list (default: %DATA_DIR%)' },
+  host: { value: 'ADDR', help: 'address to listen on (default 0.0.0.0)' },
+  port: { value: 'N', help: 'port to listen on (default: any free port)' },
+  interfaces: { value: 'LIST', help: 'comma-separated IPv4 addresses or interface names for discovery' },
+  'udp-port': { value: 'N', help: 'UDP port of broadcast discovery (default 4040)' },
+  'no-discovery': { help: 'no mDNS or UDP discovery (use --connect, or let the peer dial)' },
+  connect: { value: 'HOST:PORT', help: 'dial the peer at this address instead of waiting for discovery' },
+  timeout: { value: 'MS', help: 'how long to wait for the peer and the reply together (default 10000)' },
+  label: { value: 'TEXT', help: 'a name for the peer, shown by peers' },
+  expose: { value: 'NAME', multiple: true, help: "answer 'echo' calls or print 'chat' messages (repeatable)" },
+  'no-qr': { help: 'do not print the QR code' },
+  json: { help: 'machine-readable output (errors too, on stderr)' },
+  verbose: { help: "the node's diagnostics on stderr" },
+  help: { help: 'this text' },
+  version: { help: "print the CLI's version" },
+};
+
+const COMMON: readonly OptionName[] = ['data-dir', 'json', 'verbose', 'help'];
+const NETWORK: readonly OptionName[] = ['host', 'port', 'interfaces', 'udp-port', 'no-discovery'];
+const DIALLING: readonly OptionName[] = [...NETWORK, 'connect', 'timeout'];
+
+/** One command: its arguments, the options it takes, and what its help shows. */
+export interface CommandSpec {
+  readonly name: string;
+  /** Positional arguments: `<required>` or `[optional]`. */
+  readonly args: readonly string[];
+  readonly options: readonly OptionName[];
+  readonly summary: string;
+  readonly description: string;
+  readonly example: string;
+  readonly exits: readonly number[];
+}
+
+const spec = (s: CommandSpec): CommandSpec => s;
+
+/** The commands, in the order the overview lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  spec({
+    name: 'id',
+    args: [],
+    options: ['no-qr', ...COMMON],
+    summary: "print this node's id (creates the identity if missing)",
+    description:
+      "Prints this node's id, creating identity.key in the data dir if there is none. On a terminal it also\n" +
+      'prints the id as a QR code. Give the id to the other side, which runs `peernet pair <id>`.',
+    example: 'peernet id --data-dir ./alice --no-qr',
+    exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
+  }),
+  spec({
+    name: 'pair',
+    args: ['<id>'],
+    options: ['label', ...COMMON],
+    summary: 'trust a peer',
+    description:
+      'Adds a peer to trust.json (no network). Both sides must pair each other before they can talk.\n' +
+      "The id may be in any case and have spaces around it; this node's own id is refused. A running\n" +
+      '`peernet serve` on the same data dir picks the change up at once.',
+    example: 'peernet pair bf5tir7dg725tlifzwfrww2fw2hj4onqstodb64pqxitbol7w3hq --label laptop',
+    exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
+  }),
+  spec({
+    name: 'unpair',
+    args: ['<id>'],
+    options: COMMON,
+    summary: 'forget a peer',
+    description: 'Removes a peer from trust.json (no network). A running `peernet serve` drops its session.',
+    example: 'peernet unpair bf5tir7dg725tlifzwfrww2fw2hj4onqstodb64pqxitbol7w3hq',
+    exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.dataDir],
+  }),
+  spec({
+    name: 'peers',
+    args: [],
+    options: COMMON,
+    summary: 'list paired peers',
+    description:
+      'Lists paired peers: id, label, live status and address (from a `peernet serve` running on the same\n' +
+      "data dir; '-' when none runs), and when each was added.",
+    example: 'peernet peers --json',
+    exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
+  }),
+  spec({
+    name: 'serve',
+    args: [],
+    options: ['expose', ...NETWORK, ...COMMON],
+    summary: 'run a node until SIGINT/SIGTERM',
+    description:
+      'Runs a node until SIGINT or SIGTERM. Prints `listening <id> <host>:<port>`, then one line per event:\n' +
+      '`online <id>`, `offline <id> (reason)`, `paired <id>`, `unpaired <id>`, and\n' +
+      '`refused <id> (not paired; to let it in run: peernet pair <id>)` when a stranger is turned away.',
+    example: 'peernet serve --expose echo --host 127.0.0.1 --interfaces 127.0.0.1',
+    exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
+  }),
+  spec({
+    name: 'call',
+    args: ['<id>', '<handle>', '[json]'],
+    options: [...DIALLING, ...COMMON],
+    summary: 'call a handle of a peer and print the result as JSON',
+    description:
+      'Starts a node, waits for the peer (or dials --connect), calls <handle> with the JSON arguments\n' +
+      '(default null) and prints the result as one line of JSON. Stops at once if the peer refuses us.',
+    example: "peernet call <bob-id> echo '{\"x\":1}' --connect 127.0.0.1:7000 --no-discovery",
+    exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.remote, EXIT.connect, EXIT.dataDir],
+  }),
+  spec({
+    name: 'send',
+    args: ['<id>', '<handle>', '[json]'],
+    options: [...DIALLING, ...COMMON],
+    summary: 'send to a handle of a peer (no reply)',
+    description: 'Like call, without a reply: prints nothing ({"sent":true} with --json).',
+    example: "peernet send <bob-id> chat '\"hello\"' --connect 127.0.0.1:7000 --no-discovery",
+    exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.remote, EXIT.connect, EXIT.dataDir],
+  }),
+  spec({
+    name: 'chat',
+    args: ['<id>'],
+    options: [...DIALLING, ...COMMON],
+    summary: "send stdin lines to the peer's 'chat' handle, print incoming chat",
+    description:
+      "Interactive: each stdin line goes to the peer's 'chat' handle; its chat messages print as\n" +
+      '`<id-prefix> text`. Without --connect it first prints `waiting for <id> (listening on <host>:<port>)`.\n' +
+      'When the peer goes away it prints `offline <id> (reason)` and waits; `online <id>` when it is back.\n' +
+      'Lines typed meanwhile are not sent (each says so on stderr). Ends on EOF (Ctrl-D) or SIGINT.',
+    example: 'peernet chat <bob-id> --connect 127.0.0.1:7000 --no-discovery',
+    exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.connect, EXIT.dataDir],
+  }),
+];
+
+/** The spec of `name`, if it is a command. */
+export function commandSpec(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** Option values as parsed: strings, flags, and the lists of repeatable options. */
+export type Flags = Partial<Record<Exclude<OptionName, 'expose'>, string | boolean>> & { expose?: string[] };
+
+/** What the command line asks for. */
+export type Parsed =
+  | { kind: 'help'; command: CommandSpec | undefined }
+  | { kind: 'version' }
+  | { kind: 'run'; command: CommandSpec; args: string[]; flags: Flags };
+
+/** Damerau–Levenshtein distance (adjacent swaps count once): how far a typo is from a name. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => (d[i] as number[])[j] as number;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** The candidate nearest to `typed`, if it is near enough to be what was meant. */
+export function suggest(typed: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(typed.toLowerCase(), candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  // A third of the name, at least 1 and at most 3 edits: close enough to be a slip, far enough not to guess wildly.
+  const allowed = Math.min(3, Math.max(1, Math.floor(typed.length / 3)));
+  return bestDistance <= allowed ? best : undefined;
+}
+
+const isOption = (name: string): name is OptionName => Object.hasOwn(OPTIONS, name);
+
+/**
+ * Parses `argv` (without node and script). Throws a usage error naming the
+ * unknown option (with the nearest known one), the option that does not
+ * apply to the command, the missing value, or the missing or extra argument.
+ */
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  const positionals: string[] = [];
+  const seen: { name: OptionName; value: string | true }[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (token === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (token === '-h') {
+      seen.push({ name: 'help', value: true });
+      continue;
+    }
+    // A negative number is a value (JSON arguments such as -1), not an option.
+    if (!token.startsWith('-') || token === '-' || /^-\d/.test(token)) {
+      positionals.push(token);
+      continue;
+    }
+    const eq = token.indexOf('=');
+    const name = token.startsWith('--') ? token.slice(2, eq < 0 ? undefined : eq) : token.slice(1);
+    if (!token.startsWith('--') || !isOption(name)) {
+      const guess = suggest(name.replace(/^-+/, ''), Object.keys(OPTIONS));
+      throw usageError(`unknown option ${token.slice(0, eq < 0 ? undefined : eq)}${guess ? `; did you mean --${guess}?` : ' (see peernet --help)'}`);
+    }
+    const option = OPTIONS[name];
+    if (option.value === undefined) {
+      if (eq >= 0) throw usageError(`--${name} takes no value`);
+      seen.push({ name, value: true });
+      continue;
+    }
+    let value: string | undefined = eq >= 0 ? token.slice(eq + 1) : argv[i + 1];
+    if (eq < 0) {
+      // A following option is taken for a forgotten value, not as the value: `--label --json`.
+      if (value === undefined || (value.startsWith('-') && value !== '-' && !/^-\d/.test(value))) value = undefined;
+      else i++;
+    }
+    if (value === undefined) throw usageError(`--${name} needs a value: --${name} ${option.value}`);
+    seen.push({ name, value });
+  }
+
+  const [commandName, ...args] = positionals;
+  const has = (name: OptionName): boolean => seen.some((s) => s.name === name);
+  if (commandName === 'version' || (has('version') && commandName === undefined)) return { kind: 'version' };
+  if (commandName === 'help') {
+    const topic = args[0];
+    if (topic === undefined) return { kind: 'help', command: undefined };
+    return { kind: 'help', command: knownCommand(topic) };
+  }
+  if (commandName === undefined) {
+    if (has('help')) return { kind: 'help', command: undefined };
+    throw usageError('missing command (see peernet --help)');
+  }
+  const command = knownCommand(commandName);
+  if (has('help')) return { kind: 'help', command };
+  if (has('version')) return { kind: 'version' };
+
+  const flags: Flags = {};
+  for (const { name, value } of seen) {
+    if (!command.options.includes(name)) {
+      throw usageError(`--${name} does not apply to ${command.name} (see peernet ${command.name} --help)`);
+    }
+    if (name === 'expose') {
+      (flags.expose ??= []).push(value as string);
+    } else {
+      if (flags[name] !== undefined) throw usageError(`--${name} is given more than once`);
+      flags[name] = value;
+    }
+  }
+  const required = command.args.filter((a) => a.startsWith('<'));
+  if (args.length < required.length) {
+    const missing = required[args.length] as string;
+    throw usageError(`${command.name} needs ${missing}: peernet ${synopsis(command)}`);
+  }
+  if (args.length > command.args.length) {
+    const takes = command.args.length === 0 ? 'takes no arguments' : `takes at most ${command.args.length} argument${command.args.length === 1 ? '' : 's'}`;
+    throw usageError(`unexpected argument ${JSON.stringify(args[command.args.length])}: ${command.name} ${takes} (peernet ${synopsis(command)})`);
+  }
+  return { kind: 'run', command, args, flags };
+}
+
+function knownCommand(name: string): CommandSpec {
+  const command = commandSpec(name);
+  if (command) return command;
+  const guess = suggest(name, [...COMMANDS.map((c) => c.name), 'help', 'version']);
+  throw usageError(`unknown command ${JSON.stringify(name)}${guess ? `; did you mean ${guess}?` : ''} (see peernet --help)`);
+}
+
+/** `call <id> <handle> [json]`: the command with its arguments. */
+export function synopsis(command: CommandSpec): string {
+  return [command.name, ...command.args].join(' ');
+}
