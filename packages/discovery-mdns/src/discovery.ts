@@ -16,7 +16,8 @@ import {
 import { ANNOUNCE_COUNT, Answerer } from './answerer.js';
 import { Browser } from './browser.js';
 import { resolveInterfaces } from './interfaces.js';
-import { type Link, type LinkContext, type LinkHandlers, type MdnsDropReason, destroyLink, openLink } from './link.js';
+import { type Link, type LinkContext, type LinkHandlers, destroyLink, openLink } from './link.js';
+import type { MdnsDropReason } from './names.js';
 import { instanceNameOf } from './names.js';
 import { type MdnsDiscoveryOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { LocalService } from './records.js';

@@ -3,18 +3,9 @@ import type { Packet, Question } from 'dns-packet';
 import multicastDns from 'multicast-dns';
 import { type Clock, InvalidArgumentError, type Ipv4InterfaceAddress, type PeerId, describeError, inSubnet } from '@peernet/interface';
 import { PeerCache } from './cache.js';
-import { MDNS_GROUP, MDNS_PORT } from './names.js';
+import { MDNS_GROUP, MDNS_PORT, type MdnsDropReason } from './names.js';
 import { MAX_PACKET_BYTES } from './parse.js';
 import { type LocalService, Responder, type ServiceRecords, serviceRecords } from './records.js';
-
-/**
- * Why a datagram was dropped, as published on the diagnostics channel:
- * larger than we read, from outside every link's subnet, a response not
- * from port 5353, a query wanting a unicast reply we never send, not a
- * well-formed mDNS message, or a record claiming to be a PeerNet instance
- * that fails validation.
- */
-export type MdnsDropReason = 'too-large' | 'off-link' | 'wrong-port' | 'legacy-unicast' | 'malformed' | 'invalid-record';
 
 /** What the query and answer sides share with the discovery that owns them. */
 export interface LinkContext {

@@ -53,3 +53,12 @@ export function peerIdOfInstance(name: string): PeerId | undefined {
 export function isHostLabel(label: string): boolean {
   return HOST_LABEL.test(label);
 }
+
+/**
+ * Why a datagram was dropped, as published on the diagnostics channel:
+ * larger than we read, from outside every link's subnet, a response not
+ * from port 5353, a query wanting a unicast reply we never send, not a
+ * well-formed mDNS message, or a record claiming to be a PeerNet instance
+ * that fails validation.
+ */
+export type MdnsDropReason = 'too-large' | 'off-link' | 'wrong-port' | 'legacy-unicast' | 'malformed' | 'invalid-record';

@@ -276,22 +276,14 @@ class Decoder extends CborReader {
   }
 
   private tag(ai: number, start: number): number | bigint {
-    const tag = this.arg(ai, start);
-    if (tag !== 2 && tag !== 3) this.fail(`unsupported tag ${tag}`, start);
-    const contentStart = this.pos;
-    if (contentStart >= this.end) this.fail('unexpected end of input', contentStart);
-    const ib = this.data[contentStart]!;
-    if (ib >>> 5 !== 2) this.fail('bignum content is not a byte string', contentStart);
-    this.pos = contentStart + 1;
-    const n = this.length(ib & 0x1f, contentStart, 1);
-    if (n > MAX_BIGNUM_BYTES) this.fail(`bignum longer than ${MAX_BIGNUM_BYTES} bytes`, contentStart);
+    const { negative, length: n } = this.bignum(ai, start);
     const d = this.data;
     const p = this.pos;
     this.pos = p + n;
     let hex = '0x0';
     for (let i = p; i < p + n; i++) hex += HEX[d[i]!]!;
     const magnitude = BigInt(hex);
-    const value = tag === 2 ? magnitude : -1n - magnitude;
+    const value = negative ? -1n - magnitude : magnitude;
     return value >= MIN_SAFE_BIG && value <= MAX_SAFE_BIG ? Number(value) : value;
   }
 }

@@ -167,15 +167,7 @@ export class CborReader {
         return;
       }
       case 6: {
-        const tag = this.arg(ai, start);
-        if (tag !== 2 && tag !== 3) this.fail(`unsupported tag ${tag}`, start);
-        const contentStart = this.pos;
-        if (contentStart >= this.end) this.fail('unexpected end of input', contentStart);
-        const cb = this.data[contentStart]!;
-        if (cb >>> 5 !== 2) this.fail('bignum content is not a byte string', contentStart);
-        this.pos = contentStart + 1;
-        const n = this.length(cb & 0x1f, contentStart, 1);
-        if (n > MAX_BIGNUM_BYTES) this.fail(`bignum longer than ${MAX_BIGNUM_BYTES} bytes`, contentStart);
+        const n = this.bignum(ai, start).length;
         this.pos += n;
         this.charge(DECODED_COST.bigint + n, start);
         return;
@@ -200,6 +192,23 @@ export class CborReader {
             this.simple(ai, start);
         }
     }
+  }
+
+  /**
+   * Reads a bignum's tag (2 positive, 3 negative: the only tags allowed) and
+   * the header of its byte string; leaves `pos` at the magnitude.
+   */
+  protected bignum(ai: number, start: number): { negative: boolean; length: number } {
+    const tag = this.arg(ai, start);
+    if (tag !== 2 && tag !== 3) this.fail(`unsupported tag ${tag}`, start);
+    const contentStart = this.pos;
+    if (contentStart >= this.end) this.fail('unexpected end of input', contentStart);
+    const cb = this.data[contentStart]!;
+    if (cb >>> 5 !== 2) this.fail('bignum content is not a byte string', contentStart);
+    this.pos = contentStart + 1;
+    const length = this.length(cb & 0x1f, contentStart, 1);
+    if (length > MAX_BIGNUM_BYTES) this.fail(`bignum longer than ${MAX_BIGNUM_BYTES} bytes`, contentStart);
+    return { negative: tag === 3, length };
   }
 
   protected fail(reason: string, offset: number): never {
