@@ -143,7 +143,9 @@ function decodeBase32(text: string): Uint8Array {
     const c = text.charCodeAt(i);
     const v = c < 128 ? (base32Values[c] as number) : -1;
     if (v < 0) {
-      throw new InvalidPeerIdError(`invalid base32 character ${JSON.stringify(text[i])} at position ${i} of peer id`);
+      // QR readers often return upper case: say so instead of only naming the character.
+      const hint = c >= 65 && c <= 90 ? ' (the text form is lower case: parse text.toLowerCase())' : '';
+      throw new InvalidPeerIdError(`invalid base32 character ${JSON.stringify(text[i])} at position ${i} of peer id${hint}`);
     }
     acc = (acc << 5) | v;
     bits += 5;

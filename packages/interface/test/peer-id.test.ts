@@ -50,6 +50,13 @@ describe('PeerId', () => {
     }
   });
 
+  it('says that the text form is lower case when given upper case, as QR readers return it', () => {
+    const text = PeerId.fromBytes(Uint8Array.from(key)).toString();
+    expect(() => PeerId.parse(text.toUpperCase())).toThrow(/lower case: parse text\.toLowerCase\(\)/);
+    expect(PeerId.parse(text.toUpperCase().toLowerCase()).toString()).toBe(text);
+    expect(() => PeerId.parse('a'.repeat(51) + '1')).not.toThrow(/lower case/);
+  });
+
   it('rejects wrong-sized bytes and non-strings', () => {
     expect(() => PeerId.fromBytes(new Uint8Array(31))).toThrow(/32 bytes, got 31/);
     expect(() => PeerId.parse(42 as unknown as string)).toThrow(InvalidPeerIdError);

@@ -234,7 +234,12 @@ export class PeerNet {
 
   /** Trusts `id` (optionally with a label). Takes effect for the next handshake. */
   pair(id: PeerIdLike, options: { label?: string } = {}): Promise<TrustEntry> {
-    return this.#trust.add(PeerId.from(id), options.label === undefined ? {} : { label: options.label });
+    const peer = PeerId.from(id);
+    if (peer.equals(this.id)) {
+      // Trusting ourselves is always a mix-up of two ids, and would let a copy of our key in as a peer.
+      return Promise.reject(new InvalidArgumentError(`${peer.toString()} is this node's own id: pair the other node's id`));
+    }
+    return this.#trust.add(peer, options.label === undefined ? {} : { label: options.label });
   }
 
   /** Forgets `id` and closes its live session at once. Returns whether it was paired. */

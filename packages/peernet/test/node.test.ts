@@ -86,6 +86,13 @@ describe('PeerNet: two nodes on 127.0.0.1', () => {
     expect(() => a.isConnected('not an id')).toThrow(expect.objectContaining({ code: 'invalid_peer_id' }));
   });
 
+  it('refuses to pair its own id, and keeps its trust list as it was', async () => {
+    const node = await startNode();
+    await expect(node.pair(node.id)).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining("this node's own id") });
+    await expect(node.pair(node.id.toString())).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(node.listPeers()).toEqual([]);
+  });
+
   it('refuses to connect to a peer that is not paired, without dialling', async () => {
     const a = await startNode();
     const b = await startNode();
