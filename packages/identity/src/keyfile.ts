@@ -1,4 +1,6 @@
-import { InvalidArgumentError, PermissionDeniedError, UnsafePermissionsError } from '@peernet/interface';
+import {
+  InvalidArgumentError, PermissionDeniedError, UnsafePermissionsError, isPermissionError, permissionDenied,
+} from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
 import {
   checkOwnership,
@@ -37,25 +39,11 @@ function checkPath(value: unknown, what: string): string {
   return value;
 }
 
-const isPermissionError = (error: unknown): boolean => {
-  const code = errorCode(error);
-  return code === 'EACCES' || code === 'EPERM';
-};
 
-// The key may be intact: calling it invalid would send the user to repair a file that only needs its mode or owner fixed.
-function permissionDenied(action: string, path: string, cause: unknown): PermissionDeniedError {
-  const uid = process.platform === 'win32' ? undefined : process.geteuid?.();
-  const who = uid === undefined ? 'the user running the node' : `the user running the node (uid ${uid})`;
-  return new PermissionDeniedError(
-    `cannot ${action} keyfile ${path}: permission denied. Check the owner and mode of '${path}' and of the directories above it: ` +
-      `${who} must be able to enter the data directory and to read and write the key; normally both are that user's own, the directory mode 0700 and the key 0600`,
-    { path, cause },
-  );
-}
 
 /** The error for a keyfile that could not be read, opened, written or created (`action`). */
 function fileFailure(action: string, path: string, error: unknown): Error {
-  if (isPermissionError(error)) return permissionDenied(action, path, error);
+  if (isPermissionError(error)) return permissionDenied({ action, what: 'keyfile', path, cause: error });
   return new InvalidKeyfileError(`cannot ${action} keyfile ${path}: ${describeFileError(error)}`, { path, cause: error });
 }
 

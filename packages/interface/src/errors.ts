@@ -347,3 +347,32 @@ export function withoutStack<T>(make: () => T): T {
     Error.stackTraceLimit = limit;
   }
 }
+
+/** True for the errors with which the operating system refuses access (EACCES, EPERM). */
+export function isPermissionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+/**
+ * The `permission_denied` error for a node's file. Not a "corrupt" or
+ * "invalid" file: the file may be intact, and repairing it would be the
+ * wrong advice when only its owner or mode needs fixing.
+ */
+export function permissionDenied(options: {
+  /** What was attempted: `read`, `write`, `create`, `use`. */
+  action: string;
+  /** The kind of file, e.g. `keyfile`, `trust store`. */
+  what: string;
+  path: string;
+  cause: unknown;
+}): PermissionDeniedError {
+  const { action, what, path, cause } = options;
+  const uid = process.platform === 'win32' ? undefined : process.geteuid?.();
+  const who = uid === undefined ? 'the user running the node' : `the user running the node (uid ${uid})`;
+  return new PermissionDeniedError(
+    `cannot ${action} ${what} ${path}: permission denied. Check the owner and mode of '${path}' and of the directories above it: ` +
+      `${who} must be able to enter its directory and to read and write the file; normally both are that user's own, the directory mode 0700 and the file 0600`,
+    { path, cause },
+  );
+}

@@ -36,7 +36,9 @@ export {
   errorMessage,
   isErrorCode,
   isPeerNetError,
+  isPermissionError,
   isWireErrorCode,
+  permissionDenied,
   withoutStack,
 } from './errors.js';
 export type { BadRequestErrorOptions, ErrorCode, FileErrorOptions, LocalErrorCode, PeerNetErrorOptions, PermissionDeniedErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';

@@ -1,4 +1,6 @@
-import { InvalidArgumentError, PermissionDeniedError, UnsafePermissionsError } from '@peernet/interface';
+import {
+  InvalidArgumentError, PermissionDeniedError, UnsafePermissionsError, isPermissionError, permissionDenied,
+} from '@peernet/interface';
 import type { FileHandle } from 'node:fs/promises';
 import {
   checkOwnership,
@@ -51,7 +53,7 @@ class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
         writeFileAtomic({ path, data: serializeTrustFile(list), mode: 'replace' }).then(
           () => undefined,
           (error: unknown) => {
-            throw isPermissionError(error) ? permissionDenied('write', path, error) : error;
+            throw isPermissionError(error) ? permissionDenied({ action: 'write', what: 'trust store', path, cause: error }) : error;
           },
         ),
     });
@@ -63,25 +65,11 @@ class JsonFileTrustStore extends QueuedTrustStore implements FileTrustStore {
   }
 }
 
-const isPermissionError = (error: unknown): boolean => {
-  const code = errorCode(error);
-  return code === 'EACCES' || code === 'EPERM';
-};
 
-// Not `corrupt_trust_store`: the file may be intact, and "repair it" would be the wrong advice.
-function permissionDenied(action: string, path: string, cause: unknown): PermissionDeniedError {
-  const uid = process.platform === 'win32' ? undefined : process.geteuid?.();
-  const who = uid === undefined ? 'the user running the node' : `the user running the node (uid ${uid})`;
-  return new PermissionDeniedError(
-    `cannot ${action} trust store ${path}: permission denied. Check the owner and mode of '${path}' and of the directories above it: ` +
-      `${who} must be able to enter its directory and to read and write the file; normally both are that user's own, the directory mode 0700 and the file 0600`,
-    { path, cause },
-  );
-}
 
 /** The error for a trust file that could not be used because of `error`, a failed file-system call. */
 function fileFailure(path: string, error: unknown): Error {
-  if (isPermissionError(error)) return permissionDenied('use', path, error);
+  if (isPermissionError(error)) return permissionDenied({ action: 'use', what: 'trust store', path, cause: error });
   return new CorruptTrustStoreError(`cannot use trust store ${path}: ${describeFileError(error)}`, { path, cause: error });
 }
 
