@@ -46,7 +46,8 @@ function compile(name: string, source: string): Promise<Compiled> {
     }),
   );
   return new Promise((done, fail) => {
-    execFile(process.execPath, [tsc, '-p', config, '--pretty', 'false'], { timeout: 120_000 }, (error, stdout, stderr) => {
+    // Run in `work`: the compiler prints the file names relative to its working directory.
+    execFile(process.execPath, [tsc, '-p', config, '--pretty', 'false'], { cwd: work, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return fail(error);
       const errors = new Map<number, string>();
       let line = 0;
