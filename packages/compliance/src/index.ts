@@ -30,10 +30,11 @@ export {
   otherUserUnavailableReason,
   ownedDir,
   passableTempDir,
+  plainUserUnavailableReason,
   runJsonAsUser,
   runNodeAsUser,
 } from './other-user.js';
-export type { OtherUserSuiteOptions, UserRunResult } from './other-user.js';
+export type { OtherUserSuiteOptions, UserRunOptions, UserRunResult } from './other-user.js';
 export type { NetnsHost, NetnsLab } from './netns.js';
 export { runJestFixtures } from './child-jest.js';
 export type { ChildTestResult, RunJestFixturesOptions } from './child-jest.js';

@@ -21,6 +21,18 @@ export function otherUserUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** How {@link runNodeAsUser} and {@link runJsonAsUser} start the child. */
+export interface UserRunOptions {
+  /** Killed after this long (default 15 s). */
+  timeoutMs?: number;
+  /**
+   * Without CAP_DAC_READ_SEARCH: the kernel then refuses every read the file
+   * modes refuse, which a test of a refused read needs; the checkout must be
+   * readable by the uid as it is ({@link plainUserUnavailableReason}).
+   */
+  plain?: boolean;
+}
+
 /** How a process run by {@link runNodeAsUser} ended and what it printed. */
 export interface UserRunResult {
   /** Exit status; null when it was killed at the timeout. */
@@ -41,26 +53,37 @@ const { NODE_EXTRA_CA_CERTS: _unused, ...childEnv } = process.env;
  * it writes, and owns, exactly what the uid may, and ownership is judged by
  * uids, which no capability changes.
  */
-export function commandAsUser(uid: number, args: readonly string[]): [command: string, ...args: string[]] {
+export function commandAsUser(
+  uid: number,
+  args: readonly string[],
+  options: UserRunOptions = {},
+): [command: string, ...args: string[]] {
   if (uid === 0) return [process.execPath, ...args];
-  return [
-    'setpriv',
-    `--reuid=${uid}`,
-    `--regid=${uid}`,
-    '--clear-groups',
-    '--inh-caps=+dac_read_search',
-    '--ambient-caps=+dac_read_search',
-    process.execPath,
-    ...args,
-  ];
+  const capability = options.plain ? [] : ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+  return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...capability, process.execPath, ...args];
+}
+
+/**
+ * Why a plain child of `NODE_UID` (see {@link UserRunOptions.plain}) cannot
+ * run here, or undefined when it can: besides what
+ * {@link otherUserUnavailableReason} needs, that user must be able to read
+ * `file` (a built module of the checkout) without the capability.
+ */
+export function plainUserUnavailableReason(file: string): string | undefined {
+  const reason = otherUserUnavailableReason();
+  if (reason !== undefined) return reason;
+  const [command, ...rest] = commandAsUser(NODE_UID, ['-e', `require('fs').accessSync(${JSON.stringify(file)})`], { plain: true });
+  return spawnSync(command, rest, { stdio: 'ignore' }).status === 0
+    ? undefined
+    : `the checkout is not readable by uid ${NODE_UID} without CAP_DAC_READ_SEARCH`;
 }
 
 /**
  * Runs `node <args>` as `uid` (see {@link commandAsUser}) and waits for it to
  * exit, killing it after `timeoutMs` (default 15 s).
  */
-export function runNodeAsUser(uid: number, args: readonly string[], options: { timeoutMs?: number } = {}): UserRunResult {
-  const [command, ...rest] = commandAsUser(uid, args);
+export function runNodeAsUser(uid: number, args: readonly string[], options: UserRunOptions = {}): UserRunResult {
+  const [command, ...rest] = commandAsUser(uid, args, options);
   const child = spawnSync(command, rest, { encoding: 'utf8', env: childEnv, timeout: options.timeoutMs ?? 15_000 });
   if (child.error !== undefined && child.status === null && child.signal === null) throw child.error;
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
@@ -74,7 +97,7 @@ export function runNodeAsUser(uid: number, args: readonly string[], options: { t
 export function runJsonAsUser<T>(
   uid: number,
   args: readonly string[],
-  options: { timeoutMs?: number } = {},
+  options: UserRunOptions = {},
 ): { status: number | null; outcome: T } {
   const child = runNodeAsUser(uid, args, options);
   const line = child.stdout.trim().split('\n').pop() ?? '';

@@ -1,12 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   describeAsOtherUser,
-  otherUserUnavailableReason,
   NODE_UID,
   OTHER_UID,
   ownedDir,
+  plainUserUnavailableReason,
   rejection,
   runJsonAsUser,
 } from '@peernet/compliance';
@@ -29,21 +28,12 @@ function openAsNode(dataDir: string): ChildOutcome {
 }
 
 // runNodeAsUser grants CAP_DAC_READ_SEARCH (the checkout may sit where only root can read), which
-// also lets the child read any key. A refused read needs a child without it, which can only run
-// when the checkout is readable by NODE_UID as it is.
-const plainArgs = (args: readonly string[]): string[] => [`--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', process.execPath, ...args];
-const plainUnavailable =
-  otherUserUnavailableReason() ??
-  (spawnSync('setpriv', plainArgs(['-e', `require('fs').accessSync(${JSON.stringify(builtIndex)})`])).status === 0
-    ? undefined
-    : 'the checkout is not readable by uid 65534 without CAP_DAC_READ_SEARCH');
+// also lets the child read any file: a refused read needs a plain child.
+const plainUnavailable = plainUserUnavailableReason(builtIndex);
 
 /** `openAsNode` in a child without the read capability: the kernel refuses what the file modes refuse. */
 function openAsPlainNode(dataDir: string): ChildOutcome {
-  const child = spawnSync('setpriv', plainArgs([childScript, dataDir]), { encoding: 'utf8', timeout: 20_000 });
-  const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (!line.startsWith('{')) throw new Error(`child printed no outcome (status ${child.status}): ${child.stderr}`);
-  return JSON.parse(line) as ChildOutcome;
+  return runJsonAsUser<ChildOutcome>(NODE_UID, [childScript, dataDir], { timeoutMs: 20_000, plain: true }).outcome;
 }
 
 describeAsOtherUser(
