@@ -1,4 +1,7 @@
-import { HandshakeFailedError, type CallOptions, type PeerId, type PeerNetError, type WireValue } from '@peernet/interface';
+import type { Duplex } from 'node:stream';
+import {
+  HandshakeFailedError, type CallOptions, type OpenStreamOptions, type PeerId, type PeerNetError, type WireValue,
+} from '@peernet/interface';
 import type { ConnectionOptions } from './options.js';
 import { Session } from './session.js';
 
@@ -55,6 +58,15 @@ export class Connection {
   /** Sends to the peer's handler `name` without a reply; resolves once handed to the stream. */
   send(name: string, args: WireValue = null): Promise<void> {
     return this.#session.outbox.send(name, args);
+  }
+
+  /**
+   * Opens a byte stream to the peer's stream handler `name`: resolves with a
+   * Node `Duplex` once the peer accepted it; fails with `no_such_handle`,
+   * `forbidden`, `too_many_streams`, `timeout` or `aborted`.
+   */
+  openStream(name: string, options: OpenStreamOptions = {}): Promise<Duplex> {
+    return this.#session.streams.open(name, options);
   }
 
   /** Sends a ping and resolves with the round-trip time in milliseconds once the pong arrives. */

@@ -1,7 +1,7 @@
 import { errorFromWire } from '@peernet/interface';
 import {
   EnvelopeDecoder, EnvelopeType, HANDSHAKE_FRAME_MAX_BYTES, MAX_DECODED_COST_PER_BYTE, MAX_NOISE_MESSAGE_BYTES,
-  NoiseFrameDecoder, decodeOwnedEnvelope, decodePayload, emptyHead, payloadCost, readEnvelopeHead,
+  NoiseFrameDecoder, decodeOwnedEnvelope, decodePayload, emptyHead, payloadCost, readEnvelopeHead, streamDataOf,
 } from '@peernet/frame';
 import type { CipherState } from '@peernet/noise';
 import { asHandshakeError, asProtocolError } from './errors.js';
@@ -128,6 +128,10 @@ export class Inbox {
     const type = readEnvelopeHead(body, head);
     if (type === EnvelopeType.Call) return session.server.serve(head.id, head.name, head.bytes, head.payload);
     if (type === EnvelopeType.Send) return session.server.serve(undefined, head.name, head.bytes, head.payload);
+    if (type === EnvelopeType.StreamData) {
+      session.streams.onData(head.id, streamDataOf(head));
+      return true;
+    }
     if (type === EnvelopeType.Reply) {
       // A reply to a call we gave up on (timeout, abort) is expected and ignored, undecoded.
       if (!session.calls.has(head.id)) return true;
@@ -149,6 +153,12 @@ export class Inbox {
       case EnvelopeType.Cancel:
         session.server.cancel(envelope.id);
         break;
+      case EnvelopeType.Call:
+      case EnvelopeType.Reply:
+      case EnvelopeType.Send:
+        break;
+      default:
+        session.streams.onEnvelope(envelope);
     }
     return true;
   }

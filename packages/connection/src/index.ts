@@ -6,3 +6,4 @@ export type { Authorize, CallOptions, ExposedHandler, Handler, HandlerContext, H
 export { EnvelopeType, PAYLOAD_VERSION, decodeEnvelope, decodeHandshakePayload } from '@peernet/frame';
 export { decodeValue, encodeEnvelope, encodeHandshakePayload, encodeValue } from '@peernet/frame';
 export type { Envelope, HandshakePayload } from '@peernet/frame';
+export { DEFAULT_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_BYTES } from './streams.js';

@@ -1,5 +1,6 @@
 import {
   systemClock, type Clock, type DuplexStream, type HandlerContext, type HandlerLookup, type OptionsReader, type PeerId,
+  type StreamHandlerLookup,
 } from '@peernet/interface';
 import type { CryptoProvider, KeyPair } from '@peernet/noise';
 
@@ -35,6 +36,18 @@ export interface ConnectionOptions {
   expectedPeer?: PeerId | undefined;
   /** Handlers callable by the peer (none when omitted: everything is `no_such_handle`). */
   handlers?: HandlerLookup | undefined;
+  /** Stream handlers the peer may open streams to (none when omitted: every open is `no_such_handle`). */
+  streamHandlers?: StreamHandlerLookup | undefined;
+  /**
+   * Receive window of each byte stream, in bytes (default 256 KiB, at most
+   * 16 MiB): what the peer may send ahead of the application's reading, and
+   * so what one stream can hold in memory on either side.
+   */
+  streamWindowBytes?: number | undefined;
+  /** Byte streams open at once on this connection, both directions together (default 1,024); the peer's excess opens are refused with `too_many_streams`. */
+  maxStreams?: number | undefined;
+  /** The peer's stream opens whose `authorize` is still running (default 64); beyond it they are refused with `too_many_streams`. */
+  maxPendingStreams?: number | undefined;
   /** Time for the whole handshake, including the responder's confirmation (default 10 s). */
   handshakeTimeoutMs?: number | undefined;
   /** Default timeout of `call` (default 5 s). */

@@ -1,10 +1,12 @@
 import { InvalidArgumentError, MessageTooLargeError, type DuplexStream, type Value } from '@peernet/interface';
 import {
   AEAD_TAG_BYTES, ENVELOPE_HEADER_BYTES, EnvelopeType, MAX_PLAINTEXT_PER_MESSAGE, NOISE_HEADER_BYTES, appendEnvelope,
-  encodeFrames, sealedLength, writeEnvelopeHeader, writeNoiseHeader, type AppendResult, type Envelope,
+  STREAM_DATA_HEAD_MAX_BYTES, encodeFrames, sealedLength, writeEnvelopeHeader, writeNoiseHeader, writeStreamDataHead,
+  type AppendResult, type Envelope,
 } from '@peernet/frame';
 import type { CipherState } from '@peernet/noise';
 import { asProtocolError } from './errors.js';
+import type { PeerStream } from './peer-stream.js';
 import type { Session } from './session.js';
 
 // Heap cost of one queued envelope beyond its bytes, counted against maxQueuedBytes
@@ -33,6 +35,9 @@ export class Outbox {
   #awaitingDrain = false;
   // Reading stopped because the peer does not read what we write (see enqueue).
   #pausedForOutput = false;
+  // Byte streams with data to send, served in turn from #readyAt.
+  #ready: PeerStream[] = [];
+  #readyAt = 0;
 
   // Settles when what is queued now is handed to the stream: one promise for every send of a flush.
   #flushed: { promise: Promise<void>; resolve(): void; reject(error: Error): void } | undefined;
@@ -146,8 +151,65 @@ export class Outbox {
     if (!this.#awaitingDrain) this.#flush();
   }
 
-  /** Encrypts everything queued into as few Noise messages as possible, in one stream write. */
+  /** A byte stream has data to send: it joins the round-robin of the write path. */
+  streamReady(stream: PeerStream): void {
+    if (stream.queued) return;
+    stream.queued = true;
+    this.#ready.push(stream);
+    if (!this.#flushScheduled && !this.#awaitingDrain) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#scheduledFlush);
+    }
+  }
+
+  /** Envelopes first, then stream data while the stream takes it. */
   #flush(): void {
+    this.#flushEnvelopes();
+    if (this.#ready.length > 0 && !this.#awaitingDrain && this.#session.send && !this.#session.isClosed()) this.#flushStreams();
+  }
+
+  /**
+   * Stream data, one Noise message per stream in turn (round-robin), until
+   * the socket asks us to wait: envelopes queued meanwhile (calls, other
+   * streams' credit) then go out on the next drain, behind at most what the
+   * socket already holds. Each message seals the data's head and the
+   * application's bytes by reference.
+   */
+  #flushStreams(): void {
+    const stream = this.#stream;
+    const send = this.#session.send as CipherState;
+    const ready = this.#ready;
+    let accepted = true;
+    stream.cork?.();
+    try {
+      while (accepted && this.#readyAt < ready.length) {
+        const peerStream = ready[this.#readyAt++] as PeerStream;
+        peerStream.queued = false;
+        const piece = peerStream.takePiece(MAX_STREAM_DATA_PER_MESSAGE);
+        if (piece === undefined) continue;
+        accepted = writeStreamData(stream, send, peerStream.id, piece);
+        if (peerStream.sendable) this.streamReady(peerStream);
+        // May hand the stream its application's next chunk, at once: it queues behind the others.
+        peerStream.piecesWritten();
+      }
+    } catch (error) {
+      this.#session.fail(asProtocolError(error));
+      return;
+    } finally {
+      if (this.#readyAt === ready.length) {
+        this.#ready = [];
+        this.#readyAt = 0;
+      } else if (this.#readyAt > 1024) {
+        this.#ready = ready.slice(this.#readyAt);
+        this.#readyAt = 0;
+      }
+      stream.uncork?.();
+    }
+    if (!accepted) this.#awaitingDrain = true;
+  }
+
+  /** Encrypts every queued envelope into as few Noise messages as possible, in one stream write. */
+  #flushEnvelopes(): void {
     const send = this.#session.send;
     // Before the handshake finished (initiator's early calls), keep queueing.
     if (!send || this.#queuedBytes === 0) return;
@@ -198,6 +260,8 @@ export class Outbox {
     this.#pending = undefined;
     this.#queuedBytes = 0;
     this.#queuedEntries = 0;
+    this.#ready = [];
+    this.#readyAt = 0;
   }
 }
 
@@ -250,6 +314,26 @@ function writeSealed(stream: DuplexStream, send: CipherState, secure: Uint8Array
   } finally {
     stream.uncork();
   }
+  return accepted;
+}
+
+// Stream data per Noise message: what is left of the plaintext after the data's head.
+const MAX_STREAM_DATA_PER_MESSAGE = MAX_PLAINTEXT_PER_MESSAGE - STREAM_DATA_HEAD_MAX_BYTES;
+
+/**
+ * Writes one Noise message holding a stream data envelope: the head is
+ * built here, the data sealed from the application's buffer without a copy
+ * (where the provider can seal in parts). Returns what the last write returned.
+ */
+function writeStreamData(stream: DuplexStream, send: CipherState, id: number, data: Uint8Array): boolean {
+  const head = new Uint8Array(NOISE_HEADER_BYTES + STREAM_DATA_HEAD_MAX_BYTES);
+  const end = writeStreamDataHead(head, NOISE_HEADER_BYTES, id, data.length);
+  const plainHead = head.subarray(NOISE_HEADER_BYTES, end);
+  writeNoiseHeader(head, 0, plainHead.length + data.length + AEAD_TAG_BYTES);
+  const sealed = send.encryptParts([plainHead, data]);
+  stream.write(head.subarray(0, NOISE_HEADER_BYTES));
+  let accepted = true;
+  for (const part of sealed) accepted = stream.write(part);
   return accepted;
 }
 

@@ -1,7 +1,7 @@
 import {
   AbortedError, ConnectionClosedError, DIAGNOSTICS_CHANNELS, HandshakeFailedError, InvalidArgumentError, OptionsReader,
   RefusedByPeerError, TimeoutError, hasDiagnosticsSubscribers, publishDiagnostic, withoutStack,
-  type Clock, type DuplexStream, type PeerId, type PeerNetError,
+  type Clock, type DuplexStream, type PeerId, type PeerNetError, type StreamHandlerLookup,
 } from '@peernet/interface';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from '@peernet/frame';
 import { defaultCrypto, type CipherState } from '@peernet/noise';
@@ -13,6 +13,7 @@ import { Inbox } from './inbox.js';
 import { clockOf, type ConnectionOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { Server } from './serving.js';
+import { DEFAULT_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_BYTES, Streams } from './streams.js';
 
 type Phase = 'handshake' | 'confirming' | 'open' | 'closed';
 
@@ -45,6 +46,7 @@ export class Session {
   readonly inbox: Inbox;
   readonly server: Server;
   readonly calls: Calls;
+  readonly streams: Streams;
   readonly ready: Promise<Connection>;
   readonly closed: Promise<PeerNetError | undefined>;
   readonly #owner: Connection;
@@ -71,6 +73,11 @@ export class Session {
     this.inbox = new Inbox(this, maxMessageBytes, maxDecodedBytes);
     this.server = new Server(this, options.handlers, maxConcurrentHandlers, maxDecodedBytes, options.onHandlerError);
     this.calls = new Calls(this, callTimeoutMs);
+    const window = reader.integer('streamWindowBytes', { default: DEFAULT_STREAM_WINDOW_BYTES, min: 1, max: MAX_STREAM_WINDOW_BYTES });
+    const maxStreams = reader.integer('maxStreams', { default: 1024, min: 1 });
+    const maxPendingStreams = reader.integer('maxPendingStreams', { default: 64, min: 1 });
+    const streamHandlers = reader.object<StreamHandlerLookup, undefined>('streamHandlers', ['get'], undefined);
+    this.streams = new Streams(this, streamHandlers, { window, maxStreams, maxPendingStreams }, callTimeoutMs);
     if (this.initiator && !options.expectedPeer) {
       throw new InvalidArgumentError('an initiator must name the peer it dialled (expectedPeer)');
     }
@@ -144,7 +151,7 @@ export class Session {
 
   /** True while a call is outstanding in either direction. */
   #busy(): boolean {
-    return this.calls.busy() || this.server.busy();
+    return this.calls.busy() || this.server.busy() || this.streams.busy();
   }
 
   readonly #onEnd = (): void => {
@@ -208,6 +215,7 @@ export class Session {
       ));
     this.calls.failCalls(closed);
     this.server.abortAll(closed);
+    this.streams.closeAll(closed);
     this.outbox.close(closed);
     this.calls.failPings(closed);
     for (const resolve of this.#drainWaiters.splice(0)) resolve();

@@ -8,6 +8,7 @@
  */
 import { InvalidArgumentError, ProtocolError, type Value } from '@peernet/interface';
 import { isUint8Array } from './cbor-common.js';
+import { ENVELOPE_HEADER_BYTES } from './constants.js';
 import { decodeOwnedValue, decodeValue, envelopeReader, plain, type DecodeOptions } from './cbor-decoder.js';
 import { appendLabelled, encodeLabelled, type AppendResult, type EncodeOptions } from './cbor-encoder.js';
 
@@ -20,6 +21,12 @@ export const EnvelopeType = {
   Ping: 5,
   Pong: 6,
   Cancel: 7,
+  StreamOpen: 8,
+  StreamAccept: 9,
+  StreamData: 10,
+  StreamCredit: 11,
+  StreamEnd: 12,
+  StreamReset: 13,
 } as const;
 
 /** One of the envelope type numbers. */
@@ -79,6 +86,58 @@ export interface CancelEnvelope {
   id: number;
 }
 
+/** `[8, stream, name, window]`: open a byte stream to handler `name`, granting `window` bytes of credit. */
+export interface StreamOpenEnvelope {
+  type: typeof EnvelopeType.StreamOpen;
+  stream: number;
+  name: string;
+  window: number;
+}
+
+/** `[9, stream, window]`: the stream is accepted; the acceptor grants `window` bytes of credit. */
+export interface StreamAcceptEnvelope {
+  type: typeof EnvelopeType.StreamAccept;
+  stream: number;
+  window: number;
+}
+
+/** `[10, stream, bytes]`: stream data, within the credit granted. */
+export interface StreamDataEnvelope {
+  type: typeof EnvelopeType.StreamData;
+  stream: number;
+  data: Uint8Array;
+}
+
+/** `[11, stream, credit]`: the reader consumed data; the writer may send `credit` more bytes. */
+export interface StreamCreditEnvelope {
+  type: typeof EnvelopeType.StreamCredit;
+  stream: number;
+  credit: number;
+}
+
+/** `[12, stream]`: the sender writes no more data on this stream (half-close). */
+export interface StreamEndEnvelope {
+  type: typeof EnvelopeType.StreamEnd;
+  stream: number;
+}
+
+/** `[13, stream, code, message]`: the stream is aborted both ways (or its open refused). */
+export interface StreamResetEnvelope {
+  type: typeof EnvelopeType.StreamReset;
+  stream: number;
+  code: string;
+  message: string;
+}
+
+/** The envelopes that carry a byte stream (types 8 to 13). */
+export type StreamEnvelope =
+  | StreamOpenEnvelope
+  | StreamAcceptEnvelope
+  | StreamDataEnvelope
+  | StreamCreditEnvelope
+  | StreamEndEnvelope
+  | StreamResetEnvelope;
+
 /** Any envelope of wire protocol v1. */
 export type Envelope =
   | CallEnvelope
@@ -87,7 +146,8 @@ export type Envelope =
   | SendEnvelope
   | PingEnvelope
   | PongEnvelope
-  | CancelEnvelope;
+  | CancelEnvelope
+  | StreamEnvelope;
 
 function utf8Length(text: string): number {
   let n = 0;
@@ -181,6 +241,18 @@ function envelopeValue(envelope: Envelope): unknown[] {
       return [6, checkNonce(e.nonce)];
     case EnvelopeType.Cancel:
       return [7, checkId(e.id)];
+    case EnvelopeType.StreamOpen:
+      return [8, checkId(e.stream), checkName(e.name), checkId(e.window)];
+    case EnvelopeType.StreamAccept:
+      return [9, checkId(e.stream), checkId(e.window)];
+    case EnvelopeType.StreamData:
+      return isUint8Array(e.data) ? [10, checkId(e.stream), e.data] : invalid('data must be a Uint8Array');
+    case EnvelopeType.StreamCredit:
+      return [11, checkId(e.stream), checkId(e.credit)];
+    case EnvelopeType.StreamEnd:
+      return [12, checkId(e.stream)];
+    case EnvelopeType.StreamReset:
+      return [13, checkId(e.stream), checkString(e.code, 'code'), checkString(e.message, 'message')];
     default:
       return invalid('unknown type');
   }
@@ -197,6 +269,10 @@ function expectLength(items: Value[], length: number, kind: string): void {
 function readId(value: Value | undefined): number {
   // -0 (a float) is normalised so that ids compare and print as plain 0.
   return isId(value) ? value + 0 : malformed('id is not an unsigned integer below 2^53');
+}
+
+function readCount(value: Value | undefined, field: string): number {
+  return isId(value) ? value + 0 : malformed(`${field} is not an unsigned integer below 2^53`);
 }
 
 function readName(value: Value | undefined): string {
@@ -238,11 +314,11 @@ export interface EnvelopeHead {
   type: EnvelopeType;
   /** The envelope's bytes as a plain Uint8Array, for `payloadCost` and `decodePayload`. */
   bytes: Uint8Array;
-  /** Call and reply. */
+  /** Call and reply; the stream id of stream data. */
   id: number;
   /** Call and send. */
   name: string;
-  /** Offset of the last item (arguments or result) of a call, send or reply. */
+  /** Offset of the last item (arguments or result) of a call, send or reply; the byte string of stream data. */
   payload: number;
 }
 
@@ -281,10 +357,19 @@ export function readEnvelopeHead(bytes: Uint8Array, head: EnvelopeHead): Envelop
         expectCount(length, 3, 'reply');
         head.id = readId(reader.small(0));
         break;
+      case EnvelopeType.StreamData:
+        expectCount(length, 3, 'stream data');
+        head.id = readId(reader.small(0));
+        break;
       case EnvelopeType.Error:
       case EnvelopeType.Ping:
       case EnvelopeType.Pong:
       case EnvelopeType.Cancel:
+      case EnvelopeType.StreamOpen:
+      case EnvelopeType.StreamAccept:
+      case EnvelopeType.StreamCredit:
+      case EnvelopeType.StreamEnd:
+      case EnvelopeType.StreamReset:
         head.type = type;
         return type;
       default:
@@ -332,7 +417,114 @@ function envelopeOf(items: Value): Envelope {
     case EnvelopeType.Cancel:
       expectLength(items, 2, 'cancel');
       return { type, id: readId(items[1]) };
+    case EnvelopeType.StreamOpen:
+      expectLength(items, 4, 'stream open');
+      return { type, stream: readId(items[1]), name: readName(items[2]), window: readCount(items[3], 'window') };
+    case EnvelopeType.StreamAccept:
+      expectLength(items, 3, 'stream accept');
+      return { type, stream: readId(items[1]), window: readCount(items[2], 'window') };
+    case EnvelopeType.StreamData: {
+      expectLength(items, 3, 'stream data');
+      const data = items[2];
+      return isUint8Array(data) ? { type, stream: readId(items[1]), data } : malformed('stream data is not a byte string');
+    }
+    case EnvelopeType.StreamCredit:
+      expectLength(items, 3, 'stream credit');
+      return { type, stream: readId(items[1]), credit: readCount(items[2], 'credit') };
+    case EnvelopeType.StreamEnd:
+      expectLength(items, 2, 'stream end');
+      return { type, stream: readId(items[1]) };
+    case EnvelopeType.StreamReset:
+      expectLength(items, 4, 'stream reset');
+      return {
+        type,
+        stream: readId(items[1]),
+        code: readString(items[2], 'code'),
+        message: readString(items[3], 'message'),
+      };
     default:
       return malformed(`unknown type ${describeType(type)}`);
   }
+}
+
+/**
+ * The bytes of a stream data envelope whose head `readEnvelopeHead` read (its
+ * stream id is `head.id`): a view into `head.bytes`, not a copy. Throws
+ * `ProtocolError` unless the last item is one definite-length byte string
+ * that ends the envelope.
+ */
+export function streamDataOf(head: EnvelopeHead): Uint8Array {
+  const bytes = head.bytes;
+  const at = head.payload;
+  const ib = bytes[at];
+  if (ib === undefined || ib >>> 5 !== 2) return malformed('stream data is not a byte string');
+  const ai = ib & 0x1f;
+  let length: number;
+  let start: number;
+  if (ai < 24) [length, start] = [ai, at + 1];
+  else if (ai === 24) [length, start] = [bytes[at + 1] ?? -1, at + 2];
+  else if (ai === 25) [length, start] = [((bytes[at + 1] ?? 0) << 8) | (bytes[at + 2] ?? 0), at + 3];
+  else if (ai === 26) [length, start] = [readU32(bytes, at + 1), at + 5];
+  else return malformed('stream data length is not a definite length below 2^32');
+  if (start + length !== bytes.length || start > bytes.length) return malformed('stream data length does not match the envelope');
+  return bytes.subarray(start, start + length);
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  if (at + 4 > bytes.length) return -1;
+  return ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
+}
+
+/** Most bytes `writeStreamDataHead` writes: the u32 envelope header and the CBOR head of `[10, stream, bytes]`. */
+export const STREAM_DATA_HEAD_MAX_BYTES = ENVELOPE_HEADER_BYTES + 1 + 1 + 9 + 5;
+
+/**
+ * Writes the u32 envelope header and the CBOR head of a stream data
+ * envelope carrying `length` bytes into `target` at `offset`, and returns
+ * where the bytes themselves go: a sender seals them from the application's
+ * buffer, by reference, after this head. Room for
+ * `STREAM_DATA_HEAD_MAX_BYTES` must be there.
+ */
+export function writeStreamDataHead(target: Uint8Array, offset: number, stream: number, length: number): number {
+  checkId(stream);
+  if (!Number.isSafeInteger(length) || length < 0 || length > 0xffff_ffff) invalid('stream data length must fit in 32 bits');
+  let at = offset + ENVELOPE_HEADER_BYTES;
+  target[at++] = 0x83;
+  target[at++] = EnvelopeType.StreamData;
+  at = writeUint(target, at, 0, stream);
+  at = writeUint(target, at, 2, length);
+  const envelopeLength = at - offset - ENVELOPE_HEADER_BYTES + length;
+  target[offset] = envelopeLength >>> 24;
+  target[offset + 1] = (envelopeLength >>> 16) & 0xff;
+  target[offset + 2] = (envelopeLength >>> 8) & 0xff;
+  target[offset + 3] = envelopeLength & 0xff;
+  return at;
+}
+
+// A CBOR head of major type `major` with argument `value` (a safe integer), shortest form.
+function writeUint(target: Uint8Array, at: number, major: number, value: number): number {
+  const m = major << 5;
+  if (value < 24) target[at++] = m | value;
+  else if (value < 0x100) {
+    target[at++] = m | 24;
+    target[at++] = value;
+  } else if (value < 0x1_0000) {
+    target[at++] = m | 25;
+    target[at++] = value >>> 8;
+    target[at++] = value & 0xff;
+  } else if (value < 0x1_0000_0000) {
+    target[at++] = m | 26;
+    target[at++] = value >>> 24;
+    target[at++] = (value >>> 16) & 0xff;
+    target[at++] = (value >>> 8) & 0xff;
+    target[at++] = value & 0xff;
+  } else {
+    target[at++] = m | 27;
+    const high = Math.floor(value / 0x1_0000_0000);
+    const low = value >>> 0;
+    for (const [word, shift] of [[high, 24], [high, 16], [high, 8], [high, 0], [low, 24], [low, 16], [low, 8], [low, 0]] as const) {
+      target[at++] = (word >>> shift) & 0xff;
+    }
+  }
+  return at;
 }

@@ -30,12 +30,15 @@ export {
   EnvelopeType,
   MAX_NAME_BYTES,
   NONCE_BYTES,
+  STREAM_DATA_HEAD_MAX_BYTES,
   appendEnvelope,
   decodeEnvelope,
   decodeOwnedEnvelope,
   emptyHead,
   encodeEnvelope,
   readEnvelopeHead,
+  streamDataOf,
+  writeStreamDataHead,
 } from './envelope.js';
 export type {
   CallEnvelope,
@@ -47,6 +50,13 @@ export type {
   PongEnvelope,
   ReplyEnvelope,
   SendEnvelope,
+  StreamAcceptEnvelope,
+  StreamCreditEnvelope,
+  StreamDataEnvelope,
+  StreamEndEnvelope,
+  StreamEnvelope,
+  StreamOpenEnvelope,
+  StreamResetEnvelope,
 } from './envelope.js';
 export { PAYLOAD_VERSION, decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
 export type { HandshakePayload } from './handshake-payload.js';

@@ -18,6 +18,8 @@ export const WIRE_ERROR_CODES = [
   'peer_mismatch',
   'handshake_failed',
   'aborted',
+  'stream_reset',
+  'too_many_streams',
 ] as const;
 
 /** A code that may appear on the wire. */
@@ -261,6 +263,23 @@ export class RefusedByPeerError extends PeerNetError {
   }
 }
 
+/**
+ * A byte stream was reset: the other side destroyed it (with an error of its
+ * own, or none), so neither direction carries more data.
+ */
+export class StreamResetError extends PeerNetError {
+  constructor(message = 'the stream was reset by the peer', options?: PeerNetErrorOptions) {
+    super('stream_reset', message, options);
+  }
+}
+
+/** The peer refused to open a byte stream: this connection has as many streams (or opens in progress) as it allows. */
+export class TooManyStreamsError extends PeerNetError {
+  constructor(message = 'the peer has too many streams open with this node', options?: PeerNetErrorOptions) {
+    super('too_many_streams', message, options);
+  }
+}
+
 /** A frame's length prefix exceeds the decoder's cap. */
 export class FrameTooLargeError extends PeerNetError {
   constructor(message: string, options?: PeerNetErrorOptions) {
@@ -288,6 +307,8 @@ const wireErrors: Record<WireErrorCode, new (message?: string) => PeerNetError> 
   peer_mismatch: PeerMismatchError,
   handshake_failed: HandshakeFailedError,
   aborted: AbortedError,
+  stream_reset: StreamResetError,
+  too_many_streams: TooManyStreamsError,
 };
 
 /** True if `code` is one of the codes allowed on the wire. */

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { PeerId } from './peer-id.js';
 import type { WireValue } from './value.js';
 
@@ -50,4 +51,40 @@ export interface ExposedHandler {
 /** Where a connection looks handlers up, at the moment each envelope arrives. */
 export interface HandlerLookup {
   get(name: string): ExposedHandler | undefined;
+}
+
+/** What a stream handler learns about the stream it serves. */
+export interface StreamContext {
+  /** The authenticated peer that opened the stream. */
+  readonly peer: PeerId;
+  /** The stream name the peer opened. */
+  readonly name: string;
+  /** Aborted when the stream is reset or destroyed, or the connection closes. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Serves one byte stream the peer opened: a Node `Duplex` of bytes. The
+ * handler owns the stream; a throw or a rejection resets it with
+ * `handler_error`.
+ */
+export type StreamHandler = (stream: Duplex, context: StreamContext) => void | Promise<void>;
+
+/** A stream handler and its authorisation, as a connection looks it up. */
+export interface ExposedStreamHandler {
+  readonly handler: StreamHandler;
+  readonly authorize?: Authorize | undefined;
+}
+
+/** Where a connection looks stream handlers up, when each open arrives. */
+export interface StreamHandlerLookup {
+  get(name: string): ExposedStreamHandler | undefined;
+}
+
+/** Options of opening a byte stream to a peer's stream handler. */
+export interface OpenStreamOptions {
+  /** Milliseconds before the open fails with `timeout` (the connection's call timeout when omitted). */
+  timeoutMs?: number | undefined;
+  /** Aborts the open (it fails with `aborted`); after the open, destroy the stream instead. */
+  signal?: AbortSignal | undefined;
 }

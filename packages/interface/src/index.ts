@@ -6,7 +6,10 @@ export type { DialOptions, ListenOptions, Listener, Transport, TransportAddress 
 export type { DiscoveredPeer, Discovery, DiscoveryEvents } from './discovery.js';
 export { formatValuePath } from './value.js';
 export type { NotAWireValue, Value, WireCompatible, WireResult, WireValue } from './value.js';
-export type { Authorize, CallOptions, ExposedHandler, Handler, HandlerContext, HandlerLookup } from './handler.js';
+export type {
+  Authorize, CallOptions, ExposedHandler, ExposedStreamHandler, Handler, HandlerContext, HandlerLookup, OpenStreamOptions,
+  StreamContext, StreamHandler, StreamHandlerLookup,
+} from './handler.js';
 export {
   AbortedError,
   BadRequestError,
@@ -26,6 +29,8 @@ export {
   PermissionDeniedError,
   ProtocolError,
   RefusedByPeerError,
+  StreamResetError,
+  TooManyStreamsError,
   TimeoutError,
   UnsafePermissionsError,
   UntrustedPeerError,

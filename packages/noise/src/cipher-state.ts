@@ -1,7 +1,7 @@
 import { MessageTooLargeError, InvalidArgumentError } from '@peernet/interface';
 import { assertBytes, EMPTY } from './bytes.js';
 import { MAX_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH, TAGLEN } from './constants.js';
-import { sealDetachedWith, type Aead } from './crypto/provider.js';
+import { sealDetachedWith, sealPartsWith, type Aead } from './crypto/provider.js';
 import { DecryptError, NonceExhaustedError } from './errors.js';
 
 /** One direction of a Noise transport session: a key and a 64-bit nonce counter. */
@@ -28,6 +28,12 @@ export interface CipherState {
    * the provider can return them apart.
    */
   encryptDetached(plaintext: Uint8Array, ad?: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array];
+  /**
+   * Encrypts one transport message whose plaintext is the concatenation of
+   * `parts` (at most 65519 bytes in all), without joining them where the
+   * provider can; returns the message in pieces, the tag last.
+   */
+  encryptParts(parts: readonly Uint8Array[], ad?: Uint8Array): Uint8Array[];
   /** Decrypts one transport message; on failure it throws and the nonce does not advance. */
   decrypt(ciphertext: Uint8Array, ad?: Uint8Array): Uint8Array;
 }
@@ -70,7 +76,7 @@ export class KeyedCipherState implements CipherState {
   encrypt(plaintext: Uint8Array, ad: Uint8Array = EMPTY): Uint8Array {
     assertBytes(plaintext, 'plaintext');
     assertBytes(ad, 'associated data');
-    checkPlaintextLength(plaintext);
+    checkPlaintextLength(plaintext.length);
     const ciphertext = this.#aead.seal(this.#nextNonce(), ad, plaintext);
     this.#advance();
     return ciphertext;
@@ -80,7 +86,7 @@ export class KeyedCipherState implements CipherState {
     assertBytes(plaintext, 'plaintext');
     assertBytes(out, 'output');
     assertBytes(ad, 'associated data');
-    checkPlaintextLength(plaintext);
+    checkPlaintextLength(plaintext.length);
     const length = plaintext.length + TAGLEN;
     if (!Number.isInteger(offset) || offset < 0 || offset + length > out.length) {
       throw new InvalidArgumentError(`no room for ${length} bytes at offset ${String(offset)} of ${out.length}`);
@@ -96,10 +102,23 @@ export class KeyedCipherState implements CipherState {
   encryptDetached(plaintext: Uint8Array, ad: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
     assertBytes(plaintext, 'plaintext');
     assertBytes(ad, 'associated data');
-    checkPlaintextLength(plaintext);
+    checkPlaintextLength(plaintext.length);
     const parts = sealDetachedWith(this.#aead, this.#nextNonce(), ad, plaintext);
     this.#advance();
     return parts;
+  }
+
+  encryptParts(parts: readonly Uint8Array[], ad: Uint8Array = EMPTY): Uint8Array[] {
+    assertBytes(ad, 'associated data');
+    let length = 0;
+    for (const part of parts) {
+      assertBytes(part, 'plaintext');
+      length += part.length;
+    }
+    checkPlaintextLength(length);
+    const pieces = sealPartsWith(this.#aead, this.#nextNonce(), ad, parts);
+    this.#advance();
+    return pieces;
   }
 
   decrypt(ciphertext: Uint8Array, ad: Uint8Array = EMPTY): Uint8Array {
@@ -148,10 +167,10 @@ export class KeyedCipherState implements CipherState {
   }
 }
 
-function checkPlaintextLength(plaintext: Uint8Array): void {
-  if (plaintext.length > MAX_PLAINTEXT_LENGTH) {
+function checkPlaintextLength(length: number): void {
+  if (length > MAX_PLAINTEXT_LENGTH) {
     throw new MessageTooLargeError(
-      `plaintext of ${plaintext.length} bytes exceeds the Noise limit of ${MAX_PLAINTEXT_LENGTH} bytes`,
+      `plaintext of ${length} bytes exceeds the Noise limit of ${MAX_PLAINTEXT_LENGTH} bytes`,
     );
   }
 }

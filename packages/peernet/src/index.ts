@@ -1,5 +1,7 @@
 export { PeerNet } from './node.js';
-export type { ConnectOptions, ExposeOptions, Logger, PeerInfo, PeerNetEvents, PeerNetOptions } from './node.js';
+export type {
+  ConnectOptions, ExposeOptions, ExposeStreamOptions, Logger, PeerInfo, PeerNetEvents, PeerNetOptions,
+} from './node.js';
 export * from '@peernet/interface';
 export type { Authorize, CallOptions, Handler, HandlerContext, Value } from '@peernet/interface';
 export type { Identity } from '@peernet/identity';

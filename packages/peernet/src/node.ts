@@ -26,8 +26,13 @@ import {
 } from '@peernet/interface';
 import { loadOrCreateIdentity, type Identity } from '@peernet/identity';
 import { openFileTrustStore, type TrustEntry, type TrustStore } from '@peernet/trust';
-import type { Authorize, CallOptions, Handler, WireCompatible, WireResult, WireValue } from '@peernet/interface';
-import { Connection, type ExposedHandler, type LocalIdentity } from '@peernet/connection';
+import type { Duplex } from 'node:stream';
+import type {
+  CallOptions, Handler, OpenStreamOptions, StreamHandler, WireCompatible, WireResult, WireValue,
+} from '@peernet/interface';
+import { Connection, type LocalIdentity } from '@peernet/connection';
+import { Exposed, type ExposeOptions, type ExposeStreamOptions } from './exposed.js';
+import type { ConnectOptions, Listener_, PeerInfo, PeerNetEvents, PeerNetListeners } from './events.js';
 import { tcp } from '@peernet/transport-tcp';
 import { watchLiveness } from '@peernet/liveness';
 import { udpDiscovery } from '@peernet/discovery-udp';
@@ -40,50 +45,8 @@ import { Refusals, type RefusedPeer } from './refusals.js';
 import { PeerWaiters, type WaitForPeerOptions } from './waiting.js';
 
 export type { Logger, PeerNetOptions } from './options.js';
-
-/** Options of `expose`. */
-export interface ExposeOptions {
-  /** Runs before the handler; false or a throw answers `forbidden` and the handler never runs. */
-  authorize?: Authorize;
-  /** Send thrown errors' stack traces to callers (default false). */
-  exposeErrorStack?: boolean;
-}
-
-/** Options of `connect`. */
-export interface ConnectOptions extends TransportAddress {
-  /** Aborts the dial and handshake. */
-  signal?: AbortSignal;
-}
-
-/** A row of `listPeers()`. */
-export interface PeerInfo {
-  readonly id: PeerId;
-  readonly label: string | undefined;
-  readonly addedAt: number;
-  readonly status: 'online' | 'connecting' | 'offline';
-  /** Addresses known for the peer, most recently seen first. */
-  readonly addresses: readonly TransportAddress[];
-  /** When a discovery last reported the peer (ms since epoch). */
-  readonly lastSeen: number | undefined;
-}
-
-/** The events of a node. */
-export interface PeerNetEvents {
-  /** A paired peer's session is authenticated and usable. */
-  'peer:online': [peer: PeerId];
-  /** A peer's session ended (the reason is undefined for a local close). */
-  'peer:offline': [peer: PeerId, reason: PeerNetError | undefined];
-  /** A discovery reported a peer, paired or not, or new addresses for it. */
-  'peer:discovered': [peer: { id: PeerId; addresses: readonly TransportAddress[]; trusted: boolean; source: string }];
-  /**
-   * A stranger (an id this node has not paired) completed a handshake with
-   * it and was turned away; at most once per id a minute.
-   */
-  'peer:refused': [info: RefusedPeer];
-}
-
-type Listener_<E extends keyof PeerNetEvents> = (...args: PeerNetEvents[E]) => void;
-type PeerNetListeners = { [E in keyof PeerNetEvents]: Listener_<E> };
+export type { ExposeOptions, ExposeStreamOptions } from './exposed.js';
+export type { ConnectOptions, PeerInfo, PeerNetEvents } from './events.js';
 
 /**
  * A PeerNet node: an identity, a trust list, exposed handlers and at most one
@@ -103,7 +66,7 @@ export class PeerNet {
   readonly #clock: Clock;
   // Replaced on stop, so the application's listeners are let go with the node's resources.
   #events = new TypedEmitter<PeerNetListeners>();
-  readonly #handlers = new Map<string, ExposedHandler>();
+  readonly #exposed = new Exposed();
   readonly #sessions: SessionTable;
   readonly #dials = new Map<string, Promise<void>>();
   readonly #dialAborts = new Set<AbortController>();
@@ -219,17 +182,26 @@ export class PeerNet {
    * naming the place in `result`).
    */
   expose<Result>(name: string, handler: Handler<Result> & WireResult<Result>, options: ExposeOptions = {}): void {
-    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('handler name must be a non-empty string');
-    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function');
-    const reader = new OptionsReader('expose', options);
-    const authorize = reader.function<Authorize, undefined>('authorize', undefined);
-    const exposeErrorStack = reader.boolean('exposeErrorStack', undefined);
-    this.#handlers.set(name, { handler: handler as Handler, authorize, exposeErrorStack });
+    this.#exposed.expose(name, handler as Handler, options);
   }
 
   /** Removes a handler; takes effect for the next message that names it. Returns whether it existed. */
   unexpose(name: string): boolean {
-    return this.#handlers.delete(name);
+    return this.#exposed.handlers.delete(name);
+  }
+
+  /**
+   * Lets paired peers open byte streams to `handler` under `name` (replacing
+   * any stream handler of that name). The handler gets each stream as a Node
+   * `Duplex` and owns it; a throw or rejection resets it with `handler_error`.
+   */
+  exposeStream(name: string, handler: StreamHandler, options: ExposeStreamOptions = {}): void {
+    this.#exposed.exposeStream(name, handler, options);
+  }
+
+  /** Removes a stream handler; takes effect for the next open that names it. Returns whether it existed. */
+  unexposeStream(name: string): boolean {
+    return this.#exposed.streams.delete(name);
   }
 
   /** Trusts `id` (optionally with a label). Takes effect for the next handshake. */
@@ -338,6 +310,17 @@ export class PeerNet {
   call(id: PeerIdLike, name: string, args: unknown = null, options: CallOptions = {}): Promise<WireValue> {
     const session = this.#sessions.get(id);
     return session ? session.call(name, args as WireValue, options) : Promise.reject(this.#notConnected(id));
+  }
+
+  /**
+   * Opens a byte stream to the stream handler `name` of `id`: a Node
+   * `Duplex` with flow control, once the peer accepted it. Rejects as `call`
+   * does without a session, and with `no_such_handle`, `forbidden`,
+   * `too_many_streams`, `timeout` or `aborted`.
+   */
+  openStream(id: PeerIdLike, name: string, options: OpenStreamOptions = {}): Promise<Duplex> {
+    const session = this.#sessions.get(id);
+    return session ? session.openStream(name, options) : Promise.reject(this.#notConnected(id));
   }
 
   /**
@@ -512,7 +495,8 @@ export class PeerNet {
       stream,
       identity: this.#identity,
       trust: this.#trust,
-      handlers: this.#handlers,
+      handlers: this.#exposed.handlers,
+      streamHandlers: this.#exposed.streams,
       ...role,
       ...this.#options.connection,
       clock: this.#clock,

@@ -58,6 +58,16 @@ export interface PeerNetOptions {
   /** Handlers running at once per peer (default 256). */
   maxConcurrentHandlers?: number;
   /**
+   * Receive window of each byte stream (default 256 KiB, at most 16 MiB):
+   * what a peer may send ahead of the reader, so what one stream can hold
+   * in memory on either side.
+   */
+  streamWindowBytes?: number;
+  /** Byte streams open at once per peer, both directions (default 1,024); a peer's excess opens get `too_many_streams`. */
+  maxStreams?: number;
+  /** A peer's stream opens whose `authorize` is still running (default 64); beyond it `too_many_streams`. */
+  maxPendingStreams?: number;
+  /**
    * Bytes that may wait behind a peer that does not read (default 64 MiB).
    * Beyond it `send`/`call` to that peer fail with `message_too_large` and
    * the node stops reading from it until it reads.
@@ -131,6 +141,9 @@ export interface NodeSettings {
     readonly maxMessageBytes: number | undefined;
     readonly maxDecodedBytes: number | undefined;
     readonly maxConcurrentHandlers: number | undefined;
+    readonly streamWindowBytes: number | undefined;
+    readonly maxStreams: number | undefined;
+    readonly maxPendingStreams: number | undefined;
     readonly maxQueuedBytes: number | undefined;
     readonly crypto: CryptoProvider | undefined;
   };
@@ -170,6 +183,9 @@ export function readOptions(options: PeerNetOptions): NodeSettings {
       maxMessageBytes: reader.integer('maxMessageBytes', { default: undefined, min: 1 }),
       maxDecodedBytes: reader.integer('maxDecodedBytes', { default: undefined, min: 1 }),
       maxConcurrentHandlers: reader.integer('maxConcurrentHandlers', { default: undefined, min: 1 }),
+      streamWindowBytes: reader.integer('streamWindowBytes', { default: undefined, min: 1, max: 16 * 1024 * 1024 }),
+      maxStreams: reader.integer('maxStreams', { default: undefined, min: 1 }),
+      maxPendingStreams: reader.integer('maxPendingStreams', { default: undefined, min: 1 }),
       maxQueuedBytes: reader.integer('maxQueuedBytes', { default: undefined, min: 1 }),
       crypto: reader.object<CryptoProvider, undefined>('crypto', [], undefined),
     },

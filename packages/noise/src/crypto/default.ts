@@ -2,7 +2,7 @@ import { nodeCrypto } from './node.js';
 import { PureAead } from './pure.js';
 import { hmacSha256Of, sha256Of } from './sha256.js';
 import { assertBytes } from '../bytes.js';
-import { sealDetachedWith, type Aead, type CryptoProvider, type X25519PrivateKey } from './provider.js';
+import { sealDetachedWith, sealPartsWith, type Aead, type CryptoProvider, type X25519PrivateKey } from './provider.js';
 
 /**
  * Messages shorter than this go to the pure-JS AEAD, longer ones to node:crypto.
@@ -49,6 +49,12 @@ class HybridAead implements Aead {
 
   sealDetached(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
     return sealDetachedWith(plaintext.length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node, nonce, ad, plaintext);
+  }
+
+  sealParts(nonce: Uint8Array, ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    return sealPartsWith(length < NODE_AEAD_MIN_LENGTH ? this.#js : this.#node, nonce, ad, parts);
   }
 
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {

@@ -125,6 +125,23 @@ class NodeAead implements Aead {
     return [body, cipher.getAuthTag()];
   }
 
+  sealParts(nonce: Uint8Array, ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+    assertBytes(nonce, 'nonce', 12);
+    assertBytes(ad, 'associated data');
+    let length = 0;
+    for (const part of parts) {
+      assertBytes(part, 'plaintext');
+      length += part.length;
+    }
+    const cipher = createCipheriv(ALGORITHM, this.#key, nonce, { authTagLength: TAGLEN });
+    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: length });
+    const out: Uint8Array[] = [];
+    for (const part of parts) if (part.length > 0) out.push(cipher.update(part));
+    cipher.final();
+    out.push(cipher.getAuthTag());
+    return out;
+  }
+
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
     assertBytes(nonce, 'nonce', 12);
     assertBytes(ad, 'associated data');

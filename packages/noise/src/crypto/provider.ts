@@ -31,6 +31,27 @@ export interface Aead {
    * separate arrays, for a sender that writes them out as they are.
    */
   sealDetached?(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array];
+  /**
+   * Optional: `seal` of the concatenation of `parts`, without concatenating
+   * them first; returns the ciphertext in pieces, the 16-byte tag last. Lets
+   * a sender seal a header and the application's bytes, by reference, into
+   * one message.
+   */
+  sealParts?(nonce: Uint8Array, ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[];
+}
+
+/** `aead.sealParts` where the Aead has it, else the parts joined (one copy) and sealed detached. */
+export function sealPartsWith(aead: Aead, nonce: Uint8Array, ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+  if (aead.sealParts) return aead.sealParts(nonce, ad, parts);
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const joined = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return sealDetachedWith(aead, nonce, ad, joined);
 }
 
 /** `aead.sealDetached` where the Aead has it, else `seal` split into views of ciphertext and tag. */
