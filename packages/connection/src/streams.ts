@@ -274,6 +274,7 @@ export class Streams {
       return;
     }
     if (this.#accepting?.has(id)) {
+      if (this.#accepting.get(id) === true) throw new ProtocolError(`stream reset for stream ${id} after the peer reset it`);
       this.#accepting.set(id, true);
       return;
     }
@@ -291,6 +292,7 @@ export class Streams {
    * ended or reset, break the protocol.
    */
   #orphan(id: number, kind: string): void {
+    if (this.#accepting?.get(id) === true) throw new ProtocolError(`stream ${kind} for stream ${id} after the peer reset it`);
     if (this.#accepting?.has(id) || this.#opening?.has(id)) {
       throw new ProtocolError(`stream ${kind} for stream ${id}, which is not accepted yet`);
     }
@@ -301,8 +303,10 @@ export class Streams {
       return;
     }
     if (closed.peerReset) throw new ProtocolError(`stream ${kind} for stream ${id} after the peer reset it`);
-    if (closed.peerEnded && (kind === 'data' || kind === 'end')) {
-      throw new ProtocolError(`stream ${kind} for stream ${id} after the peer ended it`);
+    if (kind === 'data' || kind === 'end') {
+      if (closed.peerEnded) throw new ProtocolError(`stream ${kind} for stream ${id} after the peer ended it`);
+      // An end crossing our reset: whatever the peer sends after it breaks the protocol as on a live stream.
+      if (kind === 'end') closed.peerEnded = true;
     }
     if (kind === 'reset') closed.peerReset = true;
   }

@@ -465,6 +465,8 @@ export function streamDataOf(head: EnvelopeHead): Uint8Array {
   else if (ai === 24) [length, start] = [bytes[at + 1] ?? -1, at + 2];
   else if (ai === 25) [length, start] = [((bytes[at + 1] ?? 0) << 8) | (bytes[at + 2] ?? 0), at + 3];
   else if (ai === 26) [length, start] = [readU32(bytes, at + 1), at + 5];
+  // A u64 length is valid CBOR (the decoder takes it): only its low half can be non-zero here.
+  else if (ai === 27 && readU32(bytes, at + 1) === 0) [length, start] = [readU32(bytes, at + 5), at + 9];
   else return malformed('stream data length is not a definite length below 2^32');
   if (start + length !== bytes.length || start > bytes.length) return malformed('stream data length does not match the envelope');
   return bytes.subarray(start, start + length);
@@ -487,7 +489,7 @@ export const STREAM_DATA_HEAD_MAX_BYTES = ENVELOPE_HEADER_BYTES + 1 + 1 + 9 + 5;
  */
 export function writeStreamDataHead(target: Uint8Array, offset: number, stream: number, length: number): number {
   checkId(stream);
-  if (!Number.isSafeInteger(length) || length < 0 || length > 0xffff_ffff) invalid('stream data length must fit in 32 bits');
+  if (!Number.isSafeInteger(length) || length < 0 || length > 0xffff_ffff - (STREAM_DATA_HEAD_MAX_BYTES - ENVELOPE_HEADER_BYTES)) invalid('stream data length must fit in the u32 envelope header with its head');
   let at = offset + ENVELOPE_HEADER_BYTES;
   target[at++] = 0x83;
   target[at++] = EnvelopeType.StreamData;

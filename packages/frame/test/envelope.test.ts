@@ -31,7 +31,10 @@ const malformed = (value: Value, pattern?: RegExp): void => expectMalformed(enco
 
 describe('envelopes', () => {
   it('numbers the types as the wire protocol does', () => {
-    expect(EnvelopeType).toEqual({ Call: 1, Reply: 2, Error: 3, Send: 4, Ping: 5, Pong: 6, Cancel: 7 });
+    expect(EnvelopeType).toEqual({
+      Call: 1, Reply: 2, Error: 3, Send: 4, Ping: 5, Pong: 6, Cancel: 7,
+      StreamOpen: 8, StreamAccept: 9, StreamData: 10, StreamCredit: 11, StreamEnd: 12, StreamReset: 13,
+    });
   });
 
   const examples: Array<[string, Envelope, string]> = [
@@ -110,7 +113,7 @@ describe('envelopes', () => {
   });
 
   it('rejects unknown types', () => {
-    for (const type of [0, 8, -1, 1.5, '1', 1n << 64n, null, true, [1], { type: 1 }, new Uint8Array([1])]) {
+    for (const type of [0, 14, -1, 1.5, '1', 1n << 64n, null, true, [1], { type: 1 }, new Uint8Array([1])]) {
       malformed([type as Value, 1, 'a', null], /unknown type/);
     }
     malformed([255], /unknown type 255/);

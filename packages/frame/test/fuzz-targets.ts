@@ -9,6 +9,7 @@ import type { FuzzTarget } from '../../../tooling/fuzz/target.js';
 import { EnvelopeDecoder, MAX_PLAINTEXT_PER_MESSAGE, NoiseFrameDecoder, packEnvelopes } from '../src/index.js';
 import { concat } from './bytes.js';
 import { codecTargets } from './codec-fuzz-targets.js';
+import { streamTargets } from './stream-fuzz-targets.js';
 
 /** Cuts `bytes` at the given points (taken modulo the length, sorted). */
 function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
@@ -143,7 +144,7 @@ const reassembly = fc.property(
   },
 );
 
-/** The framing targets, then the codecs', by name. */
+/** The framing targets, then the codecs' and the stream envelopes', by name. */
 export const targets: FuzzTarget[] = [
   {
     name: 'frame.noise-decoder',
@@ -164,4 +165,5 @@ export const targets: FuzzTarget[] = [
     property: reassembly,
   },
   ...codecTargets,
+  ...streamTargets,
 ];
