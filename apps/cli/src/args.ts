@@ -15,6 +15,10 @@ export type OptionName =
   | 'timeout'
   | 'label'
   | 'expose'
+  | 'accept-files'
+  | 'max-file-bytes'
+  | 'overwrite'
+  | 'name'
   | 'no-qr'
   | 'json'
   | 'verbose'
@@ -40,6 +44,10 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
   timeout: { value: 'MS', help: 'how long to wait for the peer and the reply together (default 10000)' },
   label: { value: 'TEXT', help: 'a name for the peer, shown by peers' },
   expose: { value: 'NAME', multiple: true, help: "answer 'echo' calls or print 'chat' messages (repeatable)" },
+  'accept-files': { value: 'DIR', help: 'receive files that paired peers send with send-file into DIR (an existing directory)' },
+  'max-file-bytes': { value: 'N', help: 'with --accept-files: refuse files larger than N bytes (default 4294967296, 4 GiB)' },
+  overwrite: { help: 'with --accept-files: replace a file of the same name (default: refuse it, file_exists)' },
+  name: { value: 'NAME', help: 'the file name the peer stores it under (default: the base name of <path>)' },
   'no-qr': { help: 'do not print the QR code' },
   json: { help: 'machine-readable output (errors too, on stderr)' },
   verbose: { help: "the node's diagnostics on stderr" },
@@ -113,13 +121,24 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec({
     name: 'serve',
     args: [],
-    options: ['expose', ...NETWORK, ...COMMON],
+    options: ['expose', 'accept-files', 'max-file-bytes', 'overwrite', ...NETWORK, ...COMMON],
     summary: 'run a node until SIGINT/SIGTERM',
     description:
       'Runs a node until SIGINT or SIGTERM. Prints `listening <id> <host>:<port>`, then one line per event:\n' +
       '`online <id>`, `offline <id> (reason)`, `paired <id>`, `unpaired <id>`, and\n' +
-      '`refused <id> (not paired; to let it in run: peernet pair <id>)` when a stranger is turned away.',
-    example: 'peernet serve --expose echo --host 127.0.0.1 --interfaces 127.0.0.1',
+      '`refused <id> (not paired; to let it in run: peernet pair <id>)` when a stranger is turned away.\n' +
+      '\n' +
+      'With --accept-files DIR, paired peers can send files with `peernet send-file` (stream `peernet.file`).\n' +
+      'A file name must be a plain base name (no `/`, `\\`, NUL, control characters, `.` or `..`, at most\n' +
+      '255 bytes), else it is refused with bad_request; a file above --max-file-bytes is refused with\n' +
+      'file_too_large before any byte is written; an existing name with file_exists unless --overwrite.\n' +
+      'Bytes go to `DIR/.<name>.partial-<random>` (mode 0600), which is fsynced and renamed into place (then\n' +
+      'DIR is fsynced): a transfer that fails or is cut off leaves nothing behind. Per file it prints\n' +
+      '`received <name> from <id>: <bytes> bytes, sha256 <hex>`, or `not received <name> from <id> (<code>: <reason>)`.\n' +
+      'Protocol of the stream: the sender writes a 4-byte big-endian length, that many bytes (at most 4096)\n' +
+      'of UTF-8 JSON {"name","size","sha256"?}, then exactly size bytes, then ends its side; the receiver\n' +
+      'answers one JSON line, {"ok":true,"name","bytes","sha256"} or {"ok":false,"code","message"}, and ends.',
+    example: 'peernet serve --expose echo --accept-files ./inbox --host 127.0.0.1 --interfaces 127.0.0.1',
     exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
   }),
   spec({
@@ -140,6 +159,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'send to a handle of a peer (no reply)',
     description: 'Like call, without a reply: prints nothing ({"sent":true} with --json).',
     example: "peernet send <bob-id> chat '\"hello\"' --connect 127.0.0.1:7000 --no-discovery",
+    exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.remote, EXIT.connect, EXIT.dataDir],
+  }),
+  spec({
+    name: 'send-file',
+    args: ['<id>', '<path>'],
+    options: ['name', ...DIALLING, ...COMMON],
+    summary: 'send a file to a peer running `peernet serve --accept-files DIR`',
+    description:
+      'Starts a node, waits for the peer (or dials --connect), opens its file stream and sends <path> with\n' +
+      'flow control, then waits until the peer has the file in place: prints\n' +
+      '`sent <name>: <bytes> bytes, sha256 <hex>` ({"sent","peer","bytes","sha256"} with --json).\n' +
+      '--timeout bounds reaching the peer and opening the stream; the transfer itself has no time limit.\n' +
+      'The peer decides what it accepts: it refuses a name that is not a plain base name (bad_request), an\n' +
+      'existing name (file_exists), a file above its limit (file_too_large); a peer that does not accept\n' +
+      'files answers no_such_handle. On any failure the peer keeps nothing of the file.',
+    example: 'peernet send-file <bob-id> ./notes.txt --connect 127.0.0.1:7000 --no-discovery',
     exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.remote, EXIT.connect, EXIT.dataDir],
   }),
   spec({

@@ -9,7 +9,7 @@ import { defaultDataDir } from './data-dir.js';
 import { querySnapshot } from './control.js';
 import { CliError, EXIT, report } from './exit.js';
 import { cliVersion, commandHelp, overviewText } from './help.js';
-import { cmdCall, cmdChat, cmdServe } from './network.js';
+import { cmdCall, cmdChat, cmdSendFile, cmdServe } from './network.js';
 import { renderQr } from './qr.js';
 
 export { EXIT, CliError } from './exit.js';
@@ -52,6 +52,8 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await cmdCall(ctx, args, true);
       case 'send':
         return await cmdCall(ctx, args, false);
+      case 'send-file':
+        return await cmdSendFile(ctx, args);
       default:
         return await cmdChat(ctx, args[0] as string);
     }

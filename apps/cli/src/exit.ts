@@ -20,7 +20,7 @@ export const EXIT_MEANINGS: Readonly<Record<number, string>> = {
   [EXIT.usage]: 'usage: unknown command or option, bad value, invalid peer id, invalid JSON arguments',
   [EXIT.notPaired]: 'not paired: we have not paired the peer, or it has not paired us (refused_by_peer)',
   [EXIT.timeout]: 'timeout: the peer was not reached, or did not answer, in time',
-  [EXIT.remote]: 'the peer answered with an error: no_such_handle, forbidden, handler_error, bad_request',
+  [EXIT.remote]: 'the peer answered with an error: no_such_handle, forbidden, handler_error, bad_request, file_exists, file_too_large',
   [EXIT.connect]: 'the session could not be made or was lost: handshake_failed, connection_closed, socket errors',
   [EXIT.dataDir]: 'the data directory or a file in it cannot be used: permissions, ownership, damage, or in use',
 };
@@ -39,9 +39,14 @@ const EXIT_BY_CODE: Readonly<Record<string, number>> = {
   handler_error: EXIT.remote,
   bad_request: EXIT.remote,
   message_too_large: EXIT.remote,
+  too_many_streams: EXIT.remote,
+  // Refusals of a file by `peernet serve --accept-files`.
+  file_exists: EXIT.remote,
+  file_too_large: EXIT.remote,
   handshake_failed: EXIT.connect,
   peer_mismatch: EXIT.connect,
   connection_closed: EXIT.connect,
+  stream_reset: EXIT.connect,
   not_connected: EXIT.connect,
   aborted: EXIT.connect,
   protocol_error: EXIT.connect,

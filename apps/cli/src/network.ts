@@ -1,7 +1,9 @@
 // The commands that run a node: serve, call, send and chat.
 import { watch } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Duplex } from 'node:stream';
 import { PeerNet, PeerId, type PeerNetError, type WireValue } from 'peernet';
 import { loadOrCreateIdentity } from '@peernet/identity';
 import { openFileTrustStore, type FileTrustStore } from '@peernet/trust';
@@ -12,10 +14,21 @@ import {
   nodeOptions,
   parseJsonArg,
   parsePeer,
+  stringFlag,
   timeoutOf,
   toJson,
   type Context,
 } from './context.js';
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  FILE_STREAM,
+  printable,
+  receiveFile,
+  sendFile,
+  shownName,
+  withPrintableMessage,
+  type ReceiveOptions,
+} from './files.js';
 import { CliError, EXIT, classify, usageError } from './exit.js';
 
 type Event = (fields: Record<string, unknown>, text: string) => void;
@@ -71,6 +84,7 @@ export async function cmdServe(ctx: Context): Promise<number> {
     if (name !== 'echo' && name !== 'chat') throw usageError(`--expose knows 'echo' and 'chat', not ${JSON.stringify(name)}`);
   }
   const options = nodeOptions(ctx);
+  const accept = await acceptFilesOptions(ctx);
   const event = eventPrinter(ctx);
   // Two nodes with one identity would keep replacing each other's sessions.
   if (await querySnapshot(ctx.dataDir)) {
@@ -81,9 +95,40 @@ export async function cmdServe(ctx: Context): Promise<number> {
   const closers: (() => Promise<void>)[] = [() => trust.close()];
   try {
     const node = await PeerNet.start({ ...options, trust });
-    closers.unshift(() => node.stop());
+    const receiving = new Set<Promise<void>>();
+    closers.unshift(async () => {
+      await node.stop();
+      // Stopping ends every stream; each receipt then removes its temporary file before we exit.
+      await Promise.all(receiving);
+    });
     if (exposed.includes('echo')) node.expose('echo', (args) => args);
     if (exposed.includes('chat')) node.expose('chat', (args, { peer }) => printChat(ctx, peer, args));
+    if (accept) {
+      node.exposeStream(FILE_STREAM, (stream, { peer }) => {
+        const receipt = receiveFile(stream, accept).then((outcome) => {
+          const from = peer.toString();
+          if (outcome.ok) {
+            const { name, bytes, sha256 } = outcome;
+            event(
+              { event: 'received', peer: from, name, bytes, sha256, path: outcome.path },
+              `received ${name} from ${from}: ${bytes} bytes, sha256 ${sha256}`,
+            );
+          } else {
+            const code = outcome.error.code;
+            // A reset's reason is the peer's text, and the name may be what was refused: neither is printed raw.
+            const message = printable(outcome.error.message);
+            const name = outcome.name === undefined ? 'a file' : shownName(outcome.name);
+            event(
+              { event: 'not-received', peer: from, name: outcome.name ?? null, code, message },
+              `not received ${name} from ${from} (${code}: ${message})`,
+            );
+          }
+        });
+        const tracked = receipt.finally(() => receiving.delete(tracked));
+        receiving.add(tracked);
+        return tracked;
+      });
+    }
     const { host, port } = node.address;
     const id = node.id.toString();
     event({ event: 'listening', id, host, port }, `listening ${id} ${host}:${port}`);
@@ -110,6 +155,42 @@ export async function cmdServe(ctx: Context): Promise<number> {
     for (const close of closers) await close();
   }
   return EXIT.ok;
+}
+
+/**
+ * The `--accept-files` settings, checked before a node starts: DIR must be an
+ * existing directory and not the data dir (a peer could otherwise replace
+ * identity.key or trust.json with --overwrite).
+ */
+async function acceptFilesOptions(ctx: Context): Promise<ReceiveOptions | undefined> {
+  const given = stringFlag(ctx.flags, 'accept-files');
+  const maxText = stringFlag(ctx.flags, 'max-file-bytes');
+  if (given === undefined) {
+    if (maxText !== undefined || ctx.flags.overwrite) throw usageError('--max-file-bytes and --overwrite need --accept-files DIR');
+    return undefined;
+  }
+  if (given === '') throw usageError('--accept-files needs a directory: --accept-files DIR');
+  let found;
+  try {
+    found = await stat(given);
+  } catch (error) {
+    const reason = codeOf(error) === 'ENOENT' ? 'no such directory (create it first)' : (error as Error).message;
+    throw usageError(`--accept-files ${given}: ${reason}`);
+  }
+  if (!found.isDirectory()) throw usageError(`--accept-files ${given} is not a directory`);
+  const dir = await realpath(given);
+  const dataDir = await realpath(ctx.dataDir).catch(() => resolve(ctx.dataDir));
+  if (dir === dataDir) {
+    throw usageError(`--accept-files must not be the data dir (${ctx.dataDir}): peers could replace its files; use a directory of its own`);
+  }
+  let maxBytes = DEFAULT_MAX_FILE_BYTES;
+  if (maxText !== undefined) {
+    if (!/^\d+$/.test(maxText) || !Number.isSafeInteger(Number(maxText))) {
+      throw usageError(`--max-file-bytes must be a whole number of bytes, got ${JSON.stringify(maxText)}`);
+    }
+    maxBytes = Number(maxText);
+  }
+  return { dir, maxBytes, overwrite: ctx.flags.overwrite === true };
 }
 
 /** Reloads the trust file whenever another process rewrites it; returns the stopper. */
@@ -338,6 +419,86 @@ export async function cmdChat(ctx: Context, text: string): Promise<number> {
   if (fatal) throw fatal;
   if (unsent > 0) {
     throw new CliError('not_connected', `${unsent} line${unsent === 1 ? ' was' : 's were'} not sent while ${id} was offline`);
+  }
+  return EXIT.ok;
+}
+
+/** Opens the file `send-file` sends; what cannot be sent is refused before any node starts. */
+async function openForSending(path: string): Promise<{ handle: FileHandle; size: number }> {
+  const unreadable = (error: unknown): CliError => {
+    const code = codeOf(error);
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
+    return new CliError('invalid_argument', `cannot read ${path}: ${reason}`, EXIT.usage);
+  };
+  let found;
+  try {
+    found = await stat(path);
+  } catch (error) {
+    throw unreadable(error);
+  }
+  // Checked before opening: opening a FIFO would wait for a writer.
+  if (found.isDirectory()) throw new CliError('invalid_argument', `${path} is a directory: send-file sends one file (send each file in turn)`, EXIT.usage);
+  if (!found.isFile()) throw new CliError('invalid_argument', `${path} is not a regular file`, EXIT.usage);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw unreadable(error);
+  }
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw new CliError('invalid_argument', `${path} is not a regular file`, EXIT.usage);
+    return { handle, size: opened.size };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** The peer's refusal to open its file stream, with what to do about it. */
+function streamRefusal(peer: PeerId, error: unknown): unknown {
+  const code = codeOf(error);
+  if (code === 'no_such_handle') {
+    return new CliError('no_such_handle', `peer ${peer.toString()} does not accept files (run \`peernet serve --accept-files DIR\` there)`);
+  }
+  if (code === 'forbidden') return new CliError('forbidden', `peer ${peer.toString()} does not accept files from this node`);
+  if (code === 'timeout') return new CliError('timeout', `peer ${peer.toString()} did not accept the file stream in time`);
+  return withPrintableMessage(error);
+}
+
+/** `peernet send-file`: one file to a peer's `serve --accept-files`. */
+export async function cmdSendFile(ctx: Context, args: readonly string[]): Promise<number> {
+  const peer = parsePeer(args[0] as string);
+  const path = args[1] as string;
+  const name = stringFlag(ctx.flags, 'name') ?? basename(path);
+  // Only emptiness is checked here: which names it accepts is the receiver's to say (bad_request).
+  if (name === '') throw usageError('--name is empty');
+  const timeoutMs = timeoutOf(ctx);
+  const file = await openForSending(path);
+  try {
+    const started = Date.now();
+    const { node, close } = await startConnected(ctx, peer, timeoutMs);
+    try {
+      const remaining = Math.max(1, timeoutMs - (Date.now() - started));
+      let stream: Duplex;
+      try {
+        stream = await node.openStream(peer, FILE_STREAM, { timeoutMs: remaining });
+      } catch (error) {
+        throw streamRefusal(peer, error);
+      }
+      const sent = await sendFile(stream, { ...file, name, path });
+      ctx.out(
+        ctx.json
+          ? JSON.stringify({ sent: name, peer: peer.toString(), bytes: sent.bytes, sha256: sent.sha256 })
+          : `sent ${name}: ${sent.bytes} bytes, sha256 ${sent.sha256}`,
+      );
+    } catch (error) {
+      throw explained(node, peer, error);
+    } finally {
+      await close();
+    }
+  } finally {
+    await file.handle.close();
   }
   return EXIT.ok;
 }

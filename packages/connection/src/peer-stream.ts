@@ -105,11 +105,25 @@ export class PeerStream extends Duplex {
     this.push(null);
   }
 
+  // Every way of consuming (read(), 'data' in flowing mode, async iteration, pipe) goes
+  // through read(); Node calls _read before it takes the chunk out of the buffer, and not
+  // again until the next push, so credit is granted here, once the chunk is out.
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    this.#grant();
+    return chunk;
+  }
+
   override _read(): void {
-    // Everything the application consumed since the last grant goes back as credit.
+    this.#grant();
+  }
+
+  /** Everything the application consumed since the last grant goes back to the peer as credit. */
+  #grant(): void {
     const consumed = this.#received - this.readableLength;
     const free = consumed + this.#window - this.#granted;
-    if (free <= 0 || this.remoteEnded || this.destroyed) return;
+    // In quarters of the window, not per chunk, unless the reader has taken everything (it may read no more until then).
+    if (free <= 0 || (free < this.#window / 4 && this.readableLength > 0) || this.remoteEnded || this.destroyed) return;
     this.#granted += free;
     this.#streams.control({ type: EnvelopeType.StreamCredit, stream: this.id, credit: free });
   }

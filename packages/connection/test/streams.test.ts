@@ -190,6 +190,37 @@ describe('byte streams over one session', () => {
 });
 
 describe('flow control', () => {
+  it('a reader slower than the writer (pipeline into a slow sink, or read() in small bites) receives everything', async () => {
+    const { client, streams } = await streamPair({ streamWindowBytes: 64 * 1024 });
+    for (const mode of ['pipeline', 'read'] as const) {
+      const accepted = nextStream(streams, 'slow-sink');
+      const stream = await client.openStream('slow-sink');
+      const [remote] = await accepted;
+      const total = 4 * 1024 * 1024;
+      let received = 0;
+      const reading =
+        mode === 'pipeline'
+          ? pipeline(remote, new Writable({
+            highWaterMark: 16 * 1024,
+            write(chunk: Buffer, _e, done) {
+              received += chunk.length;
+              setImmediate(done);
+            },
+          }))
+          : new Promise<void>((resolve) => {
+            remote.on('readable', () => {
+              let chunk: Buffer | null;
+              while ((chunk = remote.read(1000) as Buffer | null) !== null) received += chunk.length;
+            });
+            remote.on('end', resolve);
+          });
+      await pipeline(Readable.from([Buffer.alloc(total, 5)]), stream);
+      await reading;
+      expect(received).toBe(total);
+    }
+    await client.close();
+  });
+
   it('a paused reader stops the writer within the window, and a call answers meanwhile', async () => {
     const window = 64 * 1024;
     const { client, server, streams, b } = await streamPair({ streamWindowBytes: window });
