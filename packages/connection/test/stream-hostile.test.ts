@@ -528,3 +528,41 @@ describe('malformed stream data envelopes close the connection', () => {
     });
   });
 });
+
+describe('memory a peer can pin with small data frames', () => {
+  it('tiny data frames in large messages are copied out: what the stream holds does not keep the messages alive', async () => {
+    const window = 256 * 1024;
+    const s = await setup({ window });
+    await s.openAccepted(1, window);
+    // Each message: 60 KiB sent to a name nobody exposes (dropped undecoded), then 32 bytes for the held stream.
+    const padding = { type: EnvelopeType.Send, name: 'nobody', args: randomBytes(60 * 1024) } as Envelope;
+    const messages = 200;
+    for (let i = 0; i < messages; i++) s.send(padding, data(1, 32));
+    await s.stillOpen();
+    const stream = s.served[0] as Duplex;
+    expect(stream.readableLength).toBe(messages * 32);
+    // What each buffered chunk keeps alive is its ArrayBuffer: 32 bytes each, not the 60 KiB message it came in.
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(chunks).toHaveLength(messages);
+    const pinned = chunks.reduce((sum, chunk) => sum + chunk.buffer.byteLength, 0);
+    expect(pinned).toBe(messages * 32);
+    await s.done();
+  });
+
+  it('full-size data frames are delivered as views of the decrypted message, without a copy', async () => {
+    const window = 256 * 1024;
+    const s = await setup({ window });
+    await s.openAccepted(1, window);
+    s.send(data(1, 60 * 1024));
+    await s.stillOpen();
+    const stream = s.served[0] as Duplex;
+    const [chunk] = (await once(stream, 'data')) as [Buffer];
+    expect(chunk.length).toBe(60 * 1024);
+    // The view's buffer is the decrypted message: the data plus its envelope header, nothing copied out.
+    expect(chunk.buffer.byteLength).toBeGreaterThan(chunk.length);
+    expect(chunk.buffer.byteLength).toBeLessThan(chunk.length + 64);
+    await s.done();
+  });
+});
