@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
-import { createMaterial, KINDS, type Kind } from './material.js';
+import { createMaterial, KINDS, providerOf, type Kind } from './material.js';
 import { machine } from './machine.js';
 import { FIGURES, TARGETS, formatTable, summarize, type FigureName, type Samples } from './report.js';
 import { spawnWorker, type Worker } from './spawn.js';
+import { CHUNK_BYTES } from './stream-server.js';
 
 const workerPath = join(fileURLToPath(new URL('.', import.meta.url)), 'worker.js');
 
@@ -34,10 +35,24 @@ process.on('SIGINT', () => {
 });
 
 try {
+  // The native provider is optional: without its package the kind is skipped, and the report says so.
+  const skipped: Partial<Record<Kind, string>> = {};
+  if (options.kinds.includes('peernet-sodium')) {
+    try {
+      await providerOf('peernet-sodium');
+    } catch (error) {
+      const why = `@peernet/crypto-sodium could not be loaded (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
+      skipped['peernet-sodium'] = why;
+      options.kinds = options.kinds.filter((k) => k !== 'peernet-sodium');
+      log(`skipping peernet-sodium: ${why}`);
+    }
+  }
   const clients = 8 + Math.max(options.idle, options.scale ? options.scaleConnections : 0);
   log(`preparing ${clients} client identities and TLS certificates…`);
   const materialPath = createMaterial(dir, clients);
   const started = Date.now();
+  // Taken now, so its load average is the one the run started under.
+  const host = machine();
 
   const samples: Samples = {};
   const record = (figure: FigureName, kind: Kind, value: number): void => {
@@ -45,7 +60,7 @@ try {
   };
   const wanted = (figure: FigureName): boolean => options.only.length === 0 || options.only.includes(figure);
   const spawn = async (role: string, kind: Kind): Promise<Worker> => {
-    const w = await spawnWorker(workerPath, [role, kind, materialPath, String(8 + options.idle)], options.profileDir);
+    const w = await spawnWorker(workerPath, [role, kind, materialPath, String(8 + options.idle), String(options.streamWindow ?? '')], options.profileDir);
     workers.add(w);
     return w;
   };
@@ -71,10 +86,16 @@ try {
         if (wanted('handshakes_per_s_8')) {
           record('handshakes_per_s_8', kind, (await client.request('handshakes', { dialers: 8, ms: options.handshakeMs })) as number);
         }
-        if (wanted('rtt_p50_us') || wanted('rtt_p99_us')) {
+        // The figure under load is held against the idle p50 of the same repetition, so that one is measured too.
+        if (wanted('rtt_p50_us') || wanted('rtt_p99_us') || wanted('rtt_p50_under_load_us')) {
           const [p50, p99] = (await client.request('rtt', { size: 64, n: options.rttCount, warmup: options.rttWarmup })) as number[];
           record('rtt_p50_us', kind, p50 as number);
           record('rtt_p99_us', kind, p99 as number);
+        }
+        if (wanted('rtt_p50_under_load_us')) {
+          const warmup = Math.min(options.rttWarmup, Math.ceil(options.loadRttCount / 10));
+          const [p50] = (await client.request('rttUnderLoad', { size: 64, n: options.loadRttCount, warmup })) as number[];
+          record('rtt_p50_under_load_us', kind, p50 as number);
         }
         if (wanted('msgs_per_s')) {
           const r = (await client.request('stream', { size: 64, ms: options.streamMs })) as { msgsPerS: number };
@@ -83,6 +104,9 @@ try {
         if (wanted('bulk_mb_per_s')) {
           const r = (await client.request('stream', { size: 65_536, ms: options.streamMs })) as { mbPerS: number };
           record('bulk_mb_per_s', kind, r.mbPerS);
+        }
+        if (wanted('stream_mb_per_s')) {
+          record('stream_mb_per_s', kind, (await client.request('streamBytes', { bytes: options.streamBytes })) as number);
         }
       } finally {
         await Promise.all([stop(client), stop(server)]);
@@ -122,7 +146,7 @@ try {
 
   const summary = summarize(samples);
   const report = {
-    machine: machine(),
+    machine: host,
     command: `pnpm bench${options.argv.length > 0 ? ` -- ${options.argv.join(' ')}` : ''}`,
     date: new Date(started).toISOString(),
     seconds: Math.round((Date.now() - started) / 1000),
@@ -131,12 +155,19 @@ try {
       handshake_ms: options.handshakeMs,
       rtt_count: options.rttCount,
       stream_ms: options.streamMs,
+      stream_bytes: options.streamBytes,
+      // PeerNet's own default when absent.
+      stream_window_bytes: options.streamWindow,
+      load_rtt_count: options.loadRttCount,
       idle_connections: options.idle,
-      payload_bytes: { rtt: 64, msgs: 64, bulk: 65_536 },
+      payload_bytes: { rtt: 64, msgs: 64, bulk: 65_536, stream_write: CHUNK_BYTES },
     },
+    kinds: options.kinds,
+    skipped,
     figures: summary.figures,
     ranges: summary.ranges,
     ratios: summary.ratios,
+    ratios_by_kind: summary.ratios_by_kind,
     primitives,
     scale,
   };

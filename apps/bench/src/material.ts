@@ -2,11 +2,40 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { identityFromSeed } from '@peernet/identity';
+import type { CryptoProvider } from '@peernet/noise';
 import { selfSignedEd25519, type TlsCredentials } from './cert.js';
 
-/** The three things measured side by side. */
-export type Kind = 'peernet' | 'tls' | 'tcp';
-export const KINDS: readonly Kind[] = ['peernet', 'tls', 'tcp'];
+/**
+ * What is measured side by side: PeerNet with its default crypto provider,
+ * PeerNet with the native provider of `@peernet/crypto-sodium` (both sides),
+ * and the two baselines.
+ */
+export type Kind = 'peernet' | 'peernet-sodium' | 'tls' | 'tcp';
+export const KINDS: readonly Kind[] = ['peernet', 'peernet-sodium', 'tls', 'tcp'];
+/** The PeerNet kinds: those with a ratio to the baselines. */
+export type PeerNetKind = 'peernet' | 'peernet-sodium';
+export const PEERNET_KINDS: readonly PeerNetKind[] = ['peernet', 'peernet-sodium'];
+
+/** True for the kinds that run PeerNet (with either provider). */
+export function isPeerNet(kind: Kind): kind is PeerNetKind {
+  return (PEERNET_KINDS as readonly string[]).includes(kind);
+}
+
+// A variable, not a literal, so the bench compiles and runs where the package
+// is absent (the kind is then skipped with a message).
+const SODIUM_PACKAGE: string = '@peernet/crypto-sodium';
+
+/**
+ * The crypto provider a kind runs with: undefined for PeerNet's default, the
+ * native `sodiumCrypto` for `peernet-sodium`. Rejects when that package
+ * cannot be loaded.
+ */
+export async function providerOf(kind: Kind): Promise<CryptoProvider | undefined> {
+  if (kind !== 'peernet-sodium') return undefined;
+  const module = (await import(SODIUM_PACKAGE)) as { sodiumCrypto?: CryptoProvider };
+  if (!module.sodiumCrypto) throw new Error(`${SODIUM_PACKAGE} exports no sodiumCrypto`);
+  return module.sodiumCrypto;
+}
 
 /**
  * Keys both processes of a run share, written once by the orchestrator:

@@ -15,6 +15,12 @@ export interface BenchOptions {
   rttCount: number;
   rttWarmup: number;
   streamMs: number;
+  /** Bytes through the one stream of stream_mb_per_s (and through each baseline socket). */
+  streamBytes: number;
+  /** The receive window of every PeerNet stream (PeerNet.start's streamWindowBytes); PeerNet's default when undefined. */
+  streamWindow: number | undefined;
+  /** Round trips measured (after the warm-up) while a stream saturates the session. */
+  loadRttCount: number;
   idle: number;
   primitives: boolean;
   scale: boolean;
@@ -28,7 +34,12 @@ export const USAGE = `pnpm bench [-- options]
   --quick              short runs, 1 repetition (checks the harness, not the speed)
   --reps N             repetitions of every figure (default 3; quick: 1)
   --only A,B           only these figures: ${FIGURES.join(', ')}
-  --kinds A,B          only these of peernet, tls, tcp
+  --kinds A,B          only these of ${KINDS.join(', ')} (peernet-sodium: PeerNet with
+                       @peernet/crypto-sodium on both sides; skipped with a message when absent)
+  --stream-bytes N     bytes through one stream for stream_mb_per_s, e.g. 1G, 256M, 4194304
+                       (default 1G; quick: 8M)
+  --stream-window N    PeerNet's per-stream receive window (streamWindowBytes), e.g. 4M
+                       (default: PeerNet's own, 256 KiB; at most 16M)
   --idle N             idle connections for idle_kib_per_conn (default 1000; quick: 50)
   --scale [N]          also open N (default 10000) idle connections per kind, with checkpoints
   --no-primitives      skip the crypto provider figures
@@ -53,10 +64,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
     return n;
   };
-  const known = new Set(['--json', '--quick', '--reps', '--only', '--kinds', '--idle', '--scale', '--no-primitives', '--profile', '--silent', '--help', '-h']);
+  const known = new Set(['--json', '--quick', '--reps', '--only', '--kinds', '--idle', '--stream-bytes', '--stream-window', '--scale', '--no-primitives', '--profile', '--silent', '--help', '-h']);
   args.forEach((a, i) => {
     const previous = args[i - 1];
-    const isValue = previous !== undefined && ['--json', '--reps', '--only', '--kinds', '--idle', '--profile', '--scale'].includes(previous);
+    const isValue = previous !== undefined && ['--json', '--reps', '--only', '--kinds', '--idle', '--stream-bytes', '--stream-window', '--profile', '--scale'].includes(previous);
     if (!known.has(a) && !isValue) throw new Error(`unknown option ${a}\n\n${USAGE}`);
   });
   const quick = has('--quick');
@@ -84,10 +95,24 @@ export function parseOptions(argv: string[]): BenchOptions {
     rttCount: quick ? 300 : 10_000,
     rttWarmup: quick ? 50 : 1000,
     streamMs: quick ? 300 : 3000,
+    streamBytes: byteCount('--stream-bytes', value('--stream-bytes'), quick ? 8 * 2 ** 20 : 2 ** 30),
+    loadRttCount: quick ? 100 : 2000,
+    streamWindow: value('--stream-window') === undefined ? undefined : byteCount('--stream-window', value('--stream-window'), 0),
     idle: count('--idle', quick ? 50 : 1000),
     primitives: !has('--no-primitives'),
     scale: scaleIndex >= 0,
     scaleConnections,
     profileDir: value('--profile'),
   };
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
+
+/** A byte count: digits with an optional binary unit (K, M, G; "KiB", "MiB", "GiB" too). */
+export function byteCount(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const match = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
+  const n = match ? Number(match[1]) * (UNITS[(match[2] as string).toUpperCase()] as number) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive byte count such as 1G, 256M or 4194304, got ${text}`);
+  return n;
 }

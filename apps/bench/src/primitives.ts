@@ -9,12 +9,14 @@ export interface PrimitiveOptions {
   roundMs: number;
   /** Timed rounds per case; the median is kept. */
   rounds: number;
+  /** Providers timed beside BUILT_IN (the native one, where its package loads). */
+  extra?: readonly CryptoProvider[];
 }
 
 /** Operations per second, by provider name then operation. */
 export type PrimitiveFigures = Record<string, Record<string, number>>;
 
-export const PROVIDERS: readonly CryptoProvider[] = [pureJsCrypto, nodeCrypto, defaultCrypto];
+export const BUILT_IN: readonly CryptoProvider[] = [pureJsCrypto, nodeCrypto, defaultCrypto];
 export const AEAD_SIZES = [64, 1024, 65519] as const;
 
 function calibrate(fn: () => void, roundMs: number): number {
@@ -44,15 +46,16 @@ function group(cases: (() => void)[], options: PrimitiveOptions): number[] {
 
 /** Seal+open per AEAD size, X25519 DH and key generation, and a whole XX handshake (both sides). */
 export function runPrimitives(options: PrimitiveOptions): PrimitiveFigures {
+  const providers = [...BUILT_IN, ...(options.extra ?? [])];
   const out: PrimitiveFigures = {};
-  for (const provider of PROVIDERS) out[provider.name] = {};
+  for (const provider of providers) out[provider.name] = {};
   const key = randomBytes(32);
   const nonce = new Uint8Array(12);
   const ad = new Uint8Array(0);
   for (const size of AEAD_SIZES) {
     const plaintext = randomBytes(size);
     const results = group(
-      PROVIDERS.map((provider) => {
+      providers.map((provider) => {
         const aead = provider.aead(key);
         return () => {
           if (aead.open(nonce, ad, aead.seal(nonce, ad, plaintext)) === null) throw new Error('AEAD round trip failed');
@@ -60,7 +63,7 @@ export function runPrimitives(options: PrimitiveOptions): PrimitiveFigures {
       }),
       options,
     );
-    PROVIDERS.forEach((provider, i) => ((out[provider.name] as Record<string, number>)[`aead_seal_open_${size}_per_s`] = results[i] as number));
+    providers.forEach((provider, i) => ((out[provider.name] as Record<string, number>)[`aead_seal_open_${size}_per_s`] = results[i] as number));
   }
   // The cipher node:tls negotiates (TLS_AES_256_GCM_SHA384), beside node's ChaCha20-Poly1305
   // at the largest Noise message: the ceiling each side's bulk transfer has on this CPU.
@@ -88,17 +91,17 @@ export function runPrimitives(options: PrimitiveOptions): PrimitiveFigures {
   nodeRow.aes_256_gcm_65519_mb_per_s_tls_cipher = ((gcm as number) * 65519) / 1e6;
   const theirs = nodeCrypto.generateKeyPair().publicKey;
   const dh = group(
-    PROVIDERS.map((provider) => {
+    providers.map((provider) => {
       const mine = provider.x25519(provider.generateKeyPair().privateKey);
       return () => void mine.dh(theirs);
     }),
     options,
   );
-  const keygen = group(PROVIDERS.map((provider) => () => void provider.generateKeyPair()), options);
+  const keygen = group(providers.map((provider) => () => void provider.generateKeyPair()), options);
   const prologue = new TextEncoder().encode('peernet/1');
   const payload = new Uint8Array(35);
   const handshakes = group(
-    PROVIDERS.map((provider) => {
+    providers.map((provider) => {
       const a = provider.generateKeyPair();
       const b = provider.generateKeyPair();
       return () => {
@@ -113,7 +116,7 @@ export function runPrimitives(options: PrimitiveOptions): PrimitiveFigures {
     }),
     options,
   );
-  PROVIDERS.forEach((provider, i) => {
+  providers.forEach((provider, i) => {
     const row = out[provider.name] as Record<string, number>;
     row.x25519_dh_per_s = dh[i] as number;
     row.x25519_keygen_per_s = keygen[i] as number;

@@ -1,4 +1,4 @@
-import { KINDS, type Kind } from './material.js';
+import { KINDS, PEERNET_KINDS, type Kind, type PeerNetKind } from './material.js';
 
 /** The figures of the table, in order. */
 export const FIGURES = [
@@ -6,20 +6,36 @@ export const FIGURES = [
   'handshakes_per_s_8',
   'rtt_p50_us',
   'rtt_p99_us',
+  'rtt_p50_under_load_us',
   'msgs_per_s',
   'bulk_mb_per_s',
+  'stream_mb_per_s',
   'idle_kib_per_conn',
 ] as const;
 export type FigureName = (typeof FIGURES)[number];
 
-/** Raw samples: one value per repetition, by figure and kind. */
+/** Raw samples: one value per repetition (in repetition order), by figure and kind. */
 export type Samples = Partial<Record<FigureName, Partial<Record<Kind, number[]>>>>;
 
-/** Each target is a ratio of PeerNet's median to a baseline's median, in the same run. */
+/** A baseline kind: what PeerNet is held against. */
+export type Baseline = 'tls' | 'tcp';
+
+/**
+ * A target is a ratio of a PeerNet kind's median to a baseline in the same
+ * run: either a baseline kind's median of the same figure, or (`vs: 'own'`)
+ * the same kind's `figure`, taken repetition by repetition (the load the
+ * machine had in that repetition falls on both).
+ */
 export interface Target {
-  vs: Kind;
+  vs: Baseline | 'own';
+  /** With `vs: 'own'`: the figure of the same kind and repetition the ratio is taken to. */
+  figure?: FigureName;
+  /** With `vs: 'own'`: what the table calls that baseline. */
+  label?: string;
   atLeast?: number;
   atMost?: number;
+  /** Further baselines whose ratio is printed beside the target's, without a target. */
+  also?: Baseline[];
 }
 
 export const TARGETS: Record<FigureName, Target> = {
@@ -27,8 +43,10 @@ export const TARGETS: Record<FigureName, Target> = {
   handshakes_per_s_8: { vs: 'tls', atLeast: 3 },
   rtt_p50_us: { vs: 'tcp', atMost: 1.2 },
   rtt_p99_us: { vs: 'tcp', atMost: 1.5 },
+  rtt_p50_under_load_us: { vs: 'own', figure: 'rtt_p50_us', label: 'idle p50', atMost: 3 },
   msgs_per_s: { vs: 'tls', atLeast: 0.5 },
   bulk_mb_per_s: { vs: 'tls', atLeast: 0.9 },
+  stream_mb_per_s: { vs: 'tls', atLeast: 0.9, also: ['tcp'] },
   idle_kib_per_conn: { vs: 'tls', atMost: 0.5 },
 };
 
@@ -37,9 +55,18 @@ const LABELS: Record<FigureName, string> = {
   handshakes_per_s_8: 'handshakes/s, 8 dialers',
   rtt_p50_us: '64 B round trip p50 (µs)',
   rtt_p99_us: '64 B round trip p99 (µs)',
+  rtt_p50_under_load_us: '64 B round trip p50, stream saturated (µs)',
   msgs_per_s: 'one-way 64 B msgs/s',
   bulk_mb_per_s: 'bulk 64 KiB MB/s',
+  stream_mb_per_s: 'one stream MB/s',
   idle_kib_per_conn: 'idle conn, client+server RSS (KiB)',
+};
+
+const KIND_LABELS: Record<Kind, string> = {
+  peernet: 'PeerNet',
+  'peernet-sodium': 'PeerNet (sodium)',
+  tls: 'node:tls mTLS',
+  tcp: 'raw TCP',
 };
 
 export interface Range {
@@ -51,15 +78,26 @@ export interface Range {
 
 export interface RatioRow {
   ratio: number;
-  vs: Kind;
+  /** The baseline: a kind, or `own <figure>` for a ratio to the same kind's other figure. */
+  vs: string;
   target: string;
   met: boolean;
+  /** ratio / the target's bound: how far from the bar (above 1 is more than the bound). */
+  of_bound: number;
+  /** Ratios to the target's further baselines (`also`), by kind. */
+  also?: Partial<Record<Baseline, number>>;
 }
 
 export interface Summary {
   figures: Partial<Record<FigureName, Partial<Record<Kind, number>>>>;
   ranges: Partial<Record<FigureName, Partial<Record<Kind, Range>>>>;
+  /** PeerNet's (default provider) ratios: the same as `ratios_by_kind.peernet`. */
   ratios: Partial<Record<FigureName, RatioRow>>;
+  /**
+   * Ratios for each kind that has one: both PeerNet kinds for every figure;
+   * the baselines too for `vs: 'own'` figures (their own ratio, no target of theirs).
+   */
+  ratios_by_kind: Partial<Record<Kind, Partial<Record<FigureName, RatioRow>>>>;
 }
 
 function median(values: number[]): number {
@@ -68,9 +106,32 @@ function median(values: number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-/** Medians with min–max per figure and kind, and PeerNet's ratio to each figure's baseline. */
+function ratioRow(ratio: number, vs: string, target: Target): RatioRow {
+  const bound = (target.atLeast ?? target.atMost) as number;
+  return {
+    ratio: Math.round(ratio * 1000) / 1000,
+    vs,
+    target: `${target.atLeast !== undefined ? '≥' : '≤'} ${bound}× ${vs}`,
+    met: target.atLeast !== undefined ? ratio >= target.atLeast : ratio <= bound,
+    of_bound: Math.round((ratio / bound) * 1000) / 1000,
+  };
+}
+
+/** The median of per-repetition ratios `of[i] / to[i]` (the ratio of medians if the repetitions do not pair up). */
+function pairedRatio(of: number[], to: number[]): number | undefined {
+  if (of.length === 0 || to.length === 0) return undefined;
+  if (of.length !== to.length) return median(of) / median(to);
+  const ratios = of.map((v, i) => v / (to[i] as number)).filter(Number.isFinite);
+  return ratios.length > 0 ? median(ratios) : undefined;
+}
+
+/** Medians with min–max per figure and kind, and each PeerNet kind's ratio to each figure's baseline. */
 export function summarize(samples: Samples): Summary {
-  const summary: Summary = { figures: {}, ranges: {}, ratios: {} };
+  const summary: Summary = { figures: {}, ranges: {}, ratios: {}, ratios_by_kind: {} };
+  const setRatio = (kind: Kind, figure: FigureName, row: RatioRow): void => {
+    (summary.ratios_by_kind[kind] ??= {})[figure] = row;
+    if (kind === 'peernet') summary.ratios[figure] = row;
+  };
   for (const figure of FIGURES) {
     const byKind = samples[figure];
     if (!byKind) continue;
@@ -85,16 +146,25 @@ export function summarize(samples: Samples): Summary {
     summary.figures[figure] = figures;
     summary.ranges[figure] = ranges;
     const target = TARGETS[figure];
-    const ours = figures.peernet;
+    if (target.vs === 'own') {
+      const base = target.figure as FigureName;
+      for (const kind of KINDS) {
+        const ratio = pairedRatio(byKind[kind] ?? [], samples[base]?.[kind] ?? []);
+        if (ratio !== undefined) setRatio(kind, figure, ratioRow(ratio, target.label ?? `own ${base}`, target));
+      }
+      continue;
+    }
     const theirs = figures[target.vs];
-    if (ours !== undefined && theirs !== undefined && theirs > 0) {
-      const ratio = ours / theirs;
-      summary.ratios[figure] = {
-        ratio: Math.round(ratio * 1000) / 1000,
-        vs: target.vs,
-        target: target.atLeast !== undefined ? `≥ ${target.atLeast}× ${target.vs}` : `≤ ${target.atMost}× ${target.vs}`,
-        met: target.atLeast !== undefined ? ratio >= target.atLeast : ratio <= (target.atMost as number),
-      };
+    if (theirs === undefined || theirs <= 0) continue;
+    for (const kind of PEERNET_KINDS) {
+      const ours = figures[kind];
+      if (ours === undefined) continue;
+      const row = ratioRow(ours / theirs, target.vs, target);
+      for (const other of target.also ?? []) {
+        const value = figures[other];
+        if (value !== undefined && value > 0) (row.also ??= {})[other] = Math.round((ours / value) * 1000) / 1000;
+      }
+      setRatio(kind, figure, row);
     }
   }
   return summary;
@@ -117,30 +187,82 @@ interface Printable extends Summary {
   machine: Record<string, unknown>;
   command: string;
   date: string;
-  params: { reps: number };
+  params: { reps: number; stream_bytes?: number; stream_window_bytes?: number | undefined };
+  /** Kinds asked for but not measured, with why. */
+  skipped?: Partial<Record<Kind, string>>;
   primitives?: unknown;
   scale?: unknown;
+}
+
+function bytes(n: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return `${num(n)} B`;
+}
+
+function percent(fraction: number): string {
+  return `${Math.round(fraction * 100)}%`;
+}
+
+/** "1.05× tls (0.52× tcp)": the target's ratio, then the further baselines'. */
+function ratioCell(r: RatioRow | undefined): string {
+  if (!r) return '–';
+  const also = Object.entries(r.also ?? {}).map(([vs, ratio]) => `${ratio.toFixed(2)}× ${vs}`);
+  return `${r.ratio.toFixed(2)}× ${r.vs}${also.length > 0 ? ` (${also.join(', ')})` : ''}`;
+}
+
+/** "yes, 12% above" / "no, needs +50%": pass or miss, and how far from the bound PeerNet's figure is. */
+function metCell(r: RatioRow | undefined, target: Target): string {
+  if (!r) return '–';
+  const f = r.of_bound;
+  if (target.atLeast !== undefined) return r.met ? `yes, ${percent(f - 1)} above` : `no, needs +${percent(1 / f - 1)}`;
+  return r.met ? `yes, ${percent(1 - f)} below` : `no, needs −${percent(1 - 1 / f)}`;
 }
 
 /** The report as Markdown tables (the same text docs/performance.md holds). */
 export function formatTable(report: Printable): string {
   const m = report.machine;
+  // A PeerNet kind gets its columns when it was measured (the native provider may be absent).
+  const ours = PEERNET_KINDS.filter((kind) => FIGURES.some((f) => report.ranges[f]?.[kind] !== undefined));
+  const baselines: Baseline[] = ['tls', 'tcp'];
   const lines: string[] = [
     `${report.command} — ${report.date}`,
     `${String(m.cpu)} × ${String(m.cpus)}, ${String(m.memory_gib)} GiB, ${String(m.os)}, Node ${String(m.node)}, OpenSSL ${String(m.openssl)}; load at start ${JSON.stringify(m.load_average_at_start)}`,
-    `median of ${report.params.reps} (min–max); client and server in separate processes on 127.0.0.1`,
+    `median of ${report.params.reps} (min–max); client and server in separate processes on 127.0.0.1${
+      report.params.stream_window_bytes ? `; PeerNet stream window ${bytes(report.params.stream_window_bytes)}` : ''
+    }`,
     '',
-    '| figure | PeerNet | node:tls mTLS | raw TCP | PeerNet ratio | target | met |',
-    '|---|---:|---:|---:|---:|---|---|',
+    `| figure | ${[...ours, ...baselines].map((k) => KIND_LABELS[k]).join(' | ')} | target |${ours.map((k) => ` ${KIND_LABELS[k]} ratio | met |`).join('')}`,
+    `|---|${[...ours, ...baselines].map(() => '---:').join('|')}|---|${ours.map(() => '---:|---|').join('')}`,
   ];
   for (const figure of FIGURES) {
     const ranges = report.ranges[figure];
     if (!ranges) continue;
-    const r = report.ratios[figure];
+    const target = TARGETS[figure];
+    const bound = (target.atLeast ?? target.atMost) as number;
+    const targetText = `${target.atLeast !== undefined ? '≥' : '≤'} ${bound}× ${target.vs === 'own' ? (target.label ?? `own ${target.figure as string}`) : target.vs}`;
+    const label = figure === 'stream_mb_per_s' && report.params.stream_bytes ? `${LABELS[figure]}, ${bytes(report.params.stream_bytes)}` : LABELS[figure];
+    const values = [...ours, ...baselines].map((kind) => cell(ranges[kind]));
+    const ratios = ours.map((kind) => {
+      const r = report.ratios_by_kind[kind]?.[figure];
+      return `${ratioCell(r)} | ${metCell(r, target)}`;
+    });
+    lines.push(`| ${label} | ${values.join(' | ')} | ${targetText} |${ratios.map((r) => ` ${r} |`).join('')}`);
+  }
+  // The baselines have no multiplexing: their "under load" is a second connection saturated alongside.
+  const own = FIGURES.filter((f) => TARGETS[f].vs === 'own');
+  for (const figure of own) {
+    const rows = baselines.map((kind) => [kind, report.ratios_by_kind[kind]?.[figure]] as const).filter(([, r]) => r);
+    if (rows.length === 0) continue;
     lines.push(
-      `| ${LABELS[figure]} | ${cell(ranges.peernet)} | ${cell(ranges.tls)} | ${cell(ranges.tcp)} | ${r ? `${r.ratio.toFixed(2)}× ${r.vs}` : '–'} | ${r?.target ?? TARGETS[figure].vs} | ${r ? (r.met ? 'yes' : 'no') : '–'} |`,
+      '',
+      `${figure} ÷ ${TARGETS[figure].figure as string} of the same repetition, for the baselines (no multiplexing: a second connection saturated alongside): ${rows
+        .map(([kind, r]) => `${KIND_LABELS[kind]} ${(r as RatioRow).ratio.toFixed(2)}×`)
+        .join(', ')}`,
     );
   }
+  for (const [kind, why] of Object.entries(report.skipped ?? {})) lines.push('', `${KIND_LABELS[kind as Kind]} not measured: ${why}`);
   const primitives = report.primitives as Record<string, Record<string, number>> | undefined;
   if (primitives) {
     const providers = Object.keys(primitives);

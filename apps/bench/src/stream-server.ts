@@ -8,6 +8,10 @@
 //   'S' u32 recordSize       sink: count records of recordSize bytes; a record
 //                            whose first byte is 0xff ends the run and is
 //                            answered with the count (f64 BE) of records before it
+//   'B' f64 total            bytes: count the bytes that follow; once `total`
+//                            have arrived, answer with the count (f64 BE). A
+//                            client saturating the link sends 2^53 - 1 and
+//                            just closes when done
 // Anything else (or nothing) leaves the connection idle.
 
 import type { Socket } from 'node:net';
@@ -15,7 +19,10 @@ import type { Socket } from 'node:net';
 export const CONFIRM = Buffer.of(0x21);
 export const MODE_ECHO = 0x45;
 export const MODE_SINK = 0x53;
+export const MODE_BYTES = 0x42;
 export const END_MARK = 0xff;
+/** What the byte-stream figures write per call (PeerNet and baselines alike): large, so the writer's per-write cost stays out of the figure. */
+export const CHUNK_BYTES = 256 * 1024;
 
 /** Serves one accepted (and, for TLS, authenticated) socket. */
 export function serveStream(socket: Socket): void {
@@ -36,6 +43,12 @@ export function serveStream(socket: Socket): void {
       const sink = sinkOf(socket, header.readUInt32BE(1));
       socket.on('data', sink);
       if (header.length > 5) sink(header.subarray(5));
+    } else if (mode === MODE_BYTES) {
+      if (header.length < 9) return;
+      socket.off('data', onHeader);
+      const counter = byteCounter(socket, header.readDoubleBE(1));
+      socket.on('data', counter);
+      if (header.length > 9) counter(header.subarray(9));
     } else {
       socket.off('data', onHeader);
     }
@@ -63,6 +76,20 @@ function sinkOf(socket: Socket, recordSize: number): (chunk: Buffer) => void {
       i += take;
       at += take;
       if (at === recordSize) at = 0;
+    }
+  };
+}
+
+function byteCounter(socket: Socket, total: number): (chunk: Buffer) => void {
+  let received = 0;
+  return (chunk) => {
+    received += chunk.length;
+    if (received === total) {
+      const reply = Buffer.alloc(8);
+      reply.writeDoubleBE(received);
+      socket.write(reply);
+    } else if (received > total) {
+      socket.destroy(new Error(`received ${received} bytes of ${total}`));
     }
   };
 }

@@ -2,6 +2,7 @@
 // or `worker.js client <kind> <material>`. The orchestrator (main.ts) drives it
 // over the IPC channel: { id, cmd, args } in, { id, ok, result | error } out.
 import { once } from 'node:events';
+import type { Duplex, Writable } from 'node:stream';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, createServer as createNetServer, type Server, type Socket } from 'node:net';
@@ -10,20 +11,26 @@ import { PeerNet, PeerId } from 'peernet';
 import { Connection, type LocalIdentity } from '@peernet/connection';
 import { identityFromSeed } from '@peernet/identity';
 import { watchLiveness } from '@peernet/liveness';
-import { defaultCrypto } from '@peernet/noise';
+import { defaultCrypto, type CryptoProvider } from '@peernet/noise';
 import { tcp } from '@peernet/transport-tcp';
 import { MemoryTrustStore } from '@peernet/trust';
-import { readMaterial, type Kind, type Material } from './material.js';
-import { CONFIRM, END_MARK, MODE_ECHO, MODE_SINK, serveStream } from './stream-server.js';
+import { isPeerNet, providerOf, readMaterial, type Kind, type Material } from './material.js';
+import { CHUNK_BYTES, CONFIRM, END_MARK, MODE_BYTES, MODE_ECHO, MODE_SINK, serveStream } from './stream-server.js';
 import { runPrimitives } from './primitives.js';
 
 type Args = Record<string, number>;
 type Command = (args: Args) => Promise<unknown>;
 
-const [role, kindArg, materialPath, trustedArg] = process.argv.slice(2) as [string, Kind, string, string | undefined];
+const [role, kindArg, materialPath, trustedArg, windowArg] = process.argv.slice(2) as [string, Kind, string, string | undefined, string | undefined];
 const trusted = Number(trustedArg ?? Infinity);
 const kind: Kind = kindArg;
 const HOST = '127.0.0.1';
+// PeerNet's per-stream receive window when the run sets one (--stream-window); its default otherwise.
+const streamWindowBytes = windowArg ? Number(windowArg) : undefined;
+// Both sides of a peernet-sodium pair run the native provider; a missing package fails the worker at once.
+const provider: CryptoProvider | undefined = kind === undefined ? undefined : await providerOf(kind);
+// The stream the server exposes: counts the bytes, answers with the count (f64 BE) when the writer ends.
+const SINK_STREAM = 'bench-sink';
 
 function rss(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -43,7 +50,7 @@ async function server(material: Material): Promise<Record<string, Command>> {
   let sessions = 0;
   let stop: () => Promise<void>;
   let port: number;
-  if (kind === 'peernet') {
+  if (isPeerNet(kind)) {
     const trust = new MemoryTrustStore();
     // Only as many as this run dials.
     for (const client of material.clients.slice(0, trusted)) await trust.add(idOf(client.id));
@@ -55,6 +62,8 @@ async function server(material: Material): Promise<Record<string, Command>> {
       discovery: [],
       identity: identityFromSeed(Buffer.from(material.server.seed, 'hex')),
       trust,
+      crypto: provider,
+      streamWindowBytes,
     });
     node.on('peer:online', () => sessions++);
     node.on('peer:offline', () => sessions--);
@@ -68,6 +77,7 @@ async function server(material: Material): Promise<Record<string, Command>> {
       received = 0;
       return n;
     });
+    node.exposeStream(SINK_STREAM, (stream) => countStream(stream));
     port = node.port;
     stop = () => node.stop();
   } else {
@@ -180,6 +190,123 @@ function echoer(socket: Socket): (payload: Buffer) => Promise<void> {
     });
 }
 
+// ---- byte streams (PeerNet streams and the baselines' sockets alike) -------------------
+
+/**
+ * The server side of a PeerNet sink stream: counts the bytes; when the writer
+ * ends its side, answers with the count (f64 BE) and ends ours. Resolves once
+ * the stream is closed, so the handler holds it open until then.
+ */
+function countStream(stream: Duplex): Promise<void> {
+  let received = 0;
+  stream.on('data', (chunk: Uint8Array) => {
+    received += chunk.length;
+  });
+  stream.once('end', () => {
+    const reply = Buffer.alloc(8);
+    reply.writeDoubleBE(received);
+    stream.end(reply);
+  });
+  // A writer that gives up (its process stopping) is not this side's failure.
+  stream.on('error', () => undefined);
+  return new Promise((resolve) => stream.once('close', () => resolve()));
+}
+
+/** Options of `pump`. */
+interface PumpOptions {
+  /** Stop before the next write once this returns true. */
+  stopped?: () => boolean;
+  /** Called after each write with the bytes written so far. */
+  progress?: (written: number) => void;
+  /**
+   * Let the event loop turn once per chunk. A raw socket's 'drain' can come
+   * in the same turn (the kernel took the whole write), so a writer that only
+   * waits for 'drain' may keep its process from reading anything else for
+   * milliseconds: the load of the round-trip figure yields, so that figure
+   * measures the connection's queueing, not a writer that starves its own process.
+   */
+  yieldEachChunk?: boolean;
+}
+
+/**
+ * Writes up to `total` bytes in CHUNK_BYTES writes, waiting for 'drain'
+ * whenever write() returns false (so the writer never runs ahead of the
+ * transport's flow control), until done or stopped. Returns the bytes written.
+ */
+async function pump(out: Writable, total: number, options: PumpOptions = {}): Promise<number> {
+  const chunk = Buffer.alloc(CHUNK_BYTES, 0x5a);
+  let written = 0;
+  while (written < total && !options.stopped?.()) {
+    const piece = total - written >= chunk.length ? chunk : chunk.subarray(0, total - written);
+    written += piece.length;
+    const more = out.write(piece);
+    options.progress?.(written);
+    // once() rejects if the stream errors while we wait.
+    if (!more) await once(out, 'drain');
+    if (options.yieldEachChunk) await immediate();
+  }
+  return written;
+}
+
+/** Resolves with the f64 BE count the server answers with (its first 8 bytes). */
+function countReply(source: Duplex): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buffered: Buffer = Buffer.alloc(0);
+    const done = (): void => {
+      source.off('data', onData);
+      source.off('error', onError);
+      source.off('end', onEnd);
+    };
+    const onData = (chunk: Uint8Array): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length < 8) return;
+      done();
+      // Keep reading (and discarding) so the stream can end; what goes wrong after the count is not the figure's.
+      source.on('error', () => undefined);
+      source.resume();
+      resolve(buffered.readDoubleBE(0));
+    };
+    const onError = (error: Error): void => {
+      done();
+      reject(error);
+    };
+    const onEnd = (): void => {
+      done();
+      reject(new Error(`the stream ended after ${buffered.length} bytes of the count`));
+    };
+    source.on('data', onData);
+    source.once('error', onError);
+    source.once('end', onEnd);
+  });
+}
+
+/** Header of the baselines' byte mode: 'B' and the total (f64 BE) the server answers at. */
+function bytesHeader(total: number): Buffer {
+  const header = Buffer.alloc(9);
+  header[0] = MODE_BYTES;
+  header.writeDoubleBE(total, 1);
+  return header;
+}
+
+/** `total` sequential round trips of `roundTrip`; the times after the first `warmup`, in ms. */
+async function roundTrips(total: number, warmup: number, roundTrip: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < total; i++) {
+    const t = performance.now();
+    await roundTrip();
+    if (i >= warmup) samples.push(performance.now() - t);
+  }
+  return samples;
+}
+
+async function until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 // ---- client: PeerNet -------------------------------------------------------------
 
 interface PeerNetClient {
@@ -202,6 +329,8 @@ async function peernetClient(material: Material, dialers: number): Promise<PeerN
         discovery: [],
         identity: identityFromSeed(Buffer.from(client.seed, 'hex')),
         trust,
+        crypto: provider,
+        streamWindowBytes,
       }),
     );
   }
@@ -212,7 +341,7 @@ async function peernetClient(material: Material, dialers: number): Promise<PeerN
 function localIdentity(seed: string): LocalIdentity {
   const identity = identityFromSeed(Buffer.from(seed, 'hex'));
   const keys = identity.noiseKeyPair();
-  defaultCrypto.x25519(keys.privateKey, keys.publicKey);
+  (provider ?? defaultCrypto).x25519(keys.privateKey, keys.publicKey);
   return { id: identity.id, noiseKeyPair: () => keys };
 }
 
@@ -223,7 +352,7 @@ const DIALERS = 8;
 const IDLE_FIRST = DIALERS;
 
 async function client(material: Material): Promise<Record<string, Command>> {
-  const pn = kind === 'peernet' ? await peernetClient(material, DIALERS) : undefined;
+  const pn = isPeerNet(kind) ? await peernetClient(material, DIALERS) : undefined;
   let port = 0;
   let connectedNode: PeerNet | undefined;
   const idle: { close(): void }[] = [];
@@ -244,7 +373,7 @@ async function client(material: Material): Promise<Record<string, Command>> {
 
   /** Opens idle connection number `i` (identity IDLE_FIRST + i for PeerNet). */
   const openIdle = async (i: number): Promise<void> => {
-    if (kind === 'peernet') {
+    if (isPeerNet(kind)) {
       const p = pn as PeerNetClient;
       const stream = await tcp().dial({ host: HOST, port });
       const connection = new Connection({
@@ -254,6 +383,7 @@ async function client(material: Material): Promise<Record<string, Command>> {
         initiator: true,
         expectedPeer: p.serverId,
         handlers: new Map(),
+        crypto: provider,
       });
       await connection.ready;
       watchLiveness(connection);
@@ -280,7 +410,7 @@ async function client(material: Material): Promise<Record<string, Command>> {
       let count = 0;
       const started = performance.now();
       const loop = async (d: number): Promise<void> => {
-        if (kind === 'peernet') {
+        if (isPeerNet(kind)) {
           const p = pn as PeerNetClient;
           const node = p.nodes[d] as PeerNet;
           while (performance.now() < deadline) {
@@ -304,30 +434,108 @@ async function client(material: Material): Promise<Record<string, Command>> {
 
     /** Sequential round trips of `size` bytes; returns [p50, p99] in µs. */
     rtt: async ({ size, n, warmup }) => {
-      const samples: number[] = [];
       const total = (n as number) + (warmup as number);
-      if (kind === 'peernet') {
+      if (isPeerNet(kind)) {
         const node = await session();
         const id = (pn as PeerNetClient).serverId;
         const payload = new Uint8Array(size as number);
-        for (let i = 0; i < total; i++) {
-          const t = performance.now();
-          await node.call(id, 'echo', payload);
-          if (i >= (warmup as number)) samples.push(performance.now() - t);
+        return percentiles(await roundTrips(total, warmup as number, () => node.call(id, 'echo', payload)));
+      }
+      const socket = await dialStream(material, port);
+      socket.write(Buffer.of(MODE_ECHO));
+      const roundTrip = echoer(socket);
+      const payload = Buffer.alloc(size as number, 1);
+      const samples = await roundTrips(total, warmup as number, () => roundTrip(payload));
+      await closeStream(socket);
+      return percentiles(samples);
+    },
+
+    /**
+     * The round trips of `rtt` while a byte stream is saturated: for PeerNet a
+     * stream on the same session (writing as fast as its credit allows, the
+     * server reading); for the baselines, which cannot multiplex, a second
+     * connection saturated alongside. Returns [p50, p99] in µs.
+     */
+    rttUnderLoad: async ({ size, n, warmup }) => {
+      const total = (n as number) + (warmup as number);
+      let stopped = false;
+      let written = 0;
+      const progress = (bytes: number): void => {
+        written = bytes;
+      };
+      // Measure only once the stream is saturated: several chunks in, its credit and the socket buffers full.
+      const saturated = (): Promise<void> => until(() => written >= 8 * CHUNK_BYTES, 'the load stream to fill');
+      let samples: number[];
+      if (isPeerNet(kind)) {
+        const node = await session();
+        const id = (pn as PeerNetClient).serverId;
+        const stream = await node.openStream(id, SINK_STREAM);
+        const reply = countReply(stream);
+        const load = pump(stream, Number.MAX_SAFE_INTEGER, { stopped: () => stopped, progress, yieldEachChunk: true });
+        try {
+          await saturated();
+          const payload = new Uint8Array(size as number);
+          samples = await roundTrips(total, warmup as number, () => node.call(id, 'echo', payload));
+        } finally {
+          stopped = true;
         }
+        const sent = await load;
+        stream.end();
+        const counted = await reply;
+        if (counted !== sent) throw new Error(`the server counted ${counted} of ${sent} stream bytes`);
       } else {
-        const socket = await dialStream(material, port);
-        socket.write(Buffer.of(MODE_ECHO));
-        const roundTrip = echoer(socket);
-        const payload = Buffer.alloc(size as number, 1);
-        for (let i = 0; i < total; i++) {
-          const t = performance.now();
-          await roundTrip(payload);
-          if (i >= (warmup as number)) samples.push(performance.now() - t);
+        const loadSocket = await dialStream(material, port);
+        loadSocket.write(bytesHeader(Number.MAX_SAFE_INTEGER));
+        const load = pump(loadSocket, Number.MAX_SAFE_INTEGER, { stopped: () => stopped, progress, yieldEachChunk: true });
+        try {
+          await saturated();
+          const socket = await dialStream(material, port);
+          socket.write(Buffer.of(MODE_ECHO));
+          const roundTrip = echoer(socket);
+          const payload = Buffer.alloc(size as number, 1);
+          samples = await roundTrips(total, warmup as number, () => roundTrip(payload));
+          await closeStream(socket);
+        } finally {
+          stopped = true;
         }
-        await closeStream(socket);
+        await load;
+        loadSocket.destroy();
       }
       return percentiles(samples);
+    },
+
+    /**
+     * `bytes` through one PeerNet stream, or one baseline socket, in
+     * CHUNK_BYTES writes that honour backpressure; MB/s from the first write
+     * to the server's answer that it has read them all.
+     */
+    streamBytes: async ({ bytes }) => {
+      const total = bytes as number;
+      let out: Duplex;
+      let close: () => Promise<void>;
+      if (isPeerNet(kind)) {
+        const node = await session();
+        const stream = await node.openStream((pn as PeerNetClient).serverId, SINK_STREAM);
+        out = stream;
+        close = async () => {
+          if (!stream.destroyed) await once(stream, 'close');
+        };
+      } else {
+        const socket = await dialStream(material, port);
+        socket.write(bytesHeader(total));
+        out = socket;
+        close = () => closeStream(socket);
+      }
+      const reply = countReply(out);
+      const started = performance.now();
+      await pump(out, total);
+      // PeerNet's server answers when the stream's end arrives; the baselines' when the count is reached.
+      if (isPeerNet(kind)) out.end();
+      const counted = await reply;
+      const seconds = (performance.now() - started) / 1000;
+      await close();
+      if (counted !== total) throw new Error(`the server counted ${counted} of ${total} bytes`);
+      return total / seconds / 1e6;
     },
 
     /** One-way messages of `size` bytes for `ms`, then one round trip that confirms the count. */
@@ -338,7 +546,7 @@ async function client(material: Material): Promise<Record<string, Command>> {
       let counted: number;
       const started = performance.now();
       const deadline = started + (ms as number);
-      if (kind === 'peernet') {
+      if (isPeerNet(kind)) {
         const node = await session();
         const id = (pn as PeerNetClient).serverId;
         const payload = new Uint8Array(recordSize);
@@ -383,7 +591,7 @@ async function client(material: Material): Promise<Record<string, Command>> {
 
     /** Prepares identities for idle connections up to `n` (outside the measured memory). */
     prepareIdle: async ({ n }) => {
-      if (kind === 'peernet') {
+      if (isPeerNet(kind)) {
         idleIdentities = material.clients
           .slice(IDLE_FIRST, IDLE_FIRST + (n as number))
           .map((c) => localIdentity(c.seed));
@@ -462,7 +670,11 @@ const commands =
     : role === 'client'
       ? await client(material as Material)
       : ({
-          primitives: async ({ ms, rounds }) => runPrimitives({ roundMs: ms as number, rounds: rounds as number }),
+          // The native provider joins the table where its package loads.
+          primitives: async ({ ms, rounds }) => {
+            const sodium = await providerOf('peernet-sodium').catch(() => undefined);
+            return runPrimitives({ roundMs: ms as number, rounds: rounds as number, extra: sodium ? [sodium] : [] });
+          },
           stop: async () => undefined,
         } as Record<string, Command>);
 

@@ -16,8 +16,10 @@ const FIGURES = [
   'handshakes_per_s_8',
   'rtt_p50_us',
   'rtt_p99_us',
+  'rtt_p50_under_load_us',
   'msgs_per_s',
   'bulk_mb_per_s',
+  'stream_mb_per_s',
   'idle_kib_per_conn',
 ];
 let dir: string;
@@ -31,9 +33,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it('measures every figure for PeerNet, TLS and TCP and writes the JSON report', async () => {
+it('measures every figure for PeerNet (both providers), TLS and TCP and writes the JSON report', async () => {
   const file = join(dir, 'figures.json');
-  const child = spawn(process.execPath, [main, '--', '--quick', '--idle', '20', '--json', file, '--silent'], {
+  // A few MiB through the stream: the test checks the harness, not the speed.
+  const child = spawn(process.execPath, [main, '--', '--quick', '--idle', '20', '--stream-bytes', '4M', '--json', file, '--silent'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -46,24 +49,38 @@ it('measures every figure for PeerNet, TLS and TCP and writes the JSON report', 
   const report = JSON.parse(await readFile(file, 'utf8')) as {
     machine: Record<string, unknown>;
     command: string;
+    params: Record<string, unknown>;
+    skipped: Record<string, string>;
     figures: Record<string, Record<string, number>>;
     ratios: Record<string, { ratio: number; met: boolean }>;
+    ratios_by_kind: Record<string, Record<string, { ratio: number; vs: string; met: boolean; also?: Record<string, number> }>>;
     primitives: Record<string, Record<string, number>>;
   };
   expect(report.machine).toMatchObject({ cpus: expect.any(Number), node: process.version, cpu: expect.any(String) });
-  expect(report.command).toBe('pnpm bench -- --quick --idle 20 --json ' + file + ' --silent');
+  expect(report.command).toBe('pnpm bench -- --quick --idle 20 --stream-bytes 4M --json ' + file + ' --silent');
+  expect(report.params).toMatchObject({ stream_bytes: 4 * 2 ** 20 });
+  // The native provider is measured where its package loads, and otherwise skipped with the reason.
+  const sodium = report.skipped['peernet-sodium'] === undefined;
+  if (!sodium) expect(report.skipped['peernet-sodium']).toMatch(/crypto-sodium/);
+  const ours = sodium ? ['peernet', 'peernet-sodium'] : ['peernet'];
   expect(Object.keys(report.figures).sort()).toEqual([...FIGURES].sort());
   for (const figure of FIGURES) {
     const row = report.figures[figure] as Record<string, number>;
-    expect(Object.keys(row).sort()).toEqual(['peernet', 'tcp', 'tls']);
+    expect(Object.keys(row).sort()).toEqual([...ours, 'tcp', 'tls'].sort());
     for (const value of Object.values(row)) expect(Number.isFinite(value)).toBe(true);
   }
   // 20 idle connections are too few for a positive RSS growth every time; the other figures are rates and times.
   for (const figure of FIGURES.filter((f) => f !== 'idle_kib_per_conn')) {
     for (const value of Object.values(report.figures[figure] as Record<string, number>)) expect(value).toBeGreaterThan(0);
     expect(report.ratios[figure]).toMatchObject({ ratio: expect.any(Number), met: expect.any(Boolean) });
+    for (const kind of ours) expect(report.ratios_by_kind[kind]?.[figure]).toMatchObject({ ratio: expect.any(Number), met: expect.any(Boolean) });
   }
-  expect(Object.keys(report.primitives).sort()).toEqual(['node', 'node+js-small-aead', 'pure-js']);
+  // The stream against both baselines; the round trip under load against the same kind's idle one, baselines included.
+  expect(report.ratios.stream_mb_per_s).toMatchObject({ vs: 'tls', also: { tcp: expect.any(Number) } });
+  for (const kind of [...ours, 'tls', 'tcp']) {
+    expect(report.ratios_by_kind[kind]?.rtt_p50_under_load_us).toMatchObject({ vs: 'idle p50', ratio: expect.any(Number) });
+  }
+  expect(Object.keys(report.primitives).sort()).toEqual(['node', 'node+js-small-aead', 'pure-js', ...(sodium ? ['sodium'] : [])].sort());
   for (const row of Object.values(report.primitives)) {
     expect(row).toMatchObject({ aead_seal_open_64_per_s: expect.any(Number), xx_handshake_both_sides_per_s: expect.any(Number) });
   }
@@ -76,4 +93,9 @@ it('measures every figure for PeerNet, TLS and TCP and writes the JSON report', 
   // The same table is printed, with the ratios.
   expect(stdout).toContain('| handshakes/s, 1 dialer |');
   expect(stdout).toMatch(/× tls/);
+  expect(stdout).toContain('| one stream MB/s, 4 MiB |');
+  expect(stdout).toContain('| 64 B round trip p50, stream saturated (µs) |');
+  expect(stdout).toMatch(/× tls \(\d+\.\d\d× tcp\)/);
+  expect(stdout).toMatch(/\| (yes, \d+% (above|below)|no, needs [+−]\d+%) \|/);
+  if (sodium) expect(stdout).toContain('| PeerNet (sodium) ratio | met |');
 }, 90_000);

@@ -1,0 +1,64 @@
+import { formatTable, summarize, TARGETS, type Samples } from '../src/report.js';
+import { byteCount } from '../src/options.js';
+
+// The report's arithmetic on made-up samples: what the table claims (ratios,
+// pass or miss, how far from the bound) must follow from the figures.
+const machine = { cpu: 'test cpu', cpus: 2, memory_gib: 4, os: 'test', node: 'v20', openssl: '3', load_average_at_start: [0, 0, 0] };
+
+function table(samples: Samples, params: { reps: number; stream_bytes?: number } = { reps: 3 }): string {
+  return formatTable({ machine, command: 'pnpm bench', date: '2020-01-01T00:00:00.000Z', params, ...summarize(samples) });
+}
+
+it('holds the stream against node:tls (the target) and raw TCP (beside it)', () => {
+  const summary = summarize({ stream_mb_per_s: { peernet: [900, 1000, 950], 'peernet-sodium': [1200, 1300, 1250], tls: [1000, 1000, 1000], tcp: [4000, 4000, 4000] } });
+  expect(summary.ratios.stream_mb_per_s).toMatchObject({ ratio: 0.95, vs: 'tls', met: true, also: { tcp: 0.238 } });
+  expect(summary.ratios_by_kind['peernet-sodium']?.stream_mb_per_s).toMatchObject({ ratio: 1.25, met: true, also: { tcp: 0.313 } });
+  const text = table({ stream_mb_per_s: { peernet: [900, 1000, 950], 'peernet-sodium': [1200, 1300, 1250], tls: [1000, 1000, 1000], tcp: [4000, 4000, 4000] } }, { reps: 3, stream_bytes: 2 ** 30 });
+  expect(text).toContain('| figure | PeerNet | PeerNet (sodium) | node:tls mTLS | raw TCP | target | PeerNet ratio | met | PeerNet (sodium) ratio | met |');
+  expect(text).toContain('| one stream MB/s, 1 GiB | 950 (900–1,000) | 1,250 (1,200–1,300) | 1,000 (1,000–1,000) | 4,000 (4,000–4,000) | ≥ 0.9× tls | 0.95× tls (0.24× tcp) | yes, 6% above | 1.25× tls (0.31× tcp) | yes, 39% above |');
+});
+
+it('takes the round trip under load against the idle one of the same repetition', () => {
+  // Repetition by repetition: 2×, 4×, 2.5× (median 2.5×); the ratio of the medians would be 500 / 150.
+  const samples: Samples = {
+    rtt_p50_us: { peernet: [100, 150, 200], tls: [50, 50, 50] },
+    rtt_p50_under_load_us: { peernet: [200, 600, 500], tls: [100, 100, 100] },
+  };
+  const summary = summarize(samples);
+  expect(TARGETS.rtt_p50_under_load_us).toMatchObject({ vs: 'own', figure: 'rtt_p50_us', atMost: 3 });
+  expect(summary.ratios.rtt_p50_under_load_us).toMatchObject({ ratio: 2.5, vs: 'idle p50', met: true });
+  // The baselines' own ratio is reported too, without a column of its own.
+  expect(summary.ratios_by_kind.tls?.rtt_p50_under_load_us).toMatchObject({ ratio: 2 });
+  const text = table(samples);
+  expect(text).toContain('| ≤ 3× idle p50 | 2.50× idle p50 | yes, 17% below |');
+  expect(text).toContain('node:tls mTLS 2.00×');
+  // No sodium figures: no sodium columns.
+  expect(text).not.toContain('sodium');
+});
+
+it('says by how much a target is missed, either way', () => {
+  const text = table({
+    bulk_mb_per_s: { peernet: [600], tls: [1000] },
+    rtt_p50_us: { peernet: [150], tcp: [100] },
+  }, { reps: 1 });
+  // 0.6× against ≥ 0.9×: PeerNet needs 50% more; 1.5× against ≤ 1.2×: 20% less.
+  expect(text).toContain('| 0.60× tls | no, needs +50% |');
+  expect(text).toContain('| 1.50× tcp | no, needs −20% |');
+});
+
+it('names a kind that was asked for but not measured', () => {
+  const text = formatTable({
+    machine, command: 'pnpm bench', date: '2020-01-01T00:00:00.000Z', params: { reps: 1 },
+    skipped: { 'peernet-sodium': '@peernet/crypto-sodium could not be loaded' }, ...summarize({}),
+  });
+  expect(text).toContain('PeerNet (sodium) not measured: @peernet/crypto-sodium could not be loaded');
+});
+
+it('reads byte counts with binary units', () => {
+  expect(byteCount('--stream-bytes', '1G', 1)).toBe(2 ** 30);
+  expect(byteCount('--stream-bytes', '256M', 1)).toBe(256 * 2 ** 20);
+  expect(byteCount('--stream-bytes', '4MiB', 1)).toBe(4 * 2 ** 20);
+  expect(byteCount('--stream-bytes', '4096', 1)).toBe(4096);
+  expect(byteCount('--stream-bytes', undefined, 7)).toBe(7);
+  expect(() => byteCount('--stream-bytes', '1.5G', 1)).toThrow(/positive byte count/);
+});

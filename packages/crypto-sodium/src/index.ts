@@ -1,0 +1,1 @@
+export { sodiumCrypto } from './provider.js';
