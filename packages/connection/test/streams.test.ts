@@ -221,6 +221,24 @@ describe('flow control', () => {
     await client.close();
   });
 
+  it('a stalled stream does not hold up another stream on the same session', async () => {
+    const { client, streams } = await streamPair({ streamWindowBytes: 64 * 1024 });
+    const stalledAccepted = nextStream(streams, 'stalled');
+    const stalled = await client.openStream('stalled');
+    const [stalledRemote] = await stalledAccepted;
+    stalledRemote.pause();
+    while (stalled.write(Buffer.alloc(64 * 1024, 1)));
+    const movingAccepted = nextStream(streams, 'moving');
+    const moving = await client.openStream('moving');
+    const [movingRemote] = await movingAccepted;
+    const total = 8 * 1024 * 1024;
+    const reading = readAll(movingRemote);
+    await pipeline(Readable.from([Buffer.alloc(total, 2)]), moving);
+    expect((await reading).length).toBe(total);
+    expect(stalledRemote.readableLength).toBe(64 * 1024);
+    await client.close();
+  });
+
   it('a paused reader stops the writer within the window, and a call answers meanwhile', async () => {
     const window = 64 * 1024;
     const { client, server, streams, b } = await streamPair({ streamWindowBytes: window });
