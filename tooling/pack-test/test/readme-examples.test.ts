@@ -188,6 +188,8 @@ describe.each(cases.map((c) => [c.pkg.name, c] as const))('%s, installed alone f
       expect({ path, resolved }).toEqual({ path, resolved: expect.stringMatching(/^file:.*\.tgz$/) });
     }
     expect(existsSync(join(project, 'node_modules', 'peernet'))).toBe(expected.includes('peernet'));
+    // The native provider is optional: only its own install brings a native module.
+    expect(existsSync(join(project, 'node_modules', 'sodium-native'))).toBe(expected.includes('@peernet/crypto-sodium'));
   });
 
   it('runs the README example with plain node in that project', async () => {
