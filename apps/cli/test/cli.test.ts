@@ -1,139 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PeerId } from 'peernet';
 import { x25519PublicKeyOf } from '@peernet/identity';
+import { children, cli, idOf, main, pairedDirs, serve, tempDir, type Result } from './helpers.js';
 
 // Every test runs the built CLI in real child processes, on loopback only:
 // each network command gets --host 127.0.0.1 and either --no-discovery or
 // --interfaces 127.0.0.1 with a private UDP port.
-const main = join(__dirname, '..', 'dist', 'main.js');
 const LOCAL = ['--host', '127.0.0.1'];
 const NO_DISCOVERY = [...LOCAL, '--no-discovery'];
-
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
 
 beforeAll(() => {
   if (!existsSync(main)) throw new Error(`${main} is missing: build apps/cli first (pnpm --filter @peernet/cli build)`);
 });
-
-afterEach(async () => {
-  await Promise.all(
-    children.splice(0).map(async (child) => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await once(child, 'exit');
-      }
-    }),
-  );
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'peernet-cli-'));
-  dirs.push(dir);
-  return dir;
-}
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion; fails if it has not exited on its own within `ms`. */
-async function cli(args: readonly string[], ms = 15_000): Promise<Result> {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`peernet ${args.join(' ')} did not exit within ${ms} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, ms);
-  });
-  try {
-    const [code] = (await Promise.race([once(child, 'close'), timeout])) as [number | null];
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Runs `peernet id` in `dir` and returns the id. */
-async function idOf(dir: string): Promise<string> {
-  const r = await cli(['id', '--data-dir', dir, '--json']);
-  expect(r.code).toBe(0);
-  return (JSON.parse(r.stdout) as { id: string }).id;
-}
-
-interface Server {
-  child: ChildProcess;
-  id: string;
-  port: number;
-  /** Resolves with the next stdout line matching `pattern`, or rejects after `ms`. */
-  line(pattern: RegExp, ms?: number): Promise<string>;
-}
-
-/** Starts `peernet serve`; resolves once it prints its `listening` line. */
-async function serve(args: readonly string[]): Promise<Server> {
-  const child = spawn(process.execPath, [main, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const seen: string[] = [];
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const i = waiters.findIndex((w) => w.pattern.test(line));
-    if (i >= 0) waiters.splice(i, 1)[0]?.resolve(line);
-    else seen.push(line);
-  });
-  const line = (pattern: RegExp, ms = 10_000): Promise<string> => {
-    const j = seen.findIndex((l) => pattern.test(l));
-    if (j >= 0) return Promise.resolve(seen.splice(j, 1)[0] as string);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        pattern,
-        resolve: (l: string) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        reject(new Error(`serve printed no line matching ${String(pattern)} within ${ms} ms; stderr: ${stderr}`));
-      }, ms);
-      waiters.push(waiter);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`serve exited with ${String(code)}; stderr: ${stderr}`));
-      });
-    });
-  };
-  const first = await line(/^listening /);
-  const match = /^listening ([a-z2-7]{52}) (.+):(\d+)$/.exec(first);
-  if (!match) throw new Error(`unexpected first line ${JSON.stringify(first)}`);
-  return { child, id: match[1] as string, port: Number(match[3]), line };
-}
-
-/** Two data dirs whose identities are paired both ways with the CLI. */
-async function pairedDirs(): Promise<{ a: string; b: string; idA: string; idB: string }> {
-  const a = await tempDir();
-  const b = await tempDir();
-  const [idA, idB] = await Promise.all([idOf(a), idOf(b)]);
-  expect((await cli(['pair', idB, '--label', 'b', '--data-dir', a])).code).toBe(0);
-  expect((await cli(['pair', idA, '--label', 'a', '--data-dir', b])).code).toBe(0);
-  return { a, b, idA, idB };
-}
 
 /** Starts an interactive `peernet chat` whose stdout lines can be awaited one by one. */
 function startChat(args: readonly string[]): {

@@ -38,3 +38,5 @@ export type { OtherUserSuiteOptions, UserRunOptions, UserRunResult } from './oth
 export type { NetnsHost, NetnsLab } from './netns.js';
 export { runJestFixtures } from './child-jest.js';
 export type { ChildTestResult, RunJestFixturesOptions } from './child-jest.js';
+export { loadNoiseVectors, replayNoiseVector, vectorKeyPair } from './noise-vectors.js';
+export type { NoiseVector, NoiseVectorMessage, ReplayOptions, VectorCrypto } from './noise-vectors.js';

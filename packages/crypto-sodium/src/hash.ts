@@ -7,7 +7,7 @@
 // HKDF step of a Noise handshake is that short, so both go to sodium. sodium-native has no
 // HMAC-SHA256 (its crypto_auth is HMAC-SHA512-256), hence RFC 2104 over the hash here.
 import sodium from 'sodium-native';
-import { assertBytes } from './bytes.js';
+import { assertBytes } from '@peernet/interface';
 
 const BLOCK = 64;
 const HASHLEN = 32;

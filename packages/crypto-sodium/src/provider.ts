@@ -1,9 +1,8 @@
 // The libsodium provider: sodium-native for X25519, random keys, ChaCha20-Poly1305 IETF and
 // SHA-256/HMAC (see hash.ts for why the hashes are sodium's too).
-import { bytesEqual } from '@peernet/interface';
 import { NoiseError, type Aead, type CryptoProvider, type KeyPair, type X25519PrivateKey } from '@peernet/noise';
 import sodium from 'sodium-native';
-import { assertBytes, isAllZero } from './bytes.js';
+import { assertBytes, bytesEqual, isAllZero } from '@peernet/interface';
 import { hmacSha256, sha256 } from './hash.js';
 
 const TAGLEN = 16;

@@ -1,4 +1,4 @@
-export { bytesEqual } from './bytes.js';
+export { assertBytes, bytesEqual, isAllZero } from './bytes.js';
 export { PeerId, isPeerId } from './peer-id.js';
 export type { PeerIdLike } from './peer-id.js';
 export type { DuplexStream } from './stream.js';

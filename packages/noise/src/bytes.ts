@@ -1,26 +1,7 @@
-import { InvalidArgumentError } from '@peernet/interface';
-
-export { bytesEqual } from '@peernet/interface';
+export { assertBytes, bytesEqual, isAllZero } from '@peernet/interface';
 
 /** A shared zero-length array for "no associated data" and empty payloads; never written to. */
 export const EMPTY = new Uint8Array(0);
-
-/** Throws an `InvalidArgumentError` unless `value` is a Uint8Array (of `length` bytes, when given). */
-export function assertBytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) {
-    throw new InvalidArgumentError(`${name} must be a Uint8Array, got ${describe(value)}`);
-  }
-  if (length !== undefined && value.length !== length) {
-    throw new InvalidArgumentError(`${name} must be ${length} bytes, got ${value.length}`);
-  }
-}
-
-/** True if every byte is zero, without an early exit. */
-export function isAllZero(bytes: Uint8Array): boolean {
-  let acc = 0;
-  for (let i = 0; i < bytes.length; i++) acc |= bytes[i] as number;
-  return acc === 0;
-}
 
 /** `a || b` in a new array. */
 export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -28,10 +9,4 @@ export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
-  return typeof value;
 }
