@@ -91,7 +91,8 @@ const mutation = fc.record({
   kind: fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'flip', 'duplicate'),
 });
 
-function mutate(bytes: Uint8Array, mutations: readonly { at: number; byte: number; kind: string }[]): Uint8Array {
+/** Applies byte mutations (replace, insert, delete, truncate, flip, duplicate) to a copy of `bytes`. */
+export function mutate(bytes: Uint8Array, mutations: readonly { at: number; byte: number; kind: string }[]): Uint8Array {
   let out = Array.from(bytes);
   for (const { at, byte, kind } of mutations) {
     const i = out.length === 0 ? 0 : at % out.length;

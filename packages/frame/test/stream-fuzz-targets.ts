@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { InvalidArgumentError, ProtocolError } from '@peernet/interface';
 import type { FuzzTarget } from '../../../tooling/fuzz/target.js';
 import { ENVELOPE_HEADER_BYTES } from '../src/constants.js';
+import { mutate } from './codec-fuzz-targets.js';
 import { encodeValue } from '../src/cbor-encoder.js';
 import {
   EnvelopeType, STREAM_DATA_HEAD_MAX_BYTES, decodeEnvelope, emptyHead, encodeEnvelope, readEnvelopeHead, streamDataOf,
@@ -66,20 +67,6 @@ const mutation = fc.record({
   byte: anyByte,
   kind: fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'flip', 'duplicate'),
 });
-
-function mutate(bytes: Uint8Array, mutations: readonly { at: number; byte: number; kind: string }[]): Uint8Array {
-  let out = Array.from(bytes);
-  for (const { at, byte, kind } of mutations) {
-    const i = out.length === 0 ? 0 : at % out.length;
-    if (kind === 'replace') out[i] = byte;
-    else if (kind === 'insert') out.splice(i, 0, byte);
-    else if (kind === 'delete') out.splice(i, 1);
-    else if (kind === 'truncate') out = out.slice(0, i);
-    else if (kind === 'duplicate') out.splice(i, 0, ...out.slice(i, i + (byte % 16)));
-    else out[i] = (out[i] ?? 0) ^ (1 << (byte & 7));
-  }
-  return Uint8Array.from(out);
-}
 
 /** A CBOR byte-string head for `n` bytes in the given width (non-shortest widths included): 0..3 = 1, 2, 3, 5 bytes; 4 = 9 bytes. */
 function bytesHead(n: number, width: number): number[] {
