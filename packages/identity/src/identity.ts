@@ -112,6 +112,21 @@ export function identitySeed(identity: Identity): Uint8Array {
   return Uint8Array.from(seedOf(identity));
 }
 
+/**
+ * The identity's Ed25519 key pair in libsodium's layout (`secretKey` is the
+ * 32-byte seed followed by the public key), for a transport whose network
+ * addresses nodes by this key (a DHT). The secret is the keyfile's: hand it
+ * only to code you would let read the keyfile.
+ */
+export function ed25519KeyPair(identity: Identity): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  const seed = identitySeed(identity);
+  const secretKey = new Uint8Array(64);
+  secretKey.set(seed, 0);
+  secretKey.set(identity.publicKey, 32);
+  seed.fill(0);
+  return { publicKey: identity.publicKey, secretKey };
+}
+
 /** What `verify` checks: a signature over a message by a key given as bytes or as a peer id. */
 export type VerifyOptions = {
   /** The signed bytes. */

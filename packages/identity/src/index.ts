@@ -1,4 +1,5 @@
 export {
+  ed25519KeyPair,
   formatPeerId,
   generateIdentity,
   identityFromSeed,

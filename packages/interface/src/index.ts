@@ -2,7 +2,9 @@ export { assertBytes, bytesEqual, isAllZero } from './bytes.js';
 export { PeerId, isPeerId } from './peer-id.js';
 export type { PeerIdLike } from './peer-id.js';
 export type { DuplexStream } from './stream.js';
-export type { DialOptions, ListenOptions, Listener, Transport, TransportAddress } from './transport.js';
+export type {
+  DialOptions, ListenOptions, Listener, Transport, TransportAddress, TransportContext, TransportFactory,
+} from './transport.js';
 export type { DiscoveredPeer, Discovery, DiscoveryEvents } from './discovery.js';
 export { formatValuePath } from './value.js';
 export type { NotAWireValue, Value, WireCompatible, WireResult, WireValue } from './value.js';

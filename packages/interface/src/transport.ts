@@ -1,10 +1,16 @@
+import type { PeerId } from './peer-id.js';
 import type { DuplexStream } from './stream.js';
 
 /** Where a transport can reach a peer. Never an identity: peers are named by `PeerId`. */
 export interface TransportAddress {
-  /** IPv4/IPv6 literal or host name, as the transport understands it. */
+  /**
+   * The `name` of the transport that dials it; absent means the node's
+   * first transport (TCP by default). Discoveries on a LAN leave it out.
+   */
+  readonly transport?: string;
+  /** IPv4/IPv6 literal or host name, as the transport understands it (a DHT: the peer's id). */
   readonly host: string;
-  /** Port number (1-65535; 0 only when listening means "any free port"). */
+  /** Port number (1-65535; 0 only when listening means "any free port", or for a transport without ports). */
   readonly port: number;
 }
 
@@ -34,10 +40,41 @@ export interface Listener {
 
 /** A way to open byte streams to other nodes. Implementations must pass `@peernet/compliance`. */
 export interface Transport {
-  /** Short name, e.g. `'tcp'`. */
+  /** Short name, e.g. `'tcp'`; the `transport` tag of the addresses it dials. */
   readonly name: string;
   /** Opens a stream to `address`. Rejects with a `PeerNetError` on failure. */
   dial(address: TransportAddress, options?: DialOptions): Promise<DuplexStream>;
   /** Starts accepting inbound streams. */
   listen(options: ListenOptions): Promise<Listener>;
+  /**
+   * For a transport that reaches a peer by its id alone (a DHT): the address
+   * to dial `peer` at. The node adds it for every paired peer.
+   */
+  peerAddress?(peer: PeerId): TransportAddress;
+  /**
+   * True for a transport of last resort (a DHT): its addresses are dialled
+   * after every other address of the peer had its turn, and a session on it
+   * gives way to one on another transport.
+   */
+  readonly fallback?: boolean;
+  /** How long one of its dials may take to authenticate, when that is longer than the node's default (a DHT's holepunching). */
+  readonly dialTimeoutMs?: number;
+  /** Releases what the transport holds beyond its listeners and streams (sockets of its own). Idempotent. */
+  close?(): Promise<void>;
 }
+
+/** The part of a node a transport may need: its id, its signing key and its trust decision. */
+export interface TransportContext {
+  /** The node's id. */
+  readonly id: PeerId;
+  /**
+   * The node's Ed25519 key pair in libsodium's layout (`secretKey` is seed ‖
+   * public key): for a transport whose network addresses nodes by key.
+   */
+  readonly keyPair: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array };
+  /** True if `peer` is paired: a transport may refuse everyone else before any handshake. */
+  isPaired(peer: PeerId): boolean;
+}
+
+/** Makes a transport for a node, once the node knows its identity and trust list. */
+export type TransportFactory = (context: TransportContext) => Transport;

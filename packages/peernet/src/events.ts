@@ -17,6 +17,8 @@ export interface PeerInfo {
   readonly addresses: readonly TransportAddress[];
   /** When a discovery last reported the peer (ms since epoch). */
   readonly lastSeen: number | undefined;
+  /** The `name` of the transport its live session runs on (`'tcp'`, `'dht'`), when online. */
+  readonly transport: string | undefined;
 }
 
 /** The events of a node. */

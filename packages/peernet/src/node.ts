@@ -24,7 +24,7 @@ import {
   type Transport,
   type TransportAddress,
 } from '@peernet/interface';
-import { loadOrCreateIdentity, type Identity } from '@peernet/identity';
+import { ed25519KeyPair, loadOrCreateIdentity, type Identity } from '@peernet/identity';
 import { openFileTrustStore, type TrustEntry, type TrustStore } from '@peernet/trust';
 import type { Duplex } from 'node:stream';
 import type {
@@ -60,7 +60,10 @@ export class PeerNet {
   readonly #identity: LocalIdentity;
   readonly #trust: TrustStore;
   readonly #ownsTrust: boolean;
-  readonly #transport: Transport;
+  // Every transport, the default (the one untagged LAN addresses use) first.
+  readonly #transports: readonly Transport[];
+  // Which transport each connection runs on, by name.
+  readonly #transportOf = new WeakMap<Connection, Transport>();
   readonly #options: NodeSettings;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -74,12 +77,15 @@ export class PeerNet {
   readonly #refusals: Refusals;
   // Inbound connections still in their handshake, oldest first, with where they came from.
   readonly #handshaking = new Map<Connection, TransportAddress>();
-  #listener: Listener | undefined;
+  readonly #listeners: Listener[] = [];
   #stopping: Promise<void> | undefined;
   readonly #registry: Registry;
   #network: NetworkWatch | undefined;
   #stopDiagnostics: (() => void) | undefined;
-  readonly #onTrustAdded = (entry: TrustEntry): void => this.#registry.peerTrusted(entry.id);
+  readonly #onTrustAdded = (entry: TrustEntry): void => {
+    this.#addIdAddresses(entry.id);
+    this.#registry.peerTrusted(entry.id);
+  };
   readonly #onTrustRemoved = (entry: TrustEntry): void => {
     const key = entry.id.toString();
     this.#registry.peerUntrusted(entry.id);
@@ -93,6 +99,7 @@ export class PeerNet {
     trust: TrustStore,
     ownsTrust: boolean,
     discoveries: readonly Discovery[],
+    transports: readonly Transport[],
   ) {
     this.#options = options;
     const noiseKeys = identity.noiseKeyPair();
@@ -100,7 +107,7 @@ export class PeerNet {
     this.id = identity.id;
     this.#trust = trust;
     this.#ownsTrust = ownsTrust;
-    this.#transport = options.transport ?? tcp();
+    this.#transports = transports;
     this.#logger = options.logger;
     this.#clock = options.clock;
     this.#waiters = new PeerWaiters(this.#clock);
@@ -112,20 +119,28 @@ export class PeerNet {
       admits: (peer) => !this.#stopping && this.#trust.has(peer),
       onOnline: (peer) => this.#online(peer),
       onOffline: (peer, reason) => this.#offline(peer, reason),
+      // A session on a fallback transport (the DHT) gives way to one on the LAN.
+      rank: (connection) => (this.#transportOf.get(connection)?.fallback === true ? 1 : 0),
     });
     // The session table owns "online"; the registry asks it through `isConnected` rather than keeping a copy.
     this.#registry = new Registry({
       dialer: {
-        connect: (id, address, { signal }) => this.#connectTo(id, { host: address.host, port: address.port, signal }),
+        connect: (id, address, { signal }) => this.#connectTo(id, { ...address, signal }),
         isConnected: (id) => this.#sessions.has(id),
         isTrusted: (id) => this.#trust.has(id),
       },
       discoveries,
       backoff: options.reconnect,
       clock: this.#clock,
+      transports: Object.fromEntries(
+        transports.map((t) => [t.name, { fallback: t.fallback === true, dialTimeoutMs: t.dialTimeoutMs }]),
+      ),
       ...options.dialing,
     });
-    this.#registry.on('peer:discovered', (peer) => this.#events.emit('peer:discovered', peer));
+    this.#registry.on('peer:discovered', (peer) => {
+      this.#events.emit('peer:discovered', peer);
+      if (peer.trusted) this.#moveToDirect(peer.id, peer.addresses);
+    });
     this.#registry.on('dial:failed', (id, error, retryInMs) =>
       this.#logger.debug?.('dial failed', { peer: id.toString(), error: error.message, retryInMs }),
     );
@@ -137,22 +152,29 @@ export class PeerNet {
     const identity = settings.identity ?? (await loadOrCreateIdentity({ dataDir: settings.dataDir }));
     const trust = settings.trust ?? (await openFileTrustStore({ path: join(settings.dataDir, 'trust.json') }));
     let discoveries: Discovery[];
+    let transports: Transport[];
     try {
       discoveries = builtInDiscoveries(settings, identity, trust);
+      transports = builtInTransports(settings, identity, trust);
     } catch (error) {
       if (settings.trust === undefined) await trust.close();
       throw error;
     }
-    const node = new PeerNet(settings, identity, trust, settings.trust === undefined, discoveries);
+    const node = new PeerNet(settings, identity, trust, settings.trust === undefined, discoveries, transports);
     try {
-      node.#listener = await node.#transport.listen({
-        host: settings.host,
-        port: settings.port,
-        onStream: (stream, remote) => node.#accept(stream, remote),
-      });
+      for (const transport of transports) {
+        node.#listeners.push(
+          await transport.listen({
+            host: settings.host,
+            port: settings.port,
+            onStream: (stream, remote) => node.#accept(stream, remote, transport),
+          }),
+        );
+      }
       node.#stopDiagnostics = logDiagnostics(settings.logger);
       trust.on('added', node.#onTrustAdded);
       trust.on('removed', node.#onTrustRemoved);
+      for (const entry of trust.list()) node.#addIdAddresses(entry.id);
       await node.#registry.start();
       await node.#registry.announce(node.port);
       if (settings.networkMonitor !== false) {
@@ -165,14 +187,19 @@ export class PeerNet {
     return node;
   }
 
-  /** The port this node listens on. */
+  /** The port this node listens on (its default transport's). */
   get port(): number {
-    return (this.#listener as Listener).address.port;
+    return (this.#listeners[0] as Listener).address.port;
   }
 
-  /** The address this node listens on. */
+  /** The address this node listens on (its default transport's). */
   get address(): TransportAddress {
-    return (this.#listener as Listener).address;
+    return (this.#listeners[0] as Listener).address;
+  }
+
+  /** Where this node listens, one address per transport (a DHT's is this node's id). */
+  get addresses(): TransportAddress[] {
+    return this.#listeners.map((l) => l.address);
   }
 
   /**
@@ -226,14 +253,18 @@ export class PeerNet {
   listPeers(): PeerInfo[] {
     return this.#trust.list().map((entry) => {
       const record: PeerRecord | undefined = this.#registry.peer(entry.id);
+      const session = this.#sessions.get(entry.id);
       return {
         id: entry.id,
         label: entry.label,
         addedAt: entry.addedAt,
         // The registry's status reads the session table, so it is the same answer as isConnected.
         status: record?.status ?? 'offline',
-        addresses: (record?.addresses ?? []).map(({ host, port }) => ({ host, port })),
+        addresses: (record?.addresses ?? []).map(({ transport, host, port }) =>
+          transport === undefined ? { host, port } : { transport, host, port },
+        ),
         lastSeen: record?.lastSeen,
+        transport: session === undefined ? undefined : this.#transportOf.get(session)?.name,
       };
     });
   }
@@ -254,7 +285,7 @@ export class PeerNet {
     const peer = PeerId.from(id);
     if (this.#trust.has(peer) && !this.#stopping) {
       // Remember the address, so the session is re-established if it drops.
-      this.#registry.addAddress(peer, { host: options.host, port: options.port });
+      this.#registry.addAddress(peer, addressOf(options));
     }
     // A joined dial of the registry's may be aborted because another of its
     // dials won: the session is up, which is all the caller asked for.
@@ -267,17 +298,18 @@ export class PeerNet {
   /**
    * Dials one address of the peer, joining a dial to the same address that
    * is already under way (the registry may be dialling the address that
-   * `connect` names). Dials to different addresses run side by side: the
+   * `connect` names). With `evenIfOnline`, dials although a session is up
+   * (to move it to a better path). Dials to different addresses run side by side: the
    * registry tries several at once, and the first session up wins.
    */
-  #connectTo(peer: PeerId, options: ConnectOptions): Promise<void> {
+  #connectTo(peer: PeerId, options: ConnectOptions, evenIfOnline = false): Promise<void> {
     const id = peer.toString();
     if (this.#stopping) return Promise.reject(new NotConnectedError('node is stopped'));
-    if (this.#sessions.has(id)) return Promise.resolve();
+    if (this.#sessions.has(id) && !evenIfOnline) return Promise.resolve();
     if (!this.#trust.has(peer)) {
       return Promise.reject(new UntrustedPeerError(`peer ${id} is not paired; pair it before connecting`));
     }
-    const key = `${id}|${options.host}|${options.port}`;
+    const key = `${id}|${options.transport ?? ''}|${options.host}|${options.port}`;
     const inFlight = this.#dials.get(key);
     if (inFlight) return inFlight;
     const dial = this.#dial(peer, options).finally(() => this.#dials.delete(key));
@@ -388,9 +420,10 @@ export class PeerNet {
     this.#trust.off('removed', this.#onTrustRemoved);
     await this.#registry.stop();
     for (const controller of this.#dialAborts) controller.abort();
-    await this.#listener?.close();
+    await Promise.all(this.#listeners.map((l) => l.close()));
     await Promise.all(this.#sessions.all().map((connection) => connection.close()));
     await Promise.allSettled([...this.#dials.values()]);
+    await Promise.all(this.#transports.map((t) => t.close?.()));
     if (this.#ownsTrust) await this.#trust.close();
     this.#events = new TypedEmitter();
   }
@@ -416,15 +449,17 @@ export class PeerNet {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (options.signal?.aborted) throw new AbortedError('connect aborted');
-      const stream = await this.#transport.dial({ host: options.host, port: options.port }, { signal: controller.signal });
+      const transport = this.#transportFor(options);
+      const stream = await transport.dial(addressOf(options), { signal: controller.signal });
       if (this.#stopping) {
         stream.destroy();
         throw new NotConnectedError('node is stopped');
       }
-      const connection = this.#connection(stream, { initiator: true, expectedPeer: peer, signal: controller.signal });
+      const connection = this.#connection(stream, transport, { initiator: true, expectedPeer: peer, signal: controller.signal });
       await connection.ready;
       const existing = this.#sessions.get(peer);
-      if (existing?.initiator && existing.isOpen) {
+      const moves = existing !== undefined && this.#transportOf.get(existing)?.fallback === true && transport.fallback !== true;
+      if (existing?.initiator && existing.isOpen && !moves) {
         // A parallel dial to another of the peer's addresses won meanwhile.
         // Keep that one: new calls already use it. This one goes the way of a
         // retired duplicate, so calls the peer sent on it are still answered.
@@ -434,7 +469,7 @@ export class PeerNet {
       this.#sessions.register(connection);
       // Dialled first from now on, and never evicted by forged reports.
       if (this.#sessions.get(peer) === connection) {
-        this.#registry.authenticated(peer, { host: options.host, port: options.port });
+        this.#registry.authenticated(peer, addressOf(options));
       }
     } catch (caught) {
       let error = caught;
@@ -452,7 +487,7 @@ export class PeerNet {
     }
   }
 
-  #accept(stream: DuplexStream, remote: TransportAddress): void {
+  #accept(stream: DuplexStream, remote: TransportAddress, transport: Transport): void {
     if (this.#stopping) {
       stream.destroy();
       return;
@@ -470,7 +505,9 @@ export class PeerNet {
         publishDiagnostic(DIAGNOSTICS_CHANNELS.rateLimited, { limit: 'pending-handshakes', from: addressText(from) });
       }
     }
-    const connection = this.#connection(stream, { initiator: false });
+    // A transport that authenticated the dialler's key (the DHT) names it: the handshake must prove that same id.
+    const expectedPeer = remote.transport === transport.name && transport.peerAddress ? PeerId.parse(remote.host) : undefined;
+    const connection = this.#connection(stream, transport, expectedPeer ? { initiator: false, expectedPeer } : { initiator: false });
     this.#handshaking.set(connection, remote);
     connection.ready.then(
       () => {
@@ -489,6 +526,7 @@ export class PeerNet {
 
   #connection(
     stream: DuplexStream,
+    transport: Transport,
     role: { initiator: boolean; expectedPeer?: PeerId; signal?: AbortSignal },
   ): Connection {
     const connection = new Connection({
@@ -503,12 +541,43 @@ export class PeerNet {
       onHandlerError: (error, context) =>
         this.#logger.warn?.('send handler failed', { peer: context.peer.toString(), name: context.name, error }),
     });
+    this.#transportOf.set(connection, transport);
     this.#sessions.track(connection);
     const liveness = this.#options.liveness;
     if (liveness !== false) {
       void connection.ready.then((c) => watchLiveness(c, { ...liveness, clock: this.#clock }), () => undefined);
     }
     return connection;
+  }
+
+  /** The transport that dials `address`: the one its tag names, else the default. */
+  #transportFor(address: TransportAddress): Transport {
+    const name = address.transport;
+    const transport = name === undefined ? this.#transports[0] : this.#transports.find((t) => t.name === name);
+    if (transport === undefined) throw new InvalidArgumentError(`no transport named '${String(name)}' on this node`);
+    return transport;
+  }
+
+  /** Tells the registry where transports that reach a peer by id alone (the DHT) dial `peer`. */
+  #addIdAddresses(peer: PeerId): void {
+    for (const transport of this.#transports) {
+      if (transport.peerAddress) this.#registry.addAddress(peer, transport.peerAddress(peer), transport.name);
+    }
+  }
+
+  /**
+   * A paired peer whose session runs on a fallback transport (the DHT) was
+   * found at a direct address (the LAN): dial it there; the new session
+   * takes the old one's place and the old one is retired.
+   */
+  #moveToDirect(peer: PeerId, addresses: readonly TransportAddress[]): void {
+    const session = this.#sessions.get(peer);
+    if (this.#stopping || session === undefined || this.#transportOf.get(session)?.fallback !== true) return;
+    const direct = addresses.find((a) => this.#transports.find((t) => t.name === (a.transport ?? this.#transports[0]?.name))?.fallback !== true);
+    if (direct === undefined) return;
+    this.#connectTo(peer, direct, true).catch((error: unknown) =>
+      this.#logger.debug?.('move to a direct path failed', { peer: peer.toString(), error }),
+    );
   }
 
   /** The session table reports a peer online: tell the registry, the log and the application, in that order. */
@@ -553,9 +622,38 @@ export class PeerNet {
   }
 }
 
-/** `host:port`, with IPv6 hosts in brackets, for messages. */
+/** `host:port`, with IPv6 hosts in brackets, after the transport's name when tagged, for messages. */
 function addressText(address: TransportAddress): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  const tag = address.transport === undefined ? '' : `${address.transport}:`;
+  return tag + (address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`);
+}
+
+/** The address part of connect options (no signal), tagged only when it has a transport. */
+function addressOf(options: TransportAddress): TransportAddress {
+  const { transport, host, port } = options;
+  return transport === undefined ? { host, port } : { transport, host, port };
+}
+
+/** The node's transports: the default (TCP unless given) first, then the `transports` option's, made for this node. */
+function builtInTransports(options: NodeSettings, identity: Identity, trust: TrustStore): Transport[] {
+  let keyPair: ReturnType<typeof ed25519KeyPair> | undefined;
+  const context = {
+    id: identity.id,
+    get keyPair() {
+      keyPair ??= ed25519KeyPair(identity);
+      return keyPair;
+    },
+    isPaired: (peer: PeerId) => trust.has(peer),
+  };
+  const transports = [options.transport ?? tcp(), ...options.transports.map((t) => (typeof t === 'function' ? t(context) : t))];
+  const names = new Set<string>();
+  for (const transport of transports) {
+    if (names.has(transport.name)) {
+      throw new InvalidArgumentError(`PeerNet transports: two transports are named '${transport.name}'; names must differ`);
+    }
+    names.add(transport.name);
+  }
+  return transports;
 }
 
 /** Turns the `discovery` option into `Discovery` instances. */

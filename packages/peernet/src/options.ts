@@ -7,6 +7,7 @@ import {
   type Discovery,
   type NetworkMonitor,
   type Transport,
+  type TransportFactory,
 } from '@peernet/interface';
 import type { Identity } from '@peernet/identity';
 import type { TrustStore } from '@peernet/trust';
@@ -36,8 +37,15 @@ export interface PeerNetOptions {
   port?: number;
   /** Address to listen on (default `0.0.0.0`: every IPv4 interface; only paired peers get past the handshake). */
   host?: string;
-  /** Transport (default TCP). */
+  /** Transport (default TCP): the one LAN addresses without a `transport` tag are dialled on. */
   transport?: Transport;
+  /**
+   * More transports, each a `Transport` or a factory that gets the node's
+   * id, key pair and trust decision: e.g. `dht({ bootstrap })` from
+   * `@peernet/transport-dht` to reach peers by id across networks. The node
+   * listens on every one; a peer's addresses say which transport dials them.
+   */
+  transports?: readonly (Transport | TransportFactory)[];
   /** Identity to use instead of `dataDir/identity.key`. */
   identity?: Identity;
   /** Trust store to use instead of `dataDir/trust.json`. */
@@ -132,6 +140,7 @@ export interface NodeSettings {
   readonly port: number;
   readonly host: string;
   readonly transport: Transport | undefined;
+  readonly transports: readonly (Transport | TransportFactory)[];
   readonly identity: Identity | undefined;
   readonly trust: TrustStore | undefined;
   /** Passed to every `Connection` as they are; undefined ones take the connection's defaults. */
@@ -175,6 +184,7 @@ export function readOptions(options: PeerNetOptions): NodeSettings {
     port: reader.integer('port', { default: 0, min: 0, max: 65_535 }),
     host: reader.string('host', '0.0.0.0'),
     transport: reader.object<Transport, undefined>('transport', ['dial', 'listen'], undefined),
+    transports: readTransports(reader),
     identity: reader.object<Identity, undefined>('identity', ['noiseKeyPair'], undefined),
     trust: reader.object<TrustStore, undefined>('trust', ['has', 'add', 'remove', 'list', 'on', 'off'], undefined),
     connection: {
@@ -217,6 +227,19 @@ function stringList<D extends readonly unknown[] | undefined>(
     throw reader.error(name, 'must hold only non-empty strings');
   }
   return value as string[];
+}
+
+/** The `transports` option: `Transport` objects and factories. */
+function readTransports(reader: OptionsReader): NodeSettings['transports'] {
+  const list = reader.raw('transports') ?? [];
+  if (!Array.isArray(list)) throw reader.error('transports', 'must be an array of transports or transport factories');
+  list.forEach((t: unknown, i) => {
+    const isTransport = typeof t === 'object' && t !== null && typeof (t as Transport).dial === 'function';
+    if (typeof t !== 'function' && !isTransport) {
+      throw reader.error('transports', `[${i}] is ${describeValue(t)}: use a Transport or a factory such as dht()`);
+    }
+  });
+  return list as NodeSettings['transports'];
 }
 
 /** The `discovery` option: built-in names and `Discovery` objects. */

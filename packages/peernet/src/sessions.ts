@@ -26,7 +26,9 @@ export type ReplacementReason =
   /** Both sessions answered: the one initiated by the smaller id is kept on both sides. */
   | 'tie-break'
   /** The live session closed and the one standing by took over: the peer never went offline. */
-  | 'standby-promoted';
+  | 'standby-promoted'
+  /** A session on a better-ranked transport (the LAN) took the place of one on a fallback (the DHT). */
+  | 'better-transport';
 
 /** Options of `SessionTable`. */
 export interface SessionTableOptions {
@@ -42,6 +44,12 @@ export interface SessionTableOptions {
   onOnline(peer: PeerId): void;
   /** A peer's last session closed (the reason is undefined for a local close). */
   onOffline(peer: PeerId, reason: PeerNetError | undefined): void;
+  /**
+   * Rank of a session's path, lower is better (default: all equal). Of two
+   * sessions with one peer on different ranks, the better one stays; both
+   * sides see the same transport under a session, so both keep the same one.
+   */
+  rank?(connection: Connection): number;
 }
 
 /**
@@ -137,6 +145,13 @@ export class SessionTable {
    */
   #resolveDuplicate(peer: PeerId, existing: Connection, incoming: Connection): void {
     const key = peer.toString();
+    const rankOf = this.#options.rank;
+    if (rankOf !== undefined && rankOf(existing) !== rankOf(incoming)) {
+      const moving = rankOf(incoming) < rankOf(existing);
+      if (moving) this.#replace(key, incoming, 'better-transport');
+      this.retire(moving ? existing : incoming);
+      return;
+    }
     if (existing.initiator && incoming.initiator) {
       this.#replace(key, incoming, 'redialled');
       this.retire(existing);

@@ -36,8 +36,12 @@ interface Report {
   lastSeen: number;
 }
 
-/** The key that identifies an address (host and port). */
-export const addressKey = (a: TransportAddress): string => `${a.host}|${a.port}`;
+/** The key that identifies an address (transport, host and port). */
+export const addressKey = (a: TransportAddress): string => `${a.transport ?? ''}|${a.host}|${a.port}`;
+
+/** The address's own fields only (a report's objects may carry more), the tag only when present. */
+const plainAddress = (a: TransportAddress): TransportAddress =>
+  a.transport === undefined ? { host: a.host, port: a.port } : { transport: a.transport, host: a.host, port: a.port };
 
 /** The key that identifies a report's sender: the discovery and, when known, where the report came from. */
 export const reportKey = (source: AddressSource, from: string | undefined): string => `${source}|${from ?? ''}`;
@@ -79,7 +83,7 @@ export class AddressBook {
     const unique = new Map<string, TransportAddress>();
     for (const a of addresses) {
       if (unique.size >= this.#limits.maxPerReport) break;
-      if (!unique.has(addressKey(a))) unique.set(addressKey(a), { host: a.host, port: a.port });
+      if (!unique.has(addressKey(a))) unique.set(addressKey(a), plainAddress(a));
     }
     this.#reports.delete(key);
     if (unique.size > 0) this.#reports.set(key, { source, from, addresses: [...unique.values()], lastSeen: now });
@@ -114,8 +118,7 @@ export class AddressBook {
       if (seen.has(key)) return;
       seen.add(key);
       const known: RankedAddress = {
-        host: a.host,
-        port: a.port,
+        ...plainAddress(a),
         source: report.source,
         ...(report.from === undefined ? {} : { from: report.from }),
         lastSeen: report.lastSeen,

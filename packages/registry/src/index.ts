@@ -1,5 +1,5 @@
 export { Registry } from './registry.js';
-export type { Dialer, PeerRecord, RegistryEvents, RegistryOptions } from './registry.js';
+export type { Dialer, PeerRecord, RegistryEvents, RegistryOptions, TransportHints } from './registry.js';
 export type { AddressSource, KnownAddress } from './address-book.js';
 export { backoffDelay, backoffOptions } from './backoff.js';
 export type { Backoff, BackoffOptions } from './backoff.js';

@@ -65,6 +65,13 @@ export interface RegistryOptions {
   dialStaggerMs?: number;
   /** Most dials in flight for one peer; the authenticated address and its sender's others may exceed it (default 8). */
   maxParallelDials?: number;
+  /**
+   * What the registry should know of the transports named by addresses'
+   * `transport` tags: a `fallback` transport's addresses are dialled after
+   * the peer's other addresses have started, and `dialTimeoutMs` replaces
+   * the default budget for its dials.
+   */
+  transports?: Readonly<Record<string, TransportHints>>;
   /** Time source of the backoff, the stagger and the dial budgets (`systemClock` by default). */
   clock?: Clock;
   /**
@@ -76,6 +83,14 @@ export interface RegistryOptions {
   now?: () => number;
   /** Randomness of the backoff jitter (`Math.random` by default). */
   random?: () => number;
+}
+
+/** What the registry knows of one transport. */
+export interface TransportHints {
+  /** Dialled after every other address of the peer has started (a DHT). */
+  readonly fallback?: boolean;
+  /** The time one of its dials gets to authenticate. */
+  readonly dialTimeoutMs?: number;
 }
 
 /** Events of the registry. */
@@ -141,6 +156,7 @@ export class Registry {
   readonly #dialTimeoutMs: number;
   readonly #staggerMs: number;
   readonly #maxParallel: number;
+  readonly #transports: Readonly<Record<string, TransportHints>>;
   readonly #clock: Clock;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -167,6 +183,9 @@ export class Registry {
     this.#dialTimeoutMs = reader.number('dialTimeoutMs', { default: 2_500, min: 1, max: MAX_TIMER_MS });
     this.#staggerMs = reader.number('dialStaggerMs', { default: 250, min: 0, max: MAX_TIMER_MS });
     this.#maxParallel = reader.integer('maxParallelDials', { default: 8, min: 1 });
+    const transports = reader.raw('transports') ?? {};
+    if (typeof transports !== 'object' || transports === null) throw reader.error('transports', 'must be an object of transport hints');
+    this.#transports = transports as Record<string, TransportHints>;
     this.#now = reader.function<() => number>('now', Date.now);
     this.#clock = readClockOption(reader, this.#now);
     this.#random = reader.function<() => number>('random', Math.random);
@@ -208,7 +227,8 @@ export class Registry {
    * replaces another; the per-peer cap still applies.
    */
   addAddress(id: PeerId, address: TransportAddress, source: AddressSource = 'manual'): void {
-    this.#onDiscovered({ id, addresses: [address], from: `${address.host}:${address.port}` }, source);
+    const transport = address.transport === undefined ? '' : `${address.transport}:`;
+    this.#onDiscovered({ id, addresses: [address], from: `${transport}${address.host}:${address.port}` }, source);
   }
 
   /**
@@ -408,8 +428,12 @@ export class Registry {
     const perSender = Math.ceil(this.#maxParallel / 2);
     let best: RankedAddress | undefined;
     let fewest = Infinity;
-    for (const address of entry.book.ordered()) {
-      if (round.tried.has(addressKey(address)) || (busy.get(address.report) ?? 0) >= perSender) continue;
+    const candidates = entry.book
+      .ordered()
+      .filter((a) => !round.tried.has(addressKey(a)) && (busy.get(a.report) ?? 0) < perSender);
+    // A fallback transport's address waits until every other address has started.
+    const direct = candidates.filter((a) => !this.#isFallback(a));
+    for (const address of direct.length > 0 ? direct : candidates) {
       if (address.proven) return address;
       const dials = round.perReport.get(address.report) ?? 0;
       if (dials < fewest) {
@@ -432,11 +456,12 @@ export class Registry {
     this.#forgetStale(entry, round);
     round.lastStart = this.#clock.now();
     const attempt: Attempt = { report, controller: new AbortController(), timer: undefined, settled: false };
+    const budget = this.#hints(target).dialTimeoutMs ?? this.#dialTimeoutMs;
     round.inFlight.add(attempt);
     attempt.timer = this.#clock.setTimeout(() => {
       attempt.timer = undefined;
-      this.#failed(entry, round, attempt, new TimeoutError(`no session at ${target.host}:${target.port} within ${this.#dialTimeoutMs} ms`));
-    }, this.#dialTimeoutMs);
+      this.#failed(entry, round, attempt, new TimeoutError(`no session at ${addressText(target)} within ${budget} ms`));
+    }, budget);
     let dial: Promise<void>;
     try {
       dial = this.#dialer.connect(entry.id, target, { signal: attempt.controller.signal });
@@ -537,6 +562,14 @@ export class Registry {
     if (entry.round) this.#endRound(entry, entry.round);
   }
 
+  #hints(address: TransportAddress): TransportHints {
+    return (address.transport === undefined ? undefined : this.#transports[address.transport]) ?? {};
+  }
+
+  #isFallback(address: TransportAddress): boolean {
+    return this.#hints(address).fallback === true;
+  }
+
   #record(entry: Entry): PeerRecord {
     const status = this.#online(entry) ? 'online' : entry.round ? 'connecting' : 'offline';
     return {
@@ -547,6 +580,11 @@ export class Registry {
       lastSeen: entry.lastSeen,
     };
   }
+}
+
+/** `host:port`, after its transport's name when it has one, for messages. */
+function addressText(address: TransportAddress): string {
+  return `${address.transport === undefined ? '' : `${address.transport}:`}${address.host}:${address.port}`;
 }
 
 /** True for a dial the peer refused (by code: the error may come from another copy of the packages). */

@@ -1,0 +1,47 @@
+import HyperDHT from 'hyperdht';
+import { OptionsReader } from '@peernet/interface';
+import { parseBootstrap } from './bootstrap-list.js';
+
+/** Options of `startBootstrapNode`. */
+export interface BootstrapNodeOptions {
+  /** The address other nodes reach it at: an address of this machine (required; HyperDHT records it in its id). */
+  host: string;
+  /** UDP port (default 49737, HyperDHT's). */
+  port?: number;
+  /** Other bootstrap nodes of the same private network, `'host:port'` each (default none: this one starts it). */
+  bootstrap?: readonly string[];
+}
+
+/** A running bootstrap node. */
+export interface BootstrapNode {
+  /** `'host:port'`, what the fleet passes as `bootstrap`. */
+  readonly address: string;
+  /** Stops it and releases its socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a bootstrap node of a private DHT network: a fleet that does not
+ * want the public network passes its address as `dht({ bootstrap })`. It
+ * sees who joins (addresses, never session content) and nothing else.
+ */
+export async function startBootstrapNode(options: BootstrapNodeOptions): Promise<BootstrapNode> {
+  const reader = new OptionsReader('startBootstrapNode', options);
+  const host = reader.string('host', undefined);
+  if (host === undefined || host === '') throw reader.error('host', 'is required (an address of this machine)');
+  const port = reader.integer('port', { default: 49_737, min: 1, max: 65_535 });
+  const others = reader.raw('bootstrap');
+  const bootstrap = others === undefined ? [] : parseBootstrap(others, 'startBootstrapNode bootstrap');
+  const node = HyperDHT.bootstrapper(port, host, { bootstrap });
+  try {
+    await node.ready();
+  } catch (error) {
+    await node.destroy({ force: true });
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    address: `${host}:${node.address().port}`,
+    close: () => (closing ??= node.destroy({ force: true })),
+  };
+}

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { DIAGNOSTICS_CHANNELS, type DuplexStream, type TransportAddress } from '@peernet/interface';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { dht, type DhtTransport } from '@peernet/transport-dht';
+import { Reader, withTimeout } from '@peernet/compliance';
+import { contextOf, describeInNetns, generateIdentity, localDht } from './helpers.js';
+
+jest.setTimeout(60_000);
+
+describeInNetns('dht transport', () => {
+  let network: Awaited<ReturnType<typeof localDht>>;
+  const open: DhtTransport[] = [];
+  const transport = (identity = generateIdentity(), paired = new Set<string>(), options = {}) => {
+    const t = dht({ bootstrap: network.bootstrap, ...options })(contextOf(identity, paired)) as DhtTransport;
+    open.push(t);
+    return { t, identity, paired };
+  };
+
+  beforeAll(async () => {
+    network = await localDht();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+  afterAll(async () => {
+    await network.destroy();
+  });
+
+  async function listening(server: ReturnType<typeof transport>) {
+    const accepted: Array<{ stream: DuplexStream; remote: TransportAddress }> = [];
+    const waiters: Array<() => void> = [];
+    const listener = await server.t.listen({
+      onStream: (stream, remote) => {
+        accepted.push({ stream, remote });
+        waiters.splice(0).forEach((w) => w());
+      },
+    });
+    const next = async () => {
+      if (accepted.length === 0) await withTimeout(new Promise<void>((r) => waiters.push(r)), 10_000, 'no inbound stream');
+      return accepted.shift()!;
+    };
+    return { listener, next };
+  }
+
+  it('dials a listening node by its id alone and carries bytes both ways, then half-closes', async () => {
+    const server = transport();
+    const client = transport();
+    server.paired.add(client.identity.id.toString());
+    const { listener, next } = await listening(server);
+    expect(listener.address).toEqual({ transport: 'dht', host: server.identity.id.toString(), port: 0 });
+    expect(server.t.peerAddress!(server.identity.id)).toEqual(listener.address);
+    const stream = await client.t.dial(listener.address);
+    const { stream: inbound, remote } = await next();
+    expect(remote).toEqual({ transport: 'dht', host: client.identity.id.toString(), port: 0 });
+    const payload = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) & 0xff);
+    const got = new Reader(inbound, { keep: true });
+    const back = new Reader(stream, { keep: true });
+    stream.write(payload);
+    stream.end();
+    await got.waitForEnd(10_000);
+    expect(got.digest()).toBe(createHash('sha256').update(payload).digest('hex'));
+    inbound.write(new TextEncoder().encode('after your end'));
+    inbound.end();
+    await back.waitForEnd(10_000);
+    expect(back.text()).toBe('after your end');
+    await listener.close();
+  });
+
+  it("refuses a stranger's key in the firewall: the dial fails and the listener never sees a stream", async () => {
+    const server = transport();
+    const stranger = transport();
+    const refused: unknown[] = [];
+    const onRefused = (message: unknown) => refused.push(message);
+    subscribe(DIAGNOSTICS_CHANNELS.handshakeRefused, onRefused);
+    try {
+      const accepted: unknown[] = [];
+      const listener = await server.t.listen({ onStream: (stream) => accepted.push(stream) });
+      await expect(stranger.t.dial(listener.address)).rejects.toMatchObject({ code: 'not_connected' });
+      expect(accepted).toEqual([]);
+      expect(server.t.refusedCount).toBe(1);
+      expect(refused).toContainEqual(expect.objectContaining({ peer: stranger.identity.id.toString(), code: 'untrusted_peer' }));
+    } finally {
+      unsubscribe(DIAGNOSTICS_CHANNELS.handshakeRefused, onRefused);
+    }
+  });
+});
