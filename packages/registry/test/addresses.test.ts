@@ -7,7 +7,7 @@ import { Registry, type Dialer, type RegistryOptions } from '@peernet/registry';
 
 const idOf = (n: number): PeerId => PeerId.fromBytes(new Uint8Array(32).fill(n));
 const at = (host: string, port: number): TransportAddress => ({ host, port });
-const text = (a: TransportAddress): string => `${a.host}:${a.port}`;
+const text = (a: TransportAddress): string => `${a.transport === undefined ? '' : `${a.transport}:`}${a.host}:${a.port}`;
 
 interface Attempt {
   address: string;
@@ -314,6 +314,46 @@ describe('dialling a peer\'s addresses', () => {
     const real = dialer.attempts.find((a) => a.address === '10.0.0.2:7001');
     expect(dialer.isConnected(peer)).toBe(true);
     expect((real?.at ?? Infinity) - back).toBeLessThanOrEqual(250);
+    await registry.stop();
+  });
+
+  it("a fallback transport's address is dialled after the direct ones have started, with its own budget, and keeps its tag", async () => {
+    const { clock, dialer, discovery, registry, peer, addresses } = await setup({
+      transports: { dht: { fallback: true, dialTimeoutMs: 30_000 } },
+    });
+    const viaDht: TransportAddress = { transport: 'dht', host: peer.toString(), port: 0 };
+    dialer.silent.add(text(viaDht));
+    dialer.silent.add('10.0.0.5:7000');
+    dialer.silent.add('10.0.0.6:7000');
+    discovery.see({ id: peer, from: '10.0.0.5', addresses: [at('10.0.0.5', 7000), at('10.0.0.6', 7000)] });
+    // Reported last, so the newest: ranking by evidence alone would dial it first.
+    registry.addAddress(peer, viaDht, 'dht');
+    expect(addresses()).toContain(`dht:${peer.toString()}:0`);
+    await clock.advance(0);
+    expect(dialer.order()).toEqual(['10.0.0.5:7000']);
+    await clock.advance(250);
+    expect(dialer.order()).toEqual(['10.0.0.5:7000', '10.0.0.6:7000']);
+    await clock.advance(250);
+    expect(dialer.order()).toEqual(['10.0.0.5:7000', '10.0.0.6:7000', `dht:${peer.toString()}:0`]);
+    // The direct ones get the default 2.5 s; the DHT dial its own 30 s.
+    await clock.advance(2_500);
+    expect(dialer.attempts.map((a) => a.ended?.how)).toEqual(['aborted', 'aborted', undefined]);
+    await clock.advance(30_000 - 2_500 - 1);
+    expect(dialer.attempts[2]?.ended).toBeUndefined();
+    await clock.advance(1);
+    expect(dialer.attempts[2]?.ended).toEqual({ at: 1_000_000 + 500 + 30_000, how: 'aborted' });
+    await registry.stop();
+  });
+
+  it('with only a fallback address, it is dialled at once', async () => {
+    const { clock, dialer, registry, peer } = await setup({ transports: { dht: { fallback: true } } });
+    dialer.reachable.set(`dht:${peer.toString()}:0`, 30);
+    registry.addAddress(peer, { transport: 'dht', host: peer.toString(), port: 0 }, 'dht');
+    await clock.advance(0);
+    expect(dialer.order()).toEqual([`dht:${peer.toString()}:0`]);
+    await clock.advance(30);
+    expect(dialer.attempts[0]?.ended?.how).toBe('connected');
+    expect(registry.peer(peer)?.addresses[0]).toEqual(expect.objectContaining({ transport: 'dht', authenticated: true }));
     await registry.stop();
   });
 

@@ -6,7 +6,7 @@ import { parseBootstrap } from './bootstrap-list.js';
 export interface BootstrapNodeOptions {
   /** The address other nodes reach it at: an address of this machine (required; HyperDHT records it in its id). */
   host: string;
-  /** UDP port (default 49737, HyperDHT's). */
+  /** UDP port (default 49737, HyperDHT's). It is part of the node's DHT id, so it is fixed: no "any free port". */
   port?: number;
   /** Other bootstrap nodes of the same private network, `'host:port'` each (default none: this one starts it). */
   bootstrap?: readonly string[];

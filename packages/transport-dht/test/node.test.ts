@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { DIAGNOSTICS_CHANNELS, type DiscoveredPeer, type Discovery, type PeerId } from '@peernet/interface';
+import { DIAGNOSTICS_CHANNELS, type DiscoveredPeer, type Discovery, type PeerId, type TransportFactory } from '@peernet/interface';
 import { PeerNet, type PeerNetOptions } from 'peernet';
 import { dht } from '@peernet/transport-dht';
 import { rejection, resourceSnapshot, resourcesAbove, waitUntil } from '@peernet/compliance';
@@ -114,6 +114,30 @@ describeInNetns('a node with the dht transport', () => {
     } finally {
       unsubscribe(DIAGNOSTICS_CHANNELS.sessionReplaced, onReplaced);
     }
+  });
+
+  it('with a LAN address known, the LAN wins: the session is on tcp and the dht is never dialled', async () => {
+    const lan = new HandDiscovery();
+    let dhtDials = 0;
+    const counting: TransportFactory = (context) => {
+      const transport = dht({ bootstrap: network.bootstrap })(context);
+      const dial = transport.dial.bind(transport);
+      transport.dial = (address, options) => {
+        dhtDials++;
+        return dial(address, options);
+      };
+      return transport;
+    };
+    const a = await start({ discovery: [lan], transports: [counting] });
+    const b = await start();
+    lan.report({ id: b.id, addresses: [{ host: '127.0.0.1', port: b.port }], from: '127.0.0.1' });
+    await b.pair(a.id);
+    await a.pair(b.id);
+    await a.waitForPeer(b.id, { timeoutMs: 10_000 });
+    expect(a.listPeers()[0]).toMatchObject({ status: 'online', transport: 'tcp' });
+    // The dial round ended with the session (its stagger timer with it): no DHT dial can follow.
+    expect(dhtDials).toBe(0);
+    expect(a.listPeers()[0]?.addresses).toContainEqual({ transport: 'dht', host: b.id.toString(), port: 0 });
   });
 
   it('reconnects through the dht when the peer comes back', async () => {
