@@ -22,6 +22,7 @@ export {
 export * from './discovery-suite.js';
 export { FakeClock, settle } from './fake-clock.js';
 export { createNetnsLab, netnsUnavailableReason } from './netns.js';
+export { createNatLab, natLabUnavailableReason } from './nat-lab.js';
 export {
   NODE_UID,
   OTHER_UID,
@@ -36,6 +37,7 @@ export {
 } from './other-user.js';
 export type { OtherUserSuiteOptions, UserRunOptions, UserRunResult } from './other-user.js';
 export type { NetnsHost, NetnsLab } from './netns.js';
+export type { NatKind, NatLab, NatLabNode, NatLabOptions, NatRouter } from './nat-lab.js';
 export { runJestFixtures } from './child-jest.js';
 export type { ChildTestResult, RunJestFixturesOptions } from './child-jest.js';
 export { loadNoiseVectors, replayNoiseVector, vectorKeyPair } from './noise-vectors.js';
