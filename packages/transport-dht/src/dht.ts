@@ -66,6 +66,13 @@ const HOLEPUNCH_FAILURES = new Set([
   'REMOTE_NOT_HOLEPUNCHING',
 ]);
 
+const HOLEPUNCH_HINT = ' (no direct path through the NATs on both sides: name a relay with dht({ relays }))';
+// What HyperDHT's codes mean for a PeerNet user.
+const HINTS: Readonly<Record<string, string>> = {
+  PEER_NOT_FOUND: ' (the peer is not listening on this DHT: offline, or on another bootstrap network)',
+  PEER_CONNECTION_FAILED: ' (the peer did not accept: it may not have paired this node, or it went away)',
+};
+
 /**
  * A transport over HyperDHT for `PeerNet.start({ transports: [dht(…)] })`:
  * the node listens under its own id's key, and a paired peer is dialled by
@@ -177,7 +184,8 @@ class HyperDhtTransport implements DhtTransport {
         socket.destroy();
         const code = dhtCodeOf(error);
         const via = relayThrough ? ` through relay ${PeerId.fromBytes(relayThrough).toString()}` : '';
-        reject(new NotConnectedError(`dht: could not reach ${peer.toString()}${via}: ${code ?? error.message}`, { cause: error }));
+        const hint = code === undefined ? '' : (HINTS[code] ?? (HOLEPUNCH_FAILURES.has(code) ? HOLEPUNCH_HINT : ''));
+        reject(new NotConnectedError(`dht: could not reach ${peer.toString()}${via}: ${code ?? error.message}${hint}`, { cause: error }));
       };
       const onClose = (): void => onError(new Error('the DHT closed the connection before it opened'));
       const onAbort = (): void => {

@@ -217,9 +217,9 @@ describeInNetns('adversaries on the dht', () => {
       friend.on('peer:offline', (p) => offline.push(p));
 
       // Call latency before the flood (after a warm-up).
-      for (let i = 0; i < 20; i++) await friend.call(node.id, 'echo', i);
+      for (let i = 0; i < 500; i++) await friend.call(node.id, 'echo', i);
       const quiet: number[] = [];
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 500; i++) {
         const t = performance.now();
         await friend.call(node.id, 'echo', i);
         quiet.push(performance.now() - t);
@@ -290,7 +290,7 @@ describeInNetns('adversaries on the dht', () => {
       await waitUntil(() => resourcesAbove(baseline).length === 0, 20_000, `resources back to baseline (${resourcesAbove(baseline).join(', ')})`);
       const heapAfter = heapAfterGc();
       const after: number[] = [];
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 500; i++) {
         const t = performance.now();
         await friend.call(node.id, 'echo', i);
         after.push(performance.now() - t);
@@ -327,7 +327,8 @@ describeInNetns('adversaries on the dht', () => {
       const target = dhtTargetOf(victimIdentity.id.bytes);
 
       const attacker = await persistentNode(bootstrap);
-      cleanups.push(() => attacker.destroy({ force: true }));
+      // Not forced: its server's announcer must stop too, or its refresh timers outlive the test.
+      cleanups.push(() => attacker.destroy());
       const attackerKeys = HyperDHT.keyPair();
       const tap = serverTap();
       const attackerServer = attacker.createServer(tap.options, (socket) => {
@@ -374,7 +375,8 @@ describeInNetns('adversaries on the dht', () => {
       const target = dhtTargetOf(victimKeys.publicKey);
 
       const attacker = await persistentNode(bootstrap);
-      cleanups.push(() => attacker.destroy({ force: true }));
+      // Not forced: its server's announcer must stop too, or its refresh timers outlive the test.
+      cleanups.push(() => attacker.destroy());
       const tap = serverTap();
       const impostor = attacker.createServer(tap.options, (socket) => {
         socket.on('error', () => undefined);
@@ -424,11 +426,11 @@ describeInNetns('adversaries on the dht', () => {
       const dhtKey = generateIdentity(); // K: the key X dials with
       const xIdentity = generateIdentity(); // the id X proves in the handshake
       // X refuses every inbound dial, so the only handshake is its own dial to the receiver.
-      const x = await start({ identity: xIdentity, transports: [withDhtKey(xIdentity, ed25519KeyPair(dhtKey), () => false)] });
-      await x.pair(receiver.id);
       // The receiver trusts both ids: only the rule that the proven id must be the DHT key can refuse.
       await receiver.pair(dhtKey.id);
       await receiver.pair(xIdentity.id);
+      const x = await start({ identity: xIdentity, transports: [withDhtKey(xIdentity, ed25519KeyPair(dhtKey), () => false)] });
+      await x.pair(receiver.id);
       const online: PeerId[] = [];
       receiver.on('peer:online', (p) => online.push(p));
 
@@ -438,7 +440,8 @@ describeInNetns('adversaries on the dht', () => {
       for (const r of refusals.filter((r) => !r.initiator && r.peer === xIdentity.id.toString())) {
         expect(r).toMatchObject({ code: 'peer_mismatch', reason: `dialled ${dhtKey.id.toString()} but reached ${xIdentity.id.toString()}` });
       }
-      expect(['refused_by_peer', 'handshake_failed']).toContain(error.code);
+      // X is not told why: the receiver just hangs up after message 3 (a destroyed UDX stream, not a clean end).
+      expect(error).toMatchObject({ code: 'handshake_failed', message: 'the peer closed the connection during the handshake' });
       expect(receiver.isConnected(xIdentity.id)).toBe(false);
       expect(receiver.isConnected(dhtKey.id)).toBe(false);
       expect(x.isConnected(receiver.id)).toBe(false);

@@ -75,12 +75,64 @@ describeInNetns('dht transport', () => {
     try {
       const accepted: unknown[] = [];
       const listener = await server.t.listen({ onStream: (stream) => accepted.push(stream) });
-      await expect(stranger.t.dial(listener.address)).rejects.toMatchObject({ code: 'not_connected' });
+      await expect(stranger.t.dial(listener.address)).rejects.toMatchObject({
+        code: 'not_connected',
+        message: expect.stringContaining('PEER_CONNECTION_FAILED (the peer did not accept: it may not have paired this node'),
+      });
       expect(accepted).toEqual([]);
       expect(server.t.refusedCount).toBe(1);
       expect(refused).toContainEqual(expect.objectContaining({ peer: stranger.identity.id.toString(), code: 'untrusted_peer' }));
     } finally {
       unsubscribe(DIAGNOSTICS_CHANNELS.handshakeRefused, onRefused);
     }
+  });
+
+  it('a peer that is not on the DHT: not_connected at once, naming PEER_NOT_FOUND and what it means', async () => {
+    const client = transport();
+    const absent = generateIdentity();
+    await expect(client.t.dial(client.t.peerAddress!(absent.id))).rejects.toMatchObject({
+      code: 'not_connected',
+      message: expect.stringContaining('PEER_NOT_FOUND (the peer is not listening on this DHT'),
+    });
+  });
+
+  it('refuses what is not a dht address, our own id, and bad options with invalid_argument', async () => {
+    const me = transport();
+    await expect(me.t.dial({ host: '127.0.0.1', port: 1 })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(me.t.dial({ transport: 'dht', host: 'not-an-id', port: 0 })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(me.t.dial(me.t.peerAddress!(me.identity.id))).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(() => dht({ bootstrap: [] })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    expect(() => dht({ bootstrap: ['nohost'] })).toThrow(/'host:port'/);
+    expect(() => dht({ relays: ['x'] })).toThrow(/relays\[0\] is not a peer id/);
+    expect(() => dht({ relayMode: 'sometimes' as 'always' })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+  });
+
+  it('a dial aborted before or while it runs rejects with aborted', async () => {
+    const server = transport();
+    const client = transport();
+    server.paired.add(client.identity.id.toString());
+    const { listener } = await listening(server);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(client.t.dial(listener.address, { signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
+    const late = new AbortController();
+    const dialling = client.t.dial(listener.address, { signal: late.signal });
+    late.abort();
+    await expect(dialling).rejects.toMatchObject({ code: 'aborted' });
+  });
+
+  it('with no bootstrap node answering, listen still completes and a dial fails with PEER_NOT_FOUND', async () => {
+    // Port 9 of loopback: nothing listens there inside the test's namespace.
+    const lonely = dht({ bootstrap: ['127.0.0.1:9'] })(contextOf(generateIdentity(), new Set())) as DhtTransport;
+    open.push(lonely);
+    const started = Date.now();
+    const listener = await lonely.listen({ onStream: () => undefined });
+    const listenMs = Date.now() - started;
+    await expect(lonely.dial(lonely.peerAddress!(generateIdentity().id))).rejects.toMatchObject({
+      code: 'not_connected',
+      message: expect.stringContaining('PEER_NOT_FOUND'),
+    });
+    await listener.close();
+    process.stdout.write(`no bootstrap: listen took ${listenMs} ms\n`);
   });
 });
