@@ -17,14 +17,13 @@ import {
   type Clock,
   type Discovery,
   type DuplexStream,
-  type Listener,
   type NetworkChange,
   type PeerIdLike,
   type PeerNetError,
   type Transport,
   type TransportAddress,
 } from '@peernet/interface';
-import { ed25519KeyPair, loadOrCreateIdentity, type Identity } from '@peernet/identity';
+import { loadOrCreateIdentity, type Identity } from '@peernet/identity';
 import { openFileTrustStore, type TrustEntry, type TrustStore } from '@peernet/trust';
 import type { Duplex } from 'node:stream';
 import type {
@@ -33,10 +32,9 @@ import type {
 import { Connection, type LocalIdentity } from '@peernet/connection';
 import { Exposed, type ExposeOptions, type ExposeStreamOptions } from './exposed.js';
 import type { ConnectOptions, Listener_, PeerInfo, PeerNetEvents, PeerNetListeners } from './events.js';
-import { tcp } from '@peernet/transport-tcp';
+import { Transports, addressOf } from './transports.js';
 import { watchLiveness } from '@peernet/liveness';
-import { udpDiscovery } from '@peernet/discovery-udp';
-import { mdnsDiscovery } from '@peernet/discovery-mdns';
+import { builtInDiscoveries } from './discoveries.js';
 import { Registry, type NetworkWatch, type PeerRecord } from '@peernet/registry';
 import { logDiagnostics } from './diagnostics.js';
 import { readOptions, type Logger, type NodeSettings, type PeerNetOptions } from './options.js';
@@ -60,10 +58,7 @@ export class PeerNet {
   readonly #identity: LocalIdentity;
   readonly #trust: TrustStore;
   readonly #ownsTrust: boolean;
-  // Every transport, the default (the one untagged LAN addresses use) first.
-  readonly #transports: readonly Transport[];
-  // Which transport each connection runs on, by name.
-  readonly #transportOf = new WeakMap<Connection, Transport>();
+  readonly #transports: Transports;
   readonly #options: NodeSettings;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -77,7 +72,6 @@ export class PeerNet {
   readonly #refusals: Refusals;
   // Inbound connections still in their handshake, oldest first, with where they came from.
   readonly #handshaking = new Map<Connection, TransportAddress>();
-  readonly #listeners: Listener[] = [];
   #stopping: Promise<void> | undefined;
   readonly #registry: Registry;
   #network: NetworkWatch | undefined;
@@ -99,7 +93,7 @@ export class PeerNet {
     trust: TrustStore,
     ownsTrust: boolean,
     discoveries: readonly Discovery[],
-    transports: readonly Transport[],
+    transports: Transports,
   ) {
     this.#options = options;
     const noiseKeys = identity.noiseKeyPair();
@@ -120,7 +114,7 @@ export class PeerNet {
       onOnline: (peer) => this.#online(peer),
       onOffline: (peer, reason) => this.#offline(peer, reason),
       // A session on a fallback transport (the DHT) gives way to one on the LAN.
-      rank: (connection) => (this.#transportOf.get(connection)?.fallback === true ? 1 : 0),
+      rank: (connection) => transports.rank(connection),
     });
     // The session table owns "online"; the registry asks it through `isConnected` rather than keeping a copy.
     this.#registry = new Registry({
@@ -132,9 +126,7 @@ export class PeerNet {
       discoveries,
       backoff: options.reconnect,
       clock: this.#clock,
-      transports: Object.fromEntries(
-        transports.map((t) => [t.name, { fallback: t.fallback === true, dialTimeoutMs: t.dialTimeoutMs }]),
-      ),
+      transports: transports.hints(),
       ...options.dialing,
     });
     this.#registry.on('peer:discovered', (peer) => {
@@ -152,25 +144,19 @@ export class PeerNet {
     const identity = settings.identity ?? (await loadOrCreateIdentity({ dataDir: settings.dataDir }));
     const trust = settings.trust ?? (await openFileTrustStore({ path: join(settings.dataDir, 'trust.json') }));
     let discoveries: Discovery[];
-    let transports: Transport[];
+    let transports: Transports;
     try {
       discoveries = builtInDiscoveries(settings, identity, trust);
-      transports = builtInTransports(settings, identity, trust);
+      transports = new Transports(settings, identity, trust);
     } catch (error) {
       if (settings.trust === undefined) await trust.close();
       throw error;
     }
     const node = new PeerNet(settings, identity, trust, settings.trust === undefined, discoveries, transports);
     try {
-      for (const transport of transports) {
-        node.#listeners.push(
-          await transport.listen({
-            host: settings.host,
-            port: settings.port,
-            onStream: (stream, remote) => node.#accept(stream, remote, transport),
-          }),
-        );
-      }
+      await transports.listen({ host: settings.host, port: settings.port }, (stream, remote, transport) =>
+        node.#accept(stream, remote, transport),
+      );
       node.#stopDiagnostics = logDiagnostics(settings.logger);
       trust.on('added', node.#onTrustAdded);
       trust.on('removed', node.#onTrustRemoved);
@@ -189,17 +175,17 @@ export class PeerNet {
 
   /** The port this node listens on (its default transport's). */
   get port(): number {
-    return (this.#listeners[0] as Listener).address.port;
+    return this.address.port;
   }
 
   /** The address this node listens on (its default transport's). */
   get address(): TransportAddress {
-    return (this.#listeners[0] as Listener).address;
+    return this.#transports.addresses()[0] as TransportAddress;
   }
 
   /** Where this node listens, one address per transport (a DHT's is this node's id). */
   get addresses(): TransportAddress[] {
-    return this.#listeners.map((l) => l.address);
+    return this.#transports.addresses();
   }
 
   /**
@@ -264,7 +250,7 @@ export class PeerNet {
           transport === undefined ? { host, port } : { transport, host, port },
         ),
         lastSeen: record?.lastSeen,
-        transport: session === undefined ? undefined : this.#transportOf.get(session)?.name,
+        transport: session === undefined ? undefined : this.#transports.of(session)?.name,
       };
     });
   }
@@ -420,10 +406,9 @@ export class PeerNet {
     this.#trust.off('removed', this.#onTrustRemoved);
     await this.#registry.stop();
     for (const controller of this.#dialAborts) controller.abort();
-    await Promise.all(this.#listeners.map((l) => l.close()));
+    await this.#transports.close();
     await Promise.all(this.#sessions.all().map((connection) => connection.close()));
     await Promise.allSettled([...this.#dials.values()]);
-    await Promise.all(this.#transports.map((t) => t.close?.()));
     if (this.#ownsTrust) await this.#trust.close();
     this.#events = new TypedEmitter();
   }
@@ -449,7 +434,7 @@ export class PeerNet {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (options.signal?.aborted) throw new AbortedError('connect aborted');
-      const transport = this.#transportFor(options);
+      const transport = this.#transports.forAddress(options);
       const stream = await transport.dial(addressOf(options), { signal: controller.signal });
       if (this.#stopping) {
         stream.destroy();
@@ -458,7 +443,7 @@ export class PeerNet {
       const connection = this.#connection(stream, transport, { initiator: true, expectedPeer: peer, signal: controller.signal });
       await connection.ready;
       const existing = this.#sessions.get(peer);
-      const moves = existing !== undefined && this.#transportOf.get(existing)?.fallback === true && transport.fallback !== true;
+      const moves = existing !== undefined && this.#transports.rank(existing) > this.#transports.rank(connection);
       if (existing?.initiator && existing.isOpen && !moves) {
         // A parallel dial to another of the peer's addresses won meanwhile.
         // Keep that one: new calls already use it. This one goes the way of a
@@ -541,7 +526,7 @@ export class PeerNet {
       onHandlerError: (error, context) =>
         this.#logger.warn?.('send handler failed', { peer: context.peer.toString(), name: context.name, error }),
     });
-    this.#transportOf.set(connection, transport);
+    this.#transports.track(connection, transport);
     this.#sessions.track(connection);
     const liveness = this.#options.liveness;
     if (liveness !== false) {
@@ -550,34 +535,19 @@ export class PeerNet {
     return connection;
   }
 
-  /** The transport that dials `address`: the one its tag names, else the default. */
-  #transportFor(address: TransportAddress): Transport {
-    const name = address.transport;
-    const transport = name === undefined ? this.#transports[0] : this.#transports.find((t) => t.name === name);
-    if (transport === undefined) throw new InvalidArgumentError(`no transport named '${String(name)}' on this node`);
-    return transport;
-  }
-
   /** Tells the registry where transports that reach a peer by id alone (the DHT) dial `peer`. */
   #addIdAddresses(peer: PeerId): void {
-    for (const transport of this.#transports) {
-      if (transport.peerAddress) this.#registry.addAddress(peer, transport.peerAddress(peer), transport.name);
-    }
+    for (const { address, source } of this.#transports.idAddresses(peer)) this.#registry.addAddress(peer, address, source);
   }
 
-  /**
-   * A paired peer whose session runs on a fallback transport (the DHT) was
-   * found at a direct address (the LAN): dial it there; the new session
-   * takes the old one's place and the old one is retired.
-   */
+  /** A peer on a fallback path (the DHT) was found on a direct one (the LAN): dial it there; that session replaces this one. */
   #moveToDirect(peer: PeerId, addresses: readonly TransportAddress[]): void {
     const session = this.#sessions.get(peer);
-    if (this.#stopping || session === undefined || this.#transportOf.get(session)?.fallback !== true) return;
-    const direct = addresses.find((a) => this.#transports.find((t) => t.name === (a.transport ?? this.#transports[0]?.name))?.fallback !== true);
+    if (this.#stopping || session === undefined || this.#transports.rank(session) === 0) return;
+    const direct = addresses.find((a) => !this.#transports.isFallback(a));
     if (direct === undefined) return;
-    this.#connectTo(peer, direct, true).catch((error: unknown) =>
-      this.#logger.debug?.('move to a direct path failed', { peer: peer.toString(), error }),
-    );
+    const failed = (error: unknown): void => this.#logger.debug?.('move to a direct path failed', { peer: peer.toString(), error });
+    this.#connectTo(peer, direct, true).catch(failed);
   }
 
   /** The session table reports a peer online: tell the registry, the log and the application, in that order. */
@@ -626,49 +596,4 @@ export class PeerNet {
 function addressText(address: TransportAddress): string {
   const tag = address.transport === undefined ? '' : `${address.transport}:`;
   return tag + (address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`);
-}
-
-/** The address part of connect options (no signal), tagged only when it has a transport. */
-function addressOf(options: TransportAddress): TransportAddress {
-  const { transport, host, port } = options;
-  return transport === undefined ? { host, port } : { transport, host, port };
-}
-
-/** The node's transports: the default (TCP unless given) first, then the `transports` option's, made for this node. */
-function builtInTransports(options: NodeSettings, identity: Identity, trust: TrustStore): Transport[] {
-  let keyPair: ReturnType<typeof ed25519KeyPair> | undefined;
-  const context = {
-    id: identity.id,
-    get keyPair() {
-      keyPair ??= ed25519KeyPair(identity);
-      return keyPair;
-    },
-    isPaired: (peer: PeerId) => trust.has(peer),
-  };
-  const transports = [options.transport ?? tcp(), ...options.transports.map((t) => (typeof t === 'function' ? t(context) : t))];
-  const names = new Set<string>();
-  for (const transport of transports) {
-    if (names.has(transport.name)) {
-      throw new InvalidArgumentError(`PeerNet transports: two transports are named '${transport.name}'; names must differ`);
-    }
-    names.add(transport.name);
-  }
-  return transports;
-}
-
-/** Turns the `discovery` option into `Discovery` instances. */
-function builtInDiscoveries(options: NodeSettings, identity: Identity, trust: TrustStore): Discovery[] {
-  return options.discovery.map((d) => {
-    const interfaces = options.interfaces ? { interfaces: options.interfaces } : {};
-    if (d === 'mdns') return mdnsDiscovery({ identity, ...interfaces });
-    if (d === 'udp') {
-      return udpDiscovery({
-        identity,
-        ...interfaces,
-        ...(options.udpPort === undefined ? {} : { port: options.udpPort }),
-        isWanted: (id) => trust.has(id),
-      });
-    }
-    return d; // checked by readOptions: anything else is a Discovery
-  });
 }

@@ -33,7 +33,7 @@ export interface PeerNetOptions {
    * never a fixed name in a shared directory such as `/tmp/peernet`.
    */
   dataDir: string;
-  /** Port to listen on; 0 (default) picks a free one. */
+  /** Port the default transport listens on; 0 (default) picks a free one. */
   port?: number;
   /** Address to listen on (default `0.0.0.0`: every IPv4 interface; only paired peers get past the handshake). */
   host?: string;

@@ -1,0 +1,111 @@
+import { InvalidArgumentError, type Listener, type ListenOptions, type PeerId, type Transport, type TransportAddress } from '@peernet/interface';
+import { ed25519KeyPair, type Identity } from '@peernet/identity';
+import type { TrustStore } from '@peernet/trust';
+import type { Connection } from '@peernet/connection';
+import type { TransportHints } from '@peernet/registry';
+import { tcp } from '@peernet/transport-tcp';
+import type { NodeSettings } from './options.js';
+
+/**
+ * The node's transports: the default (the one untagged LAN addresses use)
+ * first, then the `transports` option's; which one each connection runs on;
+ * and their listeners.
+ */
+export class Transports {
+  readonly #all: readonly Transport[];
+  readonly #of = new WeakMap<Connection, Transport>();
+  readonly #listeners: Listener[] = [];
+
+  /** Makes the `transports` option's factories for this node; `invalid_argument` for two transports of one name. */
+  constructor(options: NodeSettings, identity: Identity, trust: TrustStore) {
+    let keyPair: ReturnType<typeof ed25519KeyPair> | undefined;
+    const context = {
+      id: identity.id,
+      // Only a transport that asks gets the secret key (the DHT's key is the identity's).
+      get keyPair() {
+        keyPair ??= ed25519KeyPair(identity);
+        return keyPair;
+      },
+      isPaired: (peer: PeerId) => trust.has(peer),
+    };
+    this.#all = [options.transport ?? tcp(), ...options.transports.map((t) => (typeof t === 'function' ? t(context) : t))];
+    const names = new Set<string>();
+    for (const transport of this.#all) {
+      if (names.has(transport.name)) {
+        throw new InvalidArgumentError(`PeerNet transports: two transports are named '${transport.name}'; names must differ`);
+      }
+      names.add(transport.name);
+    }
+  }
+
+  /** What the registry needs to know of each: fallback or not, and its dial budget. */
+  hints(): Record<string, TransportHints> {
+    return Object.fromEntries(this.#all.map((t) => [t.name, { fallback: t.fallback === true, dialTimeoutMs: t.dialTimeoutMs }]));
+  }
+
+  /**
+   * Listens on every transport, handing each inbound stream on with the
+   * transport it came in on. `host` and `port` are the default transport's;
+   * the others listen where their own options say.
+   */
+  async listen(
+    where: Omit<ListenOptions, 'onStream'>,
+    onStream: (stream: Parameters<ListenOptions['onStream']>[0], remote: TransportAddress, transport: Transport) => void,
+  ): Promise<void> {
+    for (const [i, transport] of this.#all.entries()) {
+      const accept = (stream: Parameters<ListenOptions['onStream']>[0], remote: TransportAddress): void => onStream(stream, remote, transport);
+      this.#listeners.push(await transport.listen(i === 0 ? { ...where, onStream: accept } : { onStream: accept }));
+    }
+  }
+
+  /** Where the node listens, one address per transport, the default's first. */
+  addresses(): TransportAddress[] {
+    return this.#listeners.map((l) => l.address);
+  }
+
+  /** The transport that dials `address`: the one its tag names, else the default. */
+  forAddress(address: TransportAddress): Transport {
+    const name = address.transport;
+    const transport = name === undefined ? this.#all[0] : this.#all.find((t) => t.name === name);
+    if (transport === undefined) throw new InvalidArgumentError(`no transport named '${String(name)}' on this node`);
+    return transport;
+  }
+
+  /** True for an address of a fallback transport (the DHT); unknown tags count as direct. */
+  isFallback(address: TransportAddress): boolean {
+    const name = address.transport ?? this.#all[0]?.name;
+    return this.#all.find((t) => t.name === name)?.fallback === true;
+  }
+
+  /** Addresses at which transports that reach a peer by id alone (the DHT) dial `peer`. */
+  idAddresses(peer: PeerId): Array<{ address: TransportAddress; source: string }> {
+    return this.#all.flatMap((t) => (t.peerAddress ? [{ address: t.peerAddress(peer), source: t.name }] : []));
+  }
+
+  /** Records the transport a connection runs on. */
+  track(connection: Connection, transport: Transport): void {
+    this.#of.set(connection, transport);
+  }
+
+  /** The transport `connection` runs on. */
+  of(connection: Connection): Transport | undefined {
+    return this.#of.get(connection);
+  }
+
+  /** Rank of a session's path for the session table: 0 direct, 1 fallback. */
+  rank(connection: Connection): number {
+    return this.#of.get(connection)?.fallback === true ? 1 : 0;
+  }
+
+  /** Closes every listener, then releases what the transports hold of their own. */
+  async close(): Promise<void> {
+    await Promise.all(this.#listeners.map((l) => l.close()));
+    await Promise.all(this.#all.map((t) => t.close?.()));
+  }
+}
+
+/** The address part of connect options (no signal), tagged only when it has a transport. */
+export function addressOf(options: TransportAddress): TransportAddress {
+  const { transport, host, port } = options;
+  return transport === undefined ? { host, port } : { transport, host, port };
+}
