@@ -10,6 +10,14 @@ export interface BootstrapNodeOptions {
   port?: number;
   /** Other bootstrap nodes of the same private network, `'host:port'` each (default none: this one starts it). */
   bootstrap?: readonly string[];
+  /**
+   * DHT nodes this process runs (default 4): the bootstrap node and more on
+   * free ports of `host`. A node behind a NAT classifies its NAT from three
+   * DHT nodes of its routing table other than the one it bootstrapped from,
+   * and cannot holepunch until it has; with fewer, a private network only
+   * works where holepunching is not needed.
+   */
+  nodes?: number;
 }
 
 /** A running bootstrap node. */
@@ -32,16 +40,25 @@ export async function startBootstrapNode(options: BootstrapNodeOptions): Promise
   const port = reader.integer('port', { default: 49_737, min: 1, max: 65_535 });
   const others = reader.raw('bootstrap');
   const bootstrap = others === undefined ? [] : parseBootstrap(others, 'startBootstrapNode bootstrap');
-  const node = HyperDHT.bootstrapper(port, host, { bootstrap });
+  const count = reader.integer('nodes', { default: 4, min: 1, max: 64 });
+  const first = HyperDHT.bootstrapper(port, host, { bootstrap });
+  const all = [first];
+  const close = async (): Promise<void> => {
+    await Promise.all(all.map((node) => node.destroy({ force: true })));
+  };
   try {
-    await node.ready();
+    await first.ready();
+    const address = `${host}:${first.address().port}`;
+    while (all.length < count) {
+      // Persistent and reachable, like the bootstrap node: they hold the network's records.
+      const node = new HyperDHT({ bootstrap: [address, ...bootstrap], host, ephemeral: false, firewalled: false });
+      all.push(node);
+      await node.fullyBootstrapped();
+    }
+    let closing: Promise<void> | undefined;
+    return { address, close: () => (closing ??= close()) };
   } catch (error) {
-    await node.destroy({ force: true });
+    await close();
     throw error;
   }
-  let closing: Promise<void> | undefined;
-  return {
-    address: `${host}:${node.address().port}`,
-    close: () => (closing ??= node.destroy({ force: true })),
-  };
 }

@@ -50,7 +50,7 @@ export interface DhtOptions {
 /** The DHT transport, as a node holds it. */
 export interface DhtTransport extends Transport {
   readonly name: typeof DHT_TRANSPORT;
-  /** Dialled strangers' connections refused by the firewall so far (before any handshake). */
+  /** Refusals by the firewall so far, before any handshake (HyperDHT asks again for a handshake retried after 10 s: each counts). */
   readonly refusedCount: number;
   /** Releases the DHT node: its UDP socket and its announcements. Idempotent. */
   close(): Promise<void>;

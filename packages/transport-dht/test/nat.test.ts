@@ -94,13 +94,13 @@ describeLab('across NATs', () => {
 
   async function scenario(
     nats: [NatKind, NatKind],
-    options: { relay?: boolean; withinMs: number; stranger?: boolean; probe?: (lab: NatLab) => void },
+    options: { relay?: boolean; withinMs: number; stranger?: boolean; probe?: (lab: NatLab) => void; bootstrapNodes?: number },
   ) {
     const lab: NatLab = createNatLab({ nats, internetHosts: 2 });
     const leaks = guard(lab);
     try {
       const [bootHost, relayHost] = lab.internet as [NetnsHost, NetnsHost];
-      const testnet = new Lines(lab.spawn(bootHost, ['node', fixture, 'testnet', bootHost.address]));
+      const testnet = new Lines(lab.spawn(bootHost, ['node', fixture, 'bootstrap', bootHost.address, String(options.bootstrapNodes ?? 4)]));
       const { bootstrap } = (await testnet.with('bootstrap', 30_000)) as { bootstrap: string[] };
       const entry = bootstrap[0] as string;
       let relay: ChildProcess | undefined;
@@ -171,6 +171,14 @@ describeLab('across NATs', () => {
     expect(outcome).toMatchObject({ called: a, transport: 'dht' });
     expect(leaked).toEqual([]);
     process.stdout.write(`port-preserving x random: first call ${String(outcome.ms)} ms after start; ${JSON.stringify(await caller.all('dialFailed'))}\n`);
+  });
+
+  it('a private network of two DHT nodes is too small for NATed nodes to holepunch (startBootstrapNode runs four)', async () => {
+    const { outcome, caller } = await scenario(['port-preserving', 'port-preserving'], { withinMs: 8_000, bootstrapNodes: 2 });
+    expect(outcome).toMatchObject({ failed: 'timeout' });
+    const failures = await caller.all('dialFailed');
+    expect(failures.length).toBeGreaterThan(0);
+    for (const failure of failures) expect(failure).toMatchObject({ dialFailed: expect.stringContaining('HOLEPUNCH_ABORTED') });
   });
 
   it('two random NATs: no direct path (the dial fails), and through a named relay the call is answered', async () => {
