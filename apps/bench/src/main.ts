@@ -1,5 +1,7 @@
 // PeerNet against raw TCP and node:tls mutual TLS, on loopback, each side in
-// its own process. `pnpm bench [-- options]`; `--help` lists the options.
+// its own process; and PeerNet over HyperDHT against PeerNet over TCP between
+// network namespaces (the kind `dht`, dht.ts). `pnpm bench [-- options]`;
+// `--help` lists the options.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { createMaterial, KINDS, providerOf, type Kind } from './material.js';
 import { machine } from './machine.js';
-import { FIGURES, TARGETS, formatTable, summarize, type FigureName, type Samples } from './report.js';
+import { DHT_FIGURES, FIGURES, TARGETS, formatTable, summarize, type DhtFigureName, type DhtReport, type FigureName, type Samples } from './report.js';
+import { runDhtFigures } from './dht.js';
 import { spawnWorker, type Worker } from './spawn.js';
 import { CHUNK_BYTES } from './stream-server.js';
 
@@ -25,14 +28,19 @@ const log = (text: string): void => {
 
 const dir = mkdtempSync(join(tmpdir(), 'peernet-bench-'));
 const workers = new Set<Worker>();
+// Teardowns of the DHT figures' network namespaces (with what runs in them).
+const labs = new Set<() => void>();
 const cleanup = (): void => {
   for (const w of workers) w.kill();
+  for (const destroy of labs) destroy();
   rmSync(dir, { recursive: true, force: true });
 };
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.on(signal, () => {
+    cleanup();
+    process.exit(code);
+  });
+}
 
 try {
   // The native provider is optional: without its package the kind is skipped, and the report says so.
@@ -47,9 +55,15 @@ try {
       log(`skipping peernet-sodium: ${why}`);
     }
   }
+  const wanted = (figure: FigureName | DhtFigureName): boolean => options.only.length === 0 || options.only.includes(figure);
+  // --kinds dht (or --only naming DHT figures alone) leaves nothing to do on loopback.
+  const loopback = options.kinds.length > 0 && FIGURES.some(wanted);
   const clients = 8 + Math.max(options.idle, options.scale ? options.scaleConnections : 0);
-  log(`preparing ${clients} client identities and TLS certificates…`);
-  const materialPath = createMaterial(dir, clients);
+  let materialPath = '';
+  if (loopback || (options.scale && options.kinds.length > 0)) {
+    log(`preparing ${clients} client identities and TLS certificates…`);
+    materialPath = createMaterial(dir, clients);
+  }
   const started = Date.now();
   // Taken now, so its load average is the one the run started under.
   const host = machine();
@@ -58,7 +72,6 @@ try {
   const record = (figure: FigureName, kind: Kind, value: number): void => {
     ((samples[figure] ??= {})[kind] ??= []).push(value);
   };
-  const wanted = (figure: FigureName): boolean => options.only.length === 0 || options.only.includes(figure);
   const spawn = async (role: string, kind: Kind): Promise<Worker> => {
     const w = await spawnWorker(workerPath, [role, kind, materialPath, String(8 + options.idle), String(options.streamWindow ?? '')], options.profileDir);
     workers.add(w);
@@ -70,7 +83,7 @@ try {
     workers.delete(w);
   };
 
-  for (let rep = 0; rep < options.reps; rep++) {
+  for (let rep = 0; loopback && rep < options.reps; rep++) {
     // Rotate the order each repetition, so drift in the machine's load falls on every kind alike.
     const order = KINDS.map((_, i) => KINDS[(i + rep) % KINDS.length] as Kind).filter((k) => options.kinds.includes(k));
     for (const kind of order) {
@@ -126,8 +139,24 @@ try {
     }
   }
 
+  let dht: DhtReport | undefined;
+  if (options.dht && DHT_FIGURES.some(wanted)) {
+    log('dht figures: PeerNet over HyperDHT and over TCP between two network namespaces…');
+    dht = await runDhtFigures({
+      reps: options.reps,
+      streamBytes: wanted('dht_stream_mb_per_s') ? options.streamBytes : 0,
+      firstCall: wanted('dht_first_call_ms'),
+      streamWindow: options.streamWindow,
+      dir,
+      log,
+      onLab: (destroy) => labs.add(destroy),
+    });
+    if (dht.skipped !== undefined) log(`skipping the dht figures: ${dht.skipped}`);
+  }
+
   let primitives: unknown;
-  if (options.primitives) {
+  // The crypto primitives go with the loopback kinds: --kinds dht alone runs without them.
+  if (options.primitives && options.kinds.length > 0) {
     log('crypto primitives…');
     const w = await spawnWorker(workerPath, ['primitives'], undefined);
     workers.add(w);
@@ -162,12 +191,13 @@ try {
       idle_connections: options.idle,
       payload_bytes: { rtt: 64, msgs: 64, bulk: 65_536, stream_write: CHUNK_BYTES },
     },
-    kinds: options.kinds,
+    kinds: options.dht ? [...options.kinds, 'dht'] : options.kinds,
     skipped,
     figures: summary.figures,
     ranges: summary.ranges,
     ratios: summary.ratios,
     ratios_by_kind: summary.ratios_by_kind,
+    dht,
     primitives,
     scale,
   };

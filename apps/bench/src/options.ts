@@ -1,5 +1,13 @@
 import { KINDS, type Kind } from './material.js';
-import { FIGURES, type FigureName } from './report.js';
+import { DHT_FIGURES, FIGURES, type DhtFigureName, type FigureName } from './report.js';
+
+/**
+ * The kind name that `--kinds` takes for the DHT figures: PeerNet over
+ * HyperDHT held against PeerNet over TCP between two network namespaces.
+ */
+export const DHT_KIND = 'dht';
+/** What `--kinds` accepts: the loopback kinds and `dht`. */
+export const KIND_CHOICES: readonly (Kind | typeof DHT_KIND)[] = [...KINDS, DHT_KIND];
 
 /** What the command line asked for. */
 export interface BenchOptions {
@@ -8,8 +16,12 @@ export interface BenchOptions {
   quick: boolean;
   silent: boolean;
   reps: number;
-  only: FigureName[];
+  /** Figures asked for with --only, loopback and DHT ones alike (empty: all). */
+  only: (FigureName | DhtFigureName)[];
+  /** The loopback kinds to measure (empty when --kinds names only dht). */
   kinds: Kind[];
+  /** Whether the DHT figures run (the kind `dht`: asked for, or no --kinds). */
+  dht: boolean;
   json: string | undefined;
   handshakeMs: number;
   rttCount: number;
@@ -33,9 +45,13 @@ export const USAGE = `pnpm bench [-- options]
   --json FILE          also write the figures as JSON
   --quick              short runs, 1 repetition (checks the harness, not the speed)
   --reps N             repetitions of every figure (default 3; quick: 1)
-  --only A,B           only these figures: ${FIGURES.join(', ')}
-  --kinds A,B          only these of ${KINDS.join(', ')} (peernet-sodium: PeerNet with
-                       @peernet/crypto-sodium on both sides; skipped with a message when absent)
+  --only A,B           only these figures: ${[...FIGURES, ...DHT_FIGURES].join(', ')}
+  --kinds A,B          only these of ${KIND_CHOICES.join(', ')} (peernet-sodium: PeerNet with
+                       @peernet/crypto-sodium on both sides; skipped with a message when absent.
+                       dht: the DHT figures, PeerNet over HyperDHT against PeerNet over TCP
+                       between two network namespaces of a lab the bench makes (needs root;
+                       skipped with the reason otherwise). --kinds dht alone runs only those,
+                       without the loopback figures and the crypto primitives)
   --stream-bytes N     bytes through one stream for stream_mb_per_s, e.g. 1G, 256M, 4194304
                        (default 1G; quick: 8M)
   --stream-window N    PeerNet's per-stream receive window (streamWindowBytes), e.g. 4M
@@ -81,15 +97,17 @@ export function parseOptions(argv: string[]): BenchOptions {
   const scaleIndex = args.indexOf('--scale');
   const scaleValue = scaleIndex >= 0 ? args[scaleIndex + 1] : undefined;
   const scaleConnections = scaleValue !== undefined && /^\d+$/.test(scaleValue) ? Number(scaleValue) : 10_000;
-  const kinds = list('--kinds', KINDS);
+  const kinds = list('--kinds', KIND_CHOICES);
+  const loopbackKinds = kinds.filter((k): k is Kind => k !== DHT_KIND);
   return {
     argv: args,
     help: has('--help') || has('-h'),
     quick,
     silent: has('--silent'),
     reps: count('--reps', quick ? 1 : 3),
-    only: list('--only', FIGURES),
-    kinds: kinds.length > 0 ? kinds : [...KINDS],
+    only: list('--only', [...FIGURES, ...DHT_FIGURES]),
+    kinds: kinds.length > 0 ? loopbackKinds : [...KINDS],
+    dht: kinds.length === 0 || kinds.includes(DHT_KIND),
     json: value('--json'),
     handshakeMs: quick ? 300 : 3000,
     rttCount: quick ? 300 : 10_000,

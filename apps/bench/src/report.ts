@@ -14,6 +14,32 @@ export const FIGURES = [
 ] as const;
 export type FigureName = (typeof FIGURES)[number];
 
+/**
+ * The DHT figures (kind `dht`): PeerNet over HyperDHT against PeerNet over
+ * TCP, between the same two network namespaces of one run.
+ */
+export const DHT_FIGURES = ['dht_first_call_ms', 'dht_stream_mb_per_s'] as const;
+export type DhtFigureName = (typeof DHT_FIGURES)[number];
+/** The two paths of the DHT figures: the session over the DHT, and over TCP (the baseline). */
+export type DhtPath = 'dht' | 'tcp';
+export const DHT_PATHS: readonly DhtPath[] = ['dht', 'tcp'];
+/** Raw samples of the DHT figures: one value per repetition, by figure and path. */
+export type DhtSamples = Partial<Record<DhtFigureName, Partial<Record<DhtPath, number[]>>>>;
+/** The first call's parts (ms), one value per repetition, by path: PeerNet.start, then the session, then the call. */
+export type DhtPhaseSamples = Partial<Record<DhtPath, { start_ms: number[]; session_ms: number[]; call_ms: number[] }>>;
+
+/** The DHT figures as the report holds them, or why they were not measured. */
+export interface DhtReport {
+  skipped?: string;
+  /** Medians by figure and path. */
+  figures?: Partial<Record<DhtFigureName, Partial<Record<DhtPath, number>>>>;
+  ranges?: Partial<Record<DhtFigureName, Partial<Record<DhtPath, Range>>>>;
+  /** The DHT's median over TCP's, by figure (above 1: the DHT takes longer, or moves more). */
+  ratios?: Partial<Record<DhtFigureName, number>>;
+  /** Medians of the first call's parts, by path. */
+  phases_ms?: Partial<Record<DhtPath, { start_ms: number; session_ms: number; call_ms: number }>>;
+}
+
 /** Raw samples: one value per repetition (in repetition order), by figure and kind. */
 export type Samples = Partial<Record<FigureName, Partial<Record<Kind, number[]>>>>;
 
@@ -62,6 +88,11 @@ const LABELS: Record<FigureName, string> = {
   idle_kib_per_conn: 'idle conn, client+server RSS (KiB)',
 };
 
+const DHT_LABELS: Record<DhtFigureName, string> = {
+  dht_first_call_ms: 'first answered call, from PeerNet.start (ms)',
+  dht_stream_mb_per_s: 'one stream MB/s',
+};
+
 const KIND_LABELS: Record<Kind, string> = {
   peernet: 'PeerNet',
   'peernet-sodium': 'PeerNet (sodium)',
@@ -104,6 +135,40 @@ function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Medians, ranges and DHT ÷ TCP ratios of the DHT figures. */
+export function summarizeDht(samples: DhtSamples, phases: DhtPhaseSamples = {}): DhtReport {
+  const report: DhtReport = { figures: {}, ranges: {}, ratios: {}, phases_ms: {} };
+  for (const figure of DHT_FIGURES) {
+    const byPath = samples[figure];
+    if (!byPath) continue;
+    const figures: Partial<Record<DhtPath, number>> = {};
+    const ranges: Partial<Record<DhtPath, Range>> = {};
+    for (const path of DHT_PATHS) {
+      const values = byPath[path];
+      if (!values || values.length === 0) continue;
+      figures[path] = round(median(values));
+      ranges[path] = { median: round(median(values)), min: round(Math.min(...values)), max: round(Math.max(...values)), samples: values.map(round) };
+    }
+    (report.figures as Record<string, unknown>)[figure] = figures;
+    (report.ranges as Record<string, unknown>)[figure] = ranges;
+    const dht = byPath.dht;
+    const tcp = byPath.tcp;
+    if (dht && tcp && dht.length > 0 && tcp.length > 0 && median(tcp) > 0) {
+      (report.ratios as Record<string, number>)[figure] = Math.round((median(dht) / median(tcp)) * 1000) / 1000;
+    }
+  }
+  for (const path of DHT_PATHS) {
+    const p = phases[path];
+    if (!p || p.start_ms.length === 0) continue;
+    (report.phases_ms as Record<string, unknown>)[path] = {
+      start_ms: round(median(p.start_ms)),
+      session_ms: round(median(p.session_ms)),
+      call_ms: round(median(p.call_ms)),
+    };
+  }
+  return report;
 }
 
 function ratioRow(ratio: number, vs: string, target: Target): RatioRow {
@@ -190,6 +255,8 @@ interface Printable extends Summary {
   params: { reps: number; stream_bytes?: number; stream_window_bytes?: number | undefined };
   /** Kinds asked for but not measured, with why. */
   skipped?: Partial<Record<Kind, string>>;
+  /** The DHT figures, or why they were not measured (absent: not asked for). */
+  dht?: DhtReport;
   primitives?: unknown;
   scale?: unknown;
 }
@@ -220,15 +287,9 @@ function metCell(r: RatioRow | undefined, target: Target): string {
   return r.met ? `yes, ${percent(1 - f)} below` : `no, needs −${percent(1 - 1 / f)}`;
 }
 
-/** The report as Markdown tables (the same text docs/performance.md holds). */
-export function formatTable(report: Printable): string {
-  const m = report.machine;
-  // A PeerNet kind gets its columns when it was measured (the native provider may be absent).
-  const ours = PEERNET_KINDS.filter((kind) => FIGURES.some((f) => report.ranges[f]?.[kind] !== undefined));
-  const baselines: Baseline[] = ['tls', 'tcp'];
+/** The loopback figures' table, with the baselines' own ratios under it. */
+function loopbackTable(report: Printable, ours: PeerNetKind[], baselines: Baseline[]): string[] {
   const lines: string[] = [
-    `${report.command} — ${report.date}`,
-    `${String(m.cpu)} × ${String(m.cpus)}, ${String(m.memory_gib)} GiB, ${String(m.os)}, Node ${String(m.node)}, OpenSSL ${String(m.openssl)}; load at start ${JSON.stringify(m.load_average_at_start)}`,
     `median of ${report.params.reps} (min–max); client and server in separate processes on 127.0.0.1${
       report.params.stream_window_bytes ? `; PeerNet stream window ${bytes(report.params.stream_window_bytes)}` : ''
     }`,
@@ -262,7 +323,51 @@ export function formatTable(report: Printable): string {
         .join(', ')}`,
     );
   }
+  return lines;
+}
+
+/** The DHT figures' table, or why they were not measured. */
+function dhtTable(report: Printable): string[] {
+  const dht = report.dht as DhtReport;
+  if (dht.skipped !== undefined) return ['', `DHT figures not measured: ${dht.skipped}`];
+  const lines = [
+    '',
+    `DHT figures: PeerNet over HyperDHT (its encrypted UDX stream, PeerNet's session inside) and PeerNet over TCP, between the same two network namespaces of one bridge (a local bootstrap network of 4 HyperDHT nodes in a third; no LAN discovery; a fresh dialling process per run), median of ${report.params.reps} (min–max)`,
+    '',
+    '| figure | over the DHT | over TCP | DHT ÷ TCP |',
+    '|---|---:|---:|---:|',
+  ];
+  for (const figure of DHT_FIGURES) {
+    const ranges = dht.ranges?.[figure];
+    if (!ranges) continue;
+    const ratio = dht.ratios?.[figure];
+    const label = figure === 'dht_stream_mb_per_s' && report.params.stream_bytes ? `${DHT_LABELS[figure]}, ${bytes(report.params.stream_bytes)}` : DHT_LABELS[figure];
+    lines.push(`| ${label} | ${cell(ranges.dht)} | ${cell(ranges.tcp)} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}×`} |`);
+  }
+  const phases = DHT_PATHS.filter((path) => dht.phases_ms?.[path] !== undefined).map((path) => {
+    const p = dht.phases_ms?.[path] as { start_ms: number; session_ms: number; call_ms: number };
+    return `${path === 'dht' ? 'DHT' : 'TCP'}: PeerNet.start ${num(p.start_ms)} + session ${num(p.session_ms)} + call ${num(p.call_ms)}`;
+  });
+  if (phases.length > 0) {
+    lines.push('', `First call, medians of its parts in ms (start: for the DHT, its node bootstrapped and its key announced; session: waitForPeer over the DHT, connect() over TCP): ${phases.join('; ')}`);
+  }
+  return lines;
+}
+
+/** The report as Markdown tables (the same text docs/performance.md holds). */
+export function formatTable(report: Printable): string {
+  const m = report.machine;
+  // A PeerNet kind gets its columns when it was measured (the native provider may be absent).
+  const ours = PEERNET_KINDS.filter((kind) => FIGURES.some((f) => report.ranges[f]?.[kind] !== undefined));
+  const baselines: Baseline[] = ['tls', 'tcp'];
+  const lines: string[] = [
+    `${report.command} — ${report.date}`,
+    `${String(m.cpu)} × ${String(m.cpus)}, ${String(m.memory_gib)} GiB, ${String(m.os)}, Node ${String(m.node)}, OpenSSL ${String(m.openssl)}; load at start ${JSON.stringify(m.load_average_at_start)}`,
+  ];
+  // A run of the DHT figures alone (--kinds dht) has no loopback table.
+  if (report.dht === undefined || FIGURES.some((f) => report.ranges[f] !== undefined)) lines.push(...loopbackTable(report, ours, baselines));
   for (const [kind, why] of Object.entries(report.skipped ?? {})) lines.push('', `${KIND_LABELS[kind as Kind]} not measured: ${why}`);
+  if (report.dht !== undefined) lines.push(...dhtTable(report));
   const primitives = report.primitives as Record<string, Record<string, number>> | undefined;
   if (primitives) {
     const providers = Object.keys(primitives);

@@ -2,7 +2,7 @@
 // or `worker.js client <kind> <material>`. The orchestrator (main.ts) drives it
 // over the IPC channel: { id, cmd, args } in, { id, ok, result | error } out.
 import { once } from 'node:events';
-import type { Duplex, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, createServer as createNetServer, type Server, type Socket } from 'node:net';
@@ -17,6 +17,7 @@ import { MemoryTrustStore } from '@peernet/trust';
 import { isPeerNet, providerOf, readMaterial, type Kind, type Material } from './material.js';
 import { CHUNK_BYTES, CONFIRM, END_MARK, MODE_BYTES, MODE_ECHO, MODE_SINK, serveStream } from './stream-server.js';
 import { runPrimitives } from './primitives.js';
+import { SINK_STREAM, countReply, countStream, immediate, pump } from './byte-stream.js';
 
 type Args = Record<string, number>;
 type Command = (args: Args) => Promise<unknown>;
@@ -29,8 +30,6 @@ const HOST = '127.0.0.1';
 const streamWindowBytes = windowArg ? Number(windowArg) : undefined;
 // Both sides of a peernet-sodium pair run the native provider; a missing package fails the worker at once.
 const provider: CryptoProvider | undefined = kind === undefined ? undefined : await providerOf(kind);
-// The stream the server exposes: counts the bytes, answers with the count (f64 BE) when the writer ends.
-const SINK_STREAM = 'bench-sink';
 
 function rss(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -42,7 +41,6 @@ function rss(): number {
 }
 
 const idOf = (hex: string): PeerId => PeerId.fromBytes(Buffer.from(hex, 'hex'));
-const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // ---- server ------------------------------------------------------------------
 
@@ -190,95 +188,7 @@ function echoer(socket: Socket): (payload: Buffer) => Promise<void> {
     });
 }
 
-// ---- byte streams (PeerNet streams and the baselines' sockets alike) -------------------
-
-/**
- * The server side of a PeerNet sink stream: counts the bytes; when the writer
- * ends its side, answers with the count (f64 BE) and ends ours. Resolves once
- * the stream is closed, so the handler holds it open until then.
- */
-function countStream(stream: Duplex): Promise<void> {
-  let received = 0;
-  stream.on('data', (chunk: Uint8Array) => {
-    received += chunk.length;
-  });
-  stream.once('end', () => {
-    const reply = Buffer.alloc(8);
-    reply.writeDoubleBE(received);
-    stream.end(reply);
-  });
-  // A writer that gives up (its process stopping) is not this side's failure.
-  stream.on('error', () => undefined);
-  return new Promise((resolve) => stream.once('close', () => resolve()));
-}
-
-/** Options of `pump`. */
-interface PumpOptions {
-  /** Stop before the next write once this returns true. */
-  stopped?: () => boolean;
-  /** Called after each write with the bytes written so far. */
-  progress?: (written: number) => void;
-  /**
-   * Let the event loop turn once per chunk. A raw socket's 'drain' can come
-   * in the same turn (the kernel took the whole write), so a writer that only
-   * waits for 'drain' may keep its process from reading anything else for
-   * milliseconds: the load of the round-trip figure yields, so that figure
-   * measures the connection's queueing, not a writer that starves its own process.
-   */
-  yieldEachChunk?: boolean;
-}
-
-/**
- * Writes up to `total` bytes in CHUNK_BYTES writes, waiting for 'drain'
- * whenever write() returns false (so the writer never runs ahead of the
- * transport's flow control), until done or stopped. Returns the bytes written.
- */
-async function pump(out: Writable, total: number, options: PumpOptions = {}): Promise<number> {
-  const chunk = Buffer.alloc(CHUNK_BYTES, 0x5a);
-  let written = 0;
-  while (written < total && !options.stopped?.()) {
-    const piece = total - written >= chunk.length ? chunk : chunk.subarray(0, total - written);
-    written += piece.length;
-    const more = out.write(piece);
-    options.progress?.(written);
-    // once() rejects if the stream errors while we wait.
-    if (!more) await once(out, 'drain');
-    if (options.yieldEachChunk) await immediate();
-  }
-  return written;
-}
-
-/** Resolves with the f64 BE count the server answers with (its first 8 bytes). */
-function countReply(source: Duplex): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buffered: Buffer = Buffer.alloc(0);
-    const done = (): void => {
-      source.off('data', onData);
-      source.off('error', onError);
-      source.off('end', onEnd);
-    };
-    const onData = (chunk: Uint8Array): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length < 8) return;
-      done();
-      // Keep reading (and discarding) so the stream can end; what goes wrong after the count is not the figure's.
-      source.on('error', () => undefined);
-      source.resume();
-      resolve(buffered.readDoubleBE(0));
-    };
-    const onError = (error: Error): void => {
-      done();
-      reject(error);
-    };
-    const onEnd = (): void => {
-      done();
-      reject(new Error(`the stream ended after ${buffered.length} bytes of the count`));
-    };
-    source.on('data', onData);
-    source.once('error', onError);
-    source.once('end', onEnd);
-  });
-}
+// ---- byte streams (PeerNet streams and the baselines' sockets alike; helpers in byte-stream.ts) ----
 
 /** Header of the baselines' byte mode: 'B' and the total (f64 BE) the server answers at. */
 function bytesHeader(total: number): Buffer {

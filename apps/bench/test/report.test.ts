@@ -1,4 +1,4 @@
-import { formatTable, summarize, TARGETS, type Samples } from '../src/report.js';
+import { formatTable, summarize, summarizeDht, TARGETS, type Samples } from '../src/report.js';
 import { byteCount } from '../src/options.js';
 
 // The report's arithmetic on made-up samples: what the table claims (ratios,
@@ -61,4 +61,29 @@ it('reads byte counts with binary units', () => {
   expect(byteCount('--stream-bytes', '4096', 1)).toBe(4096);
   expect(byteCount('--stream-bytes', undefined, 7)).toBe(7);
   expect(() => byteCount('--stream-bytes', '1.5G', 1)).toThrow(/positive byte count/);
+});
+
+it('prints the DHT figures against TCP, with the ratio of the medians and the parts of the first call', () => {
+  const dht = summarizeDht(
+    { dht_first_call_ms: { dht: [80, 100, 90], tcp: [40, 50, 45] }, dht_stream_mb_per_s: { dht: [30, 20, 25], tcp: [100, 100, 100] } },
+    { dht: { start_ms: [20, 30, 25], session_ms: [50, 60, 55], call_ms: [5, 5, 5] }, tcp: { start_ms: [10, 10, 10], session_ms: [20, 30, 25], call_ms: [3, 3, 3] } },
+  );
+  expect(dht.figures).toEqual({ dht_first_call_ms: { dht: 90, tcp: 45 }, dht_stream_mb_per_s: { dht: 25, tcp: 100 } });
+  expect(dht.ratios).toEqual({ dht_first_call_ms: 2, dht_stream_mb_per_s: 0.25 });
+  // Only DHT figures (--kinds dht): no loopback table.
+  const text = formatTable({ machine, command: 'pnpm bench -- --kinds dht', date: '2020-01-01T00:00:00.000Z', params: { reps: 3, stream_bytes: 2 ** 30 }, dht, ...summarize({}) });
+  expect(text).not.toContain('| figure | PeerNet');
+  expect(text).toContain('| figure | over the DHT | over TCP | DHT ÷ TCP |');
+  expect(text).toContain('| first answered call, from PeerNet.start (ms) | 90 (80–100) | 45 (40–50) | 2.00× |');
+  expect(text).toContain('| one stream MB/s, 1 GiB | 25 (20–30) | 100 (100–100) | 0.25× |');
+  expect(text).toContain('DHT: PeerNet.start 25 + session 55 + call 5; TCP: PeerNet.start 10 + session 25 + call 3');
+});
+
+it('says why the DHT figures were not measured, beside the loopback table', () => {
+  const text = formatTable({
+    machine, command: 'pnpm bench', date: '2020-01-01T00:00:00.000Z', params: { reps: 1 },
+    dht: { skipped: 'network namespaces need root' }, ...summarize({ rtt_p50_us: { peernet: [150], tcp: [100] } }),
+  });
+  expect(text).toContain('| 64 B round trip p50 (µs) |');
+  expect(text).toContain('DHT figures not measured: network namespaces need root');
 });
