@@ -5,22 +5,15 @@
 // them whether they are inside ('1') or why not (any other text).
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
-const jest = createRequire(`${process.cwd()}/package.json`).resolve('jest/bin/jest');
+const require = createRequire(`${process.cwd()}/package.json`);
+const jest = require.resolve('jest/bin/jest');
 
-function unavailable() {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'network namespaces need root';
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return 'iproute2 (`ip`) is not installed';
-  }
-  return undefined;
-}
-
-const reason = unavailable();
+// The package's own devDependency decides, so the rule is the one every namespace test uses.
+const { netnsUnavailableReason } = await import(pathToFileURL(require.resolve('@peernet/compliance')).href);
+const reason = netnsUnavailableReason();
 const namespace = `pnjest-${process.pid.toString(36)}`;
 let command = [process.execPath, jest, ...args];
 if (reason === undefined) {

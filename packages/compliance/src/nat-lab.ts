@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { netnsUnavailableReason, type NetnsHost } from './netns.js';
+import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { Namespaces, ip, labSubnet, labTag, netnsUnavailableReason, type NetnsHost } from './netns.js';
 
 /**
  * How a lab router maps a LAN host's UDP/TCP source port to its public one:
@@ -76,7 +76,6 @@ const MAX_INTERNET_HOSTS = 99;
 const FIRST_ROUTER = 101;
 const MAX_ROUTERS = 254 - FIRST_ROUTER + 1;
 
-let labCount = 0;
 
 /**
  * Creates an "internet" segment 10.X.Y.0/24 (X.Y random per lab, so
@@ -104,54 +103,29 @@ export function createNatLab(options: NatLabOptions): NatLab {
     throw new RangeError(`internetHosts must be an integer from 0 to ${MAX_INTERNET_HOSTS}`);
   }
   if (options.nats.length > MAX_ROUTERS) throw new RangeError(`at most ${MAX_ROUTERS} routers per lab`);
-  const tag = `${process.pid.toString(36)}${(labCount++).toString(36)}`.slice(-6);
-  const subnet = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
+  const tag = labTag();
+  const subnet = labSubnet();
   // Prefixes differ from createNetnsLab's (`pnsw-`, `pn<digit>-`), whose tags are made the same way.
   const bridgeNs = `pnib-${tag}`;
-  const namespaces: string[] = [];
-  const children = new Set<ChildProcess>();
-  const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const namespaces = new Namespaces();
   const inNamespace = (ns: string, command: readonly string[], input?: string): void =>
     void execFileSync('ip', ['netns', 'exec', ns, ...command], {
       input,
       stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
     });
-  const addNamespace = (ns: string): void => {
-    ip('netns', 'add', ns);
-    namespaces.push(ns);
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-  };
+  const addNamespace = (ns: string): void => namespaces.add(ns, { loopback: true });
   const internet: NetnsHost[] = [];
   const hosts: NetnsHost[] = [];
   const routers: NatRouter[] = [];
-  let destroyed = false;
 
   const lab: NatLab = {
     internet,
     hosts,
     routers,
-    namespaces,
-    spawn(node, command, spawnOptions = {}) {
-      const child = spawn('ip', ['netns', 'exec', node.namespace, ...command], spawnOptions);
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-      return child;
-    },
-    exec(node, command) {
-      return execFileSync('ip', ['netns', 'exec', node.namespace, ...command], { encoding: 'utf8' });
-    },
-    destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      for (const child of children) child.kill('SIGKILL');
-      for (const ns of [...namespaces].reverse()) {
-        try {
-          ip('netns', 'del', ns);
-        } catch {
-          // already gone
-        }
-      }
-    },
+    namespaces: namespaces.names,
+    spawn: (node, command, spawnOptions = {}) => namespaces.spawn(node.namespace, command, spawnOptions),
+    exec: (node, command) => namespaces.exec(node.namespace, command),
+    destroy: () => namespaces.destroy(),
   };
 
   try {

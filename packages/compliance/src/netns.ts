@@ -41,6 +41,63 @@ export function netnsUnavailableReason(): string | undefined {
 
 let labCount = 0;
 
+/** A short tag, unique per lab in this process, for namespace names. */
+export function labTag(): string {
+  return `${process.pid.toString(36)}${(labCount++).toString(36)}`.slice(-6);
+}
+
+/** A random private 10.X.Y prefix for a lab's /24, so concurrent runs do not collide. */
+export function labSubnet(): string {
+  return `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
+}
+
+/** Runs `ip` with its output ignored (errors still throw, with its stderr). */
+export const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+/**
+ * The namespaces a lab made and the processes it started in them: one place
+ * that creates, runs in, and deletes them all (internal to the labs).
+ */
+export class Namespaces {
+  readonly names: string[] = [];
+  readonly #children = new Set<ChildProcess>();
+  #destroyed = false;
+
+  /** Creates a namespace (with `lo` up when asked) and remembers it for `destroy`. */
+  add(name: string, options: { loopback?: boolean } = {}): void {
+    ip('netns', 'add', name);
+    this.names.push(name);
+    if (options.loopback) ip('-n', name, 'link', 'set', 'lo', 'up');
+  }
+
+  /** Starts `command` inside `namespace` (as root, via `ip netns exec`). */
+  spawn(namespace: string, command: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', namespace, ...command], options);
+    this.#children.add(child);
+    child.once('exit', () => this.#children.delete(child));
+    return child;
+  }
+
+  /** Runs a command inside `namespace` and returns its stdout. */
+  exec(namespace: string, command: readonly string[]): string {
+    return execFileSync('ip', ['netns', 'exec', namespace, ...command], { encoding: 'utf8' });
+  }
+
+  /** Kills what was spawned and deletes every namespace, newest first. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const child of this.#children) child.kill('SIGKILL');
+    for (const name of [...this.names].reverse()) {
+      try {
+        ip('netns', 'del', name);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
 /**
  * Creates a lab of `hosts` namespaces on one bridge, with addresses
  * 10.X.Y.1, .2, ... (X.Y random per lab, so concurrent runs do not collide).
@@ -50,26 +107,16 @@ let labCount = 0;
 export function createNetnsLab(options: { hosts: number }): NetnsLab {
   const reason = netnsUnavailableReason();
   if (reason) throw new Error(reason);
-  const tag = `${process.pid.toString(36)}${(labCount++).toString(36)}`.slice(-6);
-  const subnet = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
+  const tag = labTag();
+  const subnet = labSubnet();
   const bridgeNs = `pnsw-${tag}`;
-  const namespaces: string[] = [];
-  const children = new Set<ChildProcess>();
-  const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const namespaces = new Namespaces();
   const hosts: NetnsHost[] = [];
-  let destroyed = false;
 
   const lab: NetnsLab = {
     hosts,
-    spawn(host, command, spawnOptions = {}) {
-      const child = spawn('ip', ['netns', 'exec', host.namespace, ...command], spawnOptions);
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-      return child;
-    },
-    exec(host, command) {
-      return execFileSync('ip', ['netns', 'exec', host.namespace, ...command], { encoding: 'utf8' });
-    },
+    spawn: (host, command, spawnOptions = {}) => namespaces.spawn(host.namespace, command, spawnOptions),
+    exec: (host, command) => namespaces.exec(host.namespace, command),
     linkDown(host) {
       ip('-n', host.namespace, 'link', 'set', host.iface, 'down');
     },
@@ -85,29 +132,16 @@ export function createNetnsLab(options: { hosts: number }): NetnsLab {
       ip('-n', host.namespace, 'route', 'replace', 'default', 'dev', host.iface);
       host.address = address;
     },
-    destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      for (const child of children) child.kill('SIGKILL');
-      for (const ns of [...namespaces].reverse()) {
-        try {
-          ip('netns', 'del', ns);
-        } catch {
-          // already gone
-        }
-      }
-    },
+    destroy: () => namespaces.destroy(),
   };
 
   try {
-    ip('netns', 'add', bridgeNs);
-    namespaces.push(bridgeNs);
+    namespaces.add(bridgeNs);
     ip('-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
     ip('-n', bridgeNs, 'link', 'set', 'br0', 'up');
     for (let i = 1; i <= options.hosts; i++) {
       const ns = `pn${i}-${tag}`;
-      ip('netns', 'add', ns);
-      namespaces.push(ns);
+      namespaces.add(ns);
       ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `v${i}`, 'netns', bridgeNs);
       ip('-n', bridgeNs, 'link', 'set', `v${i}`, 'master', 'br0');
       ip('-n', bridgeNs, 'link', 'set', `v${i}`, 'up');

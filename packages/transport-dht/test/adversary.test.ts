@@ -2,18 +2,15 @@
 // testnet: strangers' keys, garbage after the firewall, a flood of strangers,
 // announcements and listeners that point the victim's lookup target at an
 // attacker, and a paired peer whose DHT key is not the id it proves.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { DIAGNOSTICS_CHANNELS, PeerId, type TransportAddress, type TransportFactory } from '@peernet/interface';
-import { PeerNet, type PeerInfo, type PeerNetOptions } from 'peernet';
+import type { PeerInfo } from 'peernet';
 import { dht, type DhtTransport } from '@peernet/transport-dht';
 import { pseudoRandomBytes, rejection, resourceSnapshot, resourcesAbove, waitUntil } from '@peernet/compliance';
 import { ed25519KeyPair, type Identity } from '@peernet/identity';
-import { describeInNetns, generateIdentity, localDht } from './helpers.js';
+import { describeInNetns, dhtNodes, generateIdentity, localDht } from './helpers.js';
 import {
   HyperDHT,
   closedWithin,
@@ -69,30 +66,9 @@ function heapAfterGc(): number {
 
 describeInNetns('adversaries on the dht', () => {
   let network: Awaited<ReturnType<typeof localDht>>;
-  const dirs: string[] = [];
-  const nodes: PeerNet[] = [];
+  const kit = dhtNodes(() => network.bootstrap);
+  const { start, pairBoth } = kit;
   const cleanups: Array<() => unknown> = [];
-
-  /** A PeerNet node on the DHT only (no LAN discovery), on `bootstrap` (default: the shared testnet). */
-  const start = async (options: Partial<PeerNetOptions> & { bootstrap?: string[] } = {}): Promise<PeerNet> => {
-    const { bootstrap = network.bootstrap, ...rest } = options;
-    const dataDir = mkdtempSync(join(tmpdir(), 'pn-dht-adv-'));
-    dirs.push(dataDir);
-    const node = await PeerNet.start({
-      host: '127.0.0.1',
-      discovery: [],
-      networkMonitor: false,
-      transports: [dht({ bootstrap })],
-      ...rest,
-      dataDir,
-    });
-    nodes.push(node);
-    return node;
-  };
-  const pairBoth = async (a: PeerNet, b: PeerNet) => {
-    await a.pair(b.id);
-    await b.pair(a.id);
-  };
   /** A raw DHT node, destroyed after the test. */
   const raw = (bootstrap = network.bootstrap): InstanceType<typeof HyperDHT> => {
     const node = rawNode(bootstrap);
@@ -119,12 +95,12 @@ describeInNetns('adversaries on the dht', () => {
     network = await localDht();
   });
   afterEach(async () => {
-    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    await kit.stopAll();
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
   afterAll(async () => {
     await network.destroy();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    kit.removeDirs();
   });
 
   describe("a stranger's key", () => {

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import createTestnet from '@hyperswarm/testnet';
+import { PeerNet, type PeerNetOptions } from 'peernet';
+import { dht } from '@peernet/transport-dht';
 import { PeerId, type TransportContext } from '@peernet/interface';
 import { ed25519KeyPair, generateIdentity, type Identity } from '@peernet/identity';
 
@@ -35,3 +40,49 @@ export function contextOf(identity: Identity, paired: Set<string>): TransportCon
 }
 
 export { generateIdentity };
+
+/**
+ * Starts PeerNet nodes on the DHT only (no LAN discovery, no network monitor,
+ * on 127.0.0.1) and stops them and removes their data dirs when asked.
+ */
+export function dhtNodes(bootstrap: () => string[]): {
+  start(options?: Partial<PeerNetOptions> & { bootstrap?: string[] }): Promise<PeerNet>;
+  pairBoth(a: PeerNet, b: PeerNet): Promise<void>;
+  stopAll(): Promise<void>;
+  removeDirs(): void;
+  newDir(): string;
+} {
+  const dirs: string[] = [];
+  const nodes: PeerNet[] = [];
+  const newDir = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'pn-dht-'));
+    dirs.push(dir);
+    return dir;
+  };
+  return {
+    newDir,
+    async start(options = {}) {
+      const { bootstrap: list = bootstrap(), dataDir = newDir(), ...rest } = options;
+      const node = await PeerNet.start({
+        host: '127.0.0.1',
+        discovery: [],
+        networkMonitor: false,
+        transports: [dht({ bootstrap: list })],
+        ...rest,
+        dataDir,
+      });
+      nodes.push(node);
+      return node;
+    },
+    async pairBoth(a, b) {
+      await a.pair(b.id);
+      await b.pair(a.id);
+    },
+    async stopAll() {
+      await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    },
+    removeDirs() {
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

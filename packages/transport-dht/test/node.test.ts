@@ -1,13 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { DIAGNOSTICS_CHANNELS, type DiscoveredPeer, type Discovery, type PeerId, type TransportFactory } from '@peernet/interface';
-import { PeerNet, type PeerNetOptions } from 'peernet';
 import { dht } from '@peernet/transport-dht';
 import { rejection, resourceSnapshot, resourcesAbove, waitUntil } from '@peernet/compliance';
-import { describeInNetns, localDht } from './helpers.js';
+import { describeInNetns, dhtNodes, localDht } from './helpers.js';
 
 jest.setTimeout(90_000);
 
@@ -24,36 +20,16 @@ class HandDiscovery extends EventEmitter implements Discovery {
 
 describeInNetns('a node with the dht transport', () => {
   let network: Awaited<ReturnType<typeof localDht>>;
-  const dirs: string[] = [];
-  const nodes: PeerNet[] = [];
-  const start = async (options: Partial<PeerNetOptions> & { dataDir?: string } = {}): Promise<PeerNet> => {
-    const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pn-dht-'));
-    if (!dirs.includes(dataDir)) dirs.push(dataDir);
-    const node = await PeerNet.start({
-      host: '127.0.0.1',
-      discovery: [],
-      networkMonitor: false,
-      transports: [dht({ bootstrap: network.bootstrap })],
-      ...options,
-      dataDir,
-    });
-    nodes.push(node);
-    return node;
-  };
-  const pairBoth = async (a: PeerNet, b: PeerNet) => {
-    await a.pair(b.id);
-    await b.pair(a.id);
-  };
+  const kit = dhtNodes(() => network.bootstrap);
+  const { start, pairBoth } = kit;
 
   beforeAll(async () => {
     network = await localDht();
   });
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map((n) => n.stop()));
-  });
+  afterEach(() => kit.stopAll());
   afterAll(async () => {
     await network.destroy();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    kit.removeDirs();
   });
 
   it('reaches a paired peer by id alone, with no address known, and calls it', async () => {
@@ -142,8 +118,7 @@ describeInNetns('a node with the dht transport', () => {
 
   it('reconnects through the dht when the peer comes back', async () => {
     const a = await start({ reconnect: { initialMs: 100, maxMs: 500 } });
-    const bDir = mkdtempSync(join(tmpdir(), 'pn-dht-'));
-    dirs.push(bDir);
+    const bDir = kit.newDir();
     let b = await start({ dataDir: bDir });
     await pairBoth(a, b);
     await a.waitForPeer(b.id, { timeoutMs: 20_000 });
@@ -161,7 +136,7 @@ describeInNetns('a node with the dht transport', () => {
     const b = await start();
     await pairBoth(a, b);
     await a.waitForPeer(b.id, { timeoutMs: 20_000 });
-    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+    await kit.stopAll();
     await waitUntil(() => resourcesAbove(baseline).length === 0, 10_000, `resources released (${resourcesAbove(baseline).join(', ')})`);
   });
 });
