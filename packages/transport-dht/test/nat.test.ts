@@ -47,8 +47,10 @@ class Lines {
     return this.#lines.filter((l) => key in l);
   }
 
-  async with(key: string, ms: number): Promise<Line> {
-    const found = (): Line | undefined => this.#lines.find((l) => key in l);
+  /** The first line with `key` (printed after `after`, when given), within `ms`. */
+  async with(key: string, ms: number, after?: Line): Promise<Line> {
+    const from = after === undefined ? 0 : this.#lines.indexOf(after) + 1;
+    const found = (): Line | undefined => this.#lines.slice(from).find((l) => key in l);
     await this.#waiters
       .until(() => found() ?? (this.#exited ? null : undefined), ms, `a '${key}' line`)
       .catch((error: Error) => {
@@ -94,7 +96,15 @@ describeLab('across NATs', () => {
 
   async function scenario(
     nats: [NatKind, NatKind],
-    options: { relay?: boolean; withinMs: number; stranger?: boolean; probe?: (lab: NatLab) => void; bootstrapNodes?: number },
+    options: {
+      relay?: boolean;
+      withinMs: number;
+      stranger?: boolean;
+      bootstrapNodes?: number;
+      /** Runs in the lab after the first call, with the caller still running (`--stay`). */
+      then?: (lab: NatLab, caller: { lines: Lines; child: ChildProcess }) => Promise<void>;
+      probe?: (lab: NatLab) => void;
+    },
   ) {
     const lab: NatLab = createNatLab({ nats, internetHosts: 2 });
     const leaks = guard(lab);
@@ -122,10 +132,15 @@ describeLab('across NATs', () => {
       const paired = options.stranger ? (await loadOrCreateIdentity({ dataDir: mkdtempSync(join(tmpdir(), 'pn-nat-x-')) })).id.toString() : a;
       const server = new Lines(lab.spawn(hostB, ['node', fixture, 'node', dirB, entry, paired, ...relayArgs]));
       await server.with('ready', 30_000);
-      const caller = new Lines(
-        lab.spawn(hostA, ['node', fixture, 'node', dirA, entry, b, ...relayArgs, '--call', '--within', String(options.withinMs)]),
+      const stay = options.then ? ['--stay'] : [];
+      const callerChild = lab.spawn(
+        hostA,
+        ['node', fixture, 'node', dirA, entry, b, ...relayArgs, '--call', '--within', String(options.withinMs), ...stay],
+        { stdio: ['pipe', 'pipe', 'pipe'] },
       );
+      const caller = new Lines(callerChild);
       const outcome = await caller.with('ms', options.withinMs + 30_000);
+      await options.then?.(lab, { lines: caller, child: callerChild });
       let relayed: number | undefined;
       if (relay && relayLines) {
         relay.stdin!.write('stats\n');
@@ -171,6 +186,30 @@ describeLab('across NATs', () => {
     expect(outcome).toMatchObject({ called: a, transport: 'dht' });
     expect(leaked).toEqual([]);
     process.stdout.write(`port-preserving x random: first call ${String(outcome.ms)} ms after start; ${JSON.stringify(await caller.all('dialFailed'))}\n`);
+  });
+
+  it("after the caller's network changes (its address moves), the session drops and comes back through the DHT", async () => {
+    const { outcome, a } = await scenario(['port-preserving', 'port-preserving'], {
+      withinMs: DIAL_BUDGET_MS,
+      then: async (lab, caller) => {
+        const host = lab.hosts[0]!;
+        const moved = host.address.replace(/\.2$/, '.3');
+        const gateway = lab.routers[0]!.lanAddress;
+        // Delete first: removing a subnet's primary address also removes its secondaries.
+        lab.exec(host, ['ip', 'addr', 'del', `${host.address}/24`, 'dev', host.iface]);
+        lab.exec(host, ['ip', 'addr', 'add', `${moved}/24`, 'dev', host.iface]);
+        lab.exec(host, ['ip', 'route', 'replace', 'default', 'via', gateway]);
+        // The node sees its address go, drops the session, and dials again: through the DHT, the only way.
+        const offline = await caller.lines.with('offline', 15_000);
+        expect(offline.reason).toBe('a local address went away');
+        const online = await caller.lines.with('online', DIAL_BUDGET_MS, offline);
+        caller.child.stdin!.write('again\n');
+        const again = await caller.lines.with('calledAgain', DIAL_BUDGET_MS);
+        expect(again).toMatchObject({ calledAgain: expect.any(String) });
+        process.stdout.write(`network change: offline at ${String(offline.at)} ms, online again at ${String(online.at)} ms\n`);
+      },
+    });
+    expect(outcome).toMatchObject({ called: a, transport: 'dht' });
   });
 
   it('a private network of two DHT nodes is too small for NATed nodes to holepunch (startBootstrapNode runs four)', async () => {
