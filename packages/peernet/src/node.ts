@@ -490,8 +490,7 @@ export class PeerNet {
         publishDiagnostic(DIAGNOSTICS_CHANNELS.rateLimited, { limit: 'pending-handshakes', from: addressText(from) });
       }
     }
-    // A transport that authenticated the dialler's key (the DHT) names it: the handshake must prove that same id.
-    const expectedPeer = remote.transport === transport.name && transport.peerAddress ? PeerId.parse(remote.host) : undefined;
+    const expectedPeer = Transports.dialler(remote, transport);
     const connection = this.#connection(stream, transport, expectedPeer ? { initiator: false, expectedPeer } : { initiator: false });
     this.#handshaking.set(connection, remote);
     connection.ready.then(

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Listener, type ListenOptions, type PeerId, type Transport, type TransportAddress } from '@peernet/interface';
+import { InvalidArgumentError, PeerId, type Listener, type ListenOptions, type Transport, type TransportAddress } from '@peernet/interface';
 import { ed25519KeyPair, type Identity } from '@peernet/identity';
 import type { TrustStore } from '@peernet/trust';
 import type { Connection } from '@peernet/connection';
@@ -80,6 +80,20 @@ export class Transports {
   /** Addresses at which transports that reach a peer by id alone (the DHT) dial `peer`. */
   idAddresses(peer: PeerId): Array<{ address: TransportAddress; source: string }> {
     return this.#all.flatMap((t) => (t.peerAddress ? [{ address: t.peerAddress(peer), source: t.name }] : []));
+  }
+
+  /**
+   * The id a transport that reaches peers by id (the DHT) authenticated for
+   * an inbound stream, if it names one: the handshake must then prove that
+   * same id.
+   */
+  static dialler(remote: TransportAddress, transport: Transport): PeerId | undefined {
+    if (remote.transport !== transport.name || transport.peerAddress === undefined) return undefined;
+    try {
+      return PeerId.parse(remote.host);
+    } catch {
+      return undefined; // not an id: the transport vouches for nothing
+    }
   }
 
   /** Records the transport a connection runs on. */
