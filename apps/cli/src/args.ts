@@ -11,6 +11,10 @@ export type OptionName =
   | 'interfaces'
   | 'udp-port'
   | 'no-discovery'
+  | 'dht'
+  | 'bootstrap'
+  | 'relay'
+  | 'allow'
   | 'connect'
   | 'timeout'
   | 'label'
@@ -24,6 +28,9 @@ export type OptionName =
   | 'verbose'
   | 'help'
   | 'version';
+
+/** The options that may be given more than once; their values are collected in a list. */
+export type ListOptionName = 'expose' | 'bootstrap' | 'relay' | 'allow';
 
 interface OptionSpec {
   /** Placeholder of the value; none for a flag. */
@@ -40,6 +47,14 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
   interfaces: { value: 'LIST', help: 'comma-separated IPv4 addresses or interface names for discovery' },
   'udp-port': { value: 'N', help: 'UDP port of broadcast discovery (default 4040)' },
   'no-discovery': { help: 'no mDNS or UDP discovery (use --connect, or let the peer dial)' },
+  dht: { help: 'also reach paired peers by id over HyperDHT, across networks (alone: the PUBLIC network)' },
+  bootstrap: {
+    value: 'HOST:PORT',
+    multiple: true,
+    help: 'a bootstrap node of a private DHT network (repeatable or comma-separated; implies --dht)',
+  },
+  relay: { value: 'ID', multiple: true, help: 'a DHT relay (peernet dht-relay) for peers that cannot holepunch (repeatable; implies --dht)' },
+  allow: { value: 'ID', multiple: true, help: 'only this node may relay through it (repeatable; default: anyone who knows its id)' },
   connect: { value: 'HOST:PORT', help: 'dial the peer at this address instead of waiting for discovery' },
   timeout: { value: 'MS', help: 'how long to wait for the peer and the reply together (default 10000)' },
   label: { value: 'TEXT', help: 'a name for the peer, shown by peers' },
@@ -56,7 +71,7 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
 };
 
 const COMMON: readonly OptionName[] = ['data-dir', 'json', 'verbose', 'help'];
-const NETWORK: readonly OptionName[] = ['host', 'port', 'interfaces', 'udp-port', 'no-discovery'];
+const NETWORK: readonly OptionName[] = ['host', 'port', 'interfaces', 'udp-port', 'no-discovery', 'dht', 'bootstrap', 'relay'];
 const DIALLING: readonly OptionName[] = [...NETWORK, 'connect', 'timeout'];
 
 /** One command: its arguments, the options it takes, and what its help shows. */
@@ -69,6 +84,10 @@ export interface CommandSpec {
   readonly description: string;
   readonly example: string;
   readonly exits: readonly number[];
+  /** A second example, across networks over the DHT (commands that start a node). */
+  readonly dhtExample?: string;
+  /** Help lines of options that mean something else for this command than elsewhere. */
+  readonly optionHelp?: Partial<Record<OptionName, string>>;
 }
 
 const spec = (s: CommandSpec): CommandSpec => s;
@@ -113,8 +132,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: COMMON,
     summary: 'list paired peers',
     description:
-      'Lists paired peers: id, label, live status and address (from a `peernet serve` running on the same\n' +
-      "data dir; '-' when none runs), and when each was added.",
+      'Lists paired peers: id, label, live status, the transport of the live session (tcp, or dht across\n' +
+      "networks) and address (from a `peernet serve` running on the same data dir; '-' when none runs),\n" +
+      'and when each was added. With --json, one object per peer: {"id","label","status","transport","address","added"}.',
     example: 'peernet peers --json',
     exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
   }),
@@ -128,6 +148,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       '`online <id>`, `offline <id> (reason)`, `paired <id>`, `unpaired <id>`, and\n' +
       '`refused <id> (not paired; to let it in run: peernet pair <id>)` when a stranger is turned away.\n' +
       '\n' +
+      'With --dht (or --bootstrap, --relay) the node is also reachable by its id over HyperDHT, across networks\n' +
+      'and NATs, by paired peers only; the second line is then `dht listening <id> (…network…)`. Without\n' +
+      '--bootstrap that is the PUBLIC network (a note on stderr says so); `peernet dht-bootstrap` runs a\n' +
+      'private one. A peer found on the LAN too is reached there (its session moves off the DHT).\n' +
+      '\n' +
       'With --accept-files DIR, paired peers can send files with `peernet send-file` (stream `peernet.file`).\n' +
       'A file name must be a plain base name (no `/`, `\\`, NUL, control characters, `.` or `..`, at most\n' +
       '255 bytes), else it is refused with bad_request; a file above --max-file-bytes is refused with\n' +
@@ -139,6 +164,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'of UTF-8 JSON {"name","size","sha256"?}, then exactly size bytes, then ends its side; the receiver\n' +
       'answers one JSON line, {"ok":true,"name","bytes","sha256"} or {"ok":false,"code","message"}, and ends.',
     example: 'peernet serve --expose echo --accept-files ./inbox --host 127.0.0.1 --interfaces 127.0.0.1',
+    dhtExample: 'peernet serve --expose echo --bootstrap 203.0.113.7:49737,198.51.100.4:49737',
     exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
   }),
   spec({
@@ -148,8 +174,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'call a handle of a peer and print the result as JSON',
     description:
       'Starts a node, waits for the peer (or dials --connect), calls <handle> with the JSON arguments\n' +
-      '(default null) and prints the result as one line of JSON. Stops at once if the peer refuses us.',
+      '(default null) and prints the result as one line of JSON. Stops at once if the peer refuses us.\n' +
+      'With --dht (or --bootstrap, --relay) it also finds the peer by its id alone over HyperDHT, in any\n' +
+      'network; the peer must run with the same --bootstrap (or, without it, on the PUBLIC network too).',
     example: "peernet call <bob-id> echo '{\"x\":1}' --connect 127.0.0.1:7000 --no-discovery",
+    dhtExample: "peernet call <bob-id> echo '{\"x\":1}' --bootstrap 203.0.113.7:49737 --timeout 30000",
     exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.remote, EXIT.connect, EXIT.dataDir],
   }),
   spec({
@@ -159,6 +188,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'send to a handle of a peer (no reply)',
     description: 'Like call, without a reply: prints nothing ({"sent":true} with --json).',
     example: "peernet send <bob-id> chat '\"hello\"' --connect 127.0.0.1:7000 --no-discovery",
+    dhtExample: "peernet send <bob-id> chat '\"hello\"' --dht --relay <relay-id>",
     exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.remote, EXIT.connect, EXIT.dataDir],
   }),
   spec({
@@ -175,6 +205,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'existing name (file_exists), a file above its limit (file_too_large); a peer that does not accept\n' +
       'files answers no_such_handle. On any failure the peer keeps nothing of the file.',
     example: 'peernet send-file <bob-id> ./notes.txt --connect 127.0.0.1:7000 --no-discovery',
+    dhtExample: 'peernet send-file <bob-id> ./notes.txt --bootstrap 203.0.113.7:49737',
     exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.remote, EXIT.connect, EXIT.dataDir],
   }),
   spec({
@@ -188,7 +219,50 @@ export const COMMANDS: readonly CommandSpec[] = [
       'When the peer goes away it prints `offline <id> (reason)` and waits; `online <id>` when it is back.\n' +
       'Lines typed meanwhile are not sent (each says so on stderr). Ends on EOF (Ctrl-D) or SIGINT.',
     example: 'peernet chat <bob-id> --connect 127.0.0.1:7000 --no-discovery',
+    dhtExample: 'peernet chat <bob-id> --bootstrap 203.0.113.7:49737',
     exits: [EXIT.ok, EXIT.usage, EXIT.notPaired, EXIT.timeout, EXIT.connect, EXIT.dataDir],
+  }),
+  spec({
+    name: 'dht-bootstrap',
+    args: [],
+    options: ['host', 'port', 'bootstrap', 'json', 'help'],
+    summary: 'run a bootstrap node of a private DHT network until SIGINT/SIGTERM',
+    description:
+      'Runs a bootstrap node of a private HyperDHT network until SIGINT or SIGTERM, for a fleet that does\n' +
+      'not want the public network: nodes give its address to --bootstrap. Prints its address,\n' +
+      '`<host>:<port>`, as the first line ({"event":"listening","address"} with --json); on a signal it\n' +
+      'closes and exits 0. The process runs four DHT nodes: the bootstrap node on --port and three more on\n' +
+      'free UDP ports (the first free of 49737-49741, else any): a node has to hear from three DHT nodes\n' +
+      'what kind of NAT it is behind before it can holepunch, so a network of fewer connects nobody across\n' +
+      'machines. Another dht-bootstrap started with --bootstrap naming this one joins the same network.\n' +
+      'It sees who joins (addresses) and which ids are looked up, never the sessions.',
+    example: 'peernet dht-bootstrap --host 203.0.113.7 --port 49737 --bootstrap 203.0.113.8:49737',
+    exits: [EXIT.ok, EXIT.usage, EXIT.connect],
+    optionHelp: {
+      host: 'the IPv4 address other nodes reach it at, an address of this machine (required)',
+      port: 'UDP port (default 49737)',
+      bootstrap: 'another bootstrap node of the same network (repeatable or comma-separated)',
+    },
+  }),
+  spec({
+    name: 'dht-relay',
+    args: [],
+    options: ['bootstrap', 'allow', 'host', 'port', 'data-dir', 'json', 'help'],
+    summary: "relay sessions over the DHT for nodes that cannot holepunch, until SIGINT/SIGTERM",
+    description:
+      "Runs a blind relay on the DHT under the data dir's identity until SIGINT or SIGTERM: when two nodes\n" +
+      'cannot holepunch (both behind NATs that change ports), both connect to it and it forwards their\n' +
+      'encrypted packets. It sees ciphertext and who talks to whom, nothing else. Prints its id as the\n' +
+      'first line ({"event":"listening","id"} with --json): nodes name it with --relay <id>. The id is the\n' +
+      "data dir's, so it stays the same across restarts; give the relay a data dir of its own (a node\n" +
+      'with the same identity would announce the same key). Without --bootstrap it joins the public network.',
+    example: 'peernet dht-relay --data-dir ./relay --bootstrap 203.0.113.7:49737 --allow <alice-id> --allow <bob-id>',
+    exits: [EXIT.ok, EXIT.usage, EXIT.connect, EXIT.dataDir],
+    optionHelp: {
+      host: 'address to bind (default: every interface)',
+      port: 'UDP port (default: any free port)',
+      bootstrap: 'a bootstrap node of the network (repeatable or comma-separated; default: the PUBLIC network)',
+    },
   }),
 ];
 
@@ -198,7 +272,7 @@ export function commandSpec(name: string): CommandSpec | undefined {
 }
 
 /** Option values as parsed: strings, flags, and the lists of repeatable options. */
-export type Flags = Partial<Record<Exclude<OptionName, 'expose'>, string | boolean>> & { expose?: string[] };
+export type Flags = Partial<Record<Exclude<OptionName, ListOptionName>, string | boolean>> & Partial<Record<ListOptionName, string[]>>;
 
 /** What the command line asks for. */
 export type Parsed =
@@ -238,6 +312,7 @@ export function suggest(typed: string, candidates: readonly string[]): string | 
 }
 
 const isOption = (name: string): name is OptionName => Object.hasOwn(OPTIONS, name);
+const isListOption = (name: OptionName): name is ListOptionName => OPTIONS[name].multiple === true;
 
 /**
  * Parses `argv` (without node and script). Throws a usage error naming the
@@ -305,8 +380,8 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     if (!command.options.includes(name)) {
       throw usageError(`--${name} does not apply to ${command.name} (see peernet ${command.name} --help)`);
     }
-    if (name === 'expose') {
-      (flags.expose ??= []).push(value as string);
+    if (isListOption(name)) {
+      (flags[name] ??= []).push(value as string);
     } else {
       if (flags[name] !== undefined) throw usageError(`--${name} is given more than once`);
       flags[name] = value;

@@ -9,6 +9,7 @@ import { defaultDataDir } from './data-dir.js';
 import { querySnapshot } from './control.js';
 import { CliError, EXIT, report } from './exit.js';
 import { cliVersion, commandHelp, overviewText } from './help.js';
+import { cmdDhtBootstrap, cmdDhtRelay } from './dht.js';
 import { cmdCall, cmdChat, cmdSendFile, cmdServe } from './network.js';
 import { renderQr } from './qr.js';
 
@@ -54,6 +55,10 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await cmdCall(ctx, args, false);
       case 'send-file':
         return await cmdSendFile(ctx, args);
+      case 'dht-bootstrap':
+        return await cmdDhtBootstrap(ctx);
+      case 'dht-relay':
+        return await cmdDhtRelay(ctx);
       default:
         return await cmdChat(ctx, args[0] as string);
     }
@@ -132,6 +137,8 @@ async function cmdPeers(ctx: Context): Promise<number> {
     id: e.id.toString(),
     label: e.label ?? null,
     status: live ? (liveById.get(e.id.toString())?.status ?? 'offline') : null,
+    // The transport of the live session (`tcp`, `dht`); null when offline or unknown.
+    transport: liveById.get(e.id.toString())?.transport ?? null,
     address: liveById.get(e.id.toString())?.address ?? null,
     added: new Date(e.addedAt).toISOString(),
   }));
@@ -147,12 +154,22 @@ async function cmdPeers(ctx: Context): Promise<number> {
     Math.max(header.length, ...values.map((v) => (v ?? '-').length));
   const labelWidth = width('LABEL', rows.map((r) => r.label));
   const statusWidth = width('STATUS', rows.map((r) => r.status));
+  const transportWidth = width('TRANSPORT', rows.map((r) => r.transport));
   const addressWidth = width('ADDRESS', rows.map((r) => r.address));
   const line = (...cells: [string, number][]): string => cells.map(([text, w]) => text.padEnd(w)).join('  ').trimEnd();
-  ctx.out(line(['ID', 52], ['LABEL', labelWidth], ['STATUS', statusWidth], ['ADDRESS', addressWidth], ['ADDED', 0]));
+  ctx.out(
+    line(['ID', 52], ['LABEL', labelWidth], ['STATUS', statusWidth], ['TRANSPORT', transportWidth], ['ADDRESS', addressWidth], ['ADDED', 0]),
+  );
   for (const r of rows) {
     ctx.out(
-      line([r.id, 52], [r.label ?? '-', labelWidth], [r.status ?? '-', statusWidth], [r.address ?? '-', addressWidth], [r.added, 0]),
+      line(
+        [r.id, 52],
+        [r.label ?? '-', labelWidth],
+        [r.status ?? '-', statusWidth],
+        [r.transport ?? '-', transportWidth],
+        [r.address ?? '-', addressWidth],
+        [r.added, 0],
+      ),
     );
   }
   if (!live) ctx.out('(status unknown: no peernet serve is running on this data dir)');

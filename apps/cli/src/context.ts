@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { InvalidPeerIdError, PeerId, errorMessage, type Logger, type PeerNetOptions, type WireValue } from 'peernet';
 import { x25519PublicKeyOf } from '@peernet/identity';
 import { openFileTrustStore, type FileTrustStore } from '@peernet/trust';
-import type { Flags, OptionName } from './args.js';
+import type { Flags, ListOptionName, OptionName } from './args.js';
 import { usageError } from './exit.js';
 
 /** What a command runs with: its options, data dir and output. */
@@ -16,7 +16,7 @@ export interface Context {
 }
 
 /** The value of a string option, if given. */
-export function stringFlag(flags: Flags, name: Exclude<OptionName, 'expose'>): string | undefined {
+export function stringFlag(flags: Flags, name: Exclude<OptionName, ListOptionName>): string | undefined {
   const value = flags[name];
   return typeof value === 'string' ? value : undefined;
 }
@@ -73,6 +73,11 @@ function parseIntFlag(ctx: Context, name: 'port' | 'udp-port' | 'timeout', min: 
   return Number(text);
 }
 
+/** `--port`, if given: an integer from `min` to 65535. */
+export function portFlag(ctx: Context, min: number): number | undefined {
+  return parseIntFlag(ctx, 'port', min, 65535);
+}
+
 /** `--timeout`, or the default of 10 s. */
 export function timeoutOf(ctx: Context): number {
   return parseIntFlag(ctx, 'timeout', 1, 3_600_000) ?? 10_000;
@@ -98,8 +103,89 @@ export function logger(ctx: Context): Logger | undefined {
   return { debug: write('debug'), info: write('info'), warn: write('warn') };
 }
 
+/**
+ * The values of a repeatable option, each split at commas (`--bootstrap a:1,b:2`
+ * is `--bootstrap a:1 --bootstrap b:2`), or undefined when it is not given.
+ * Given with nothing in it (`--bootstrap ''`), it is a usage error.
+ */
+export function listFlag(ctx: Context, name: Exclude<ListOptionName, 'expose'>): string[] | undefined {
+  const given = ctx.flags[name];
+  if (given === undefined) return undefined;
+  const list = given
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
+  if (list.length === 0) throw usageError(`--${name} is empty: --${name} ${OPTION_VALUES[name]}`);
+  return list;
+}
+
+const OPTION_VALUES = { bootstrap: 'HOST:PORT', relay: 'ID', allow: 'ID' } as const;
+
+/**
+ * The DHT package, loaded when a command uses it: its native dependencies
+ * (udx-native, sodium-native) cost every other command time to load.
+ */
+export const loadDht = (): Promise<typeof import('@peernet/transport-dht')> => import('@peernet/transport-dht');
+
+/**
+ * `--bootstrap`, checked by the DHT package's own rules (an IPv4 address or a
+ * name, and a port from 1 to 65535): a usage error names the value it refuses.
+ */
+export async function bootstrapList(ctx: Context): Promise<string[] | undefined> {
+  const list = listFlag(ctx, 'bootstrap');
+  if (list === undefined) return undefined;
+  const { dht } = await loadDht();
+  for (const entry of list) {
+    try {
+      dht({ bootstrap: [entry] });
+    } catch {
+      throw usageError(`--bootstrap must be HOST:PORT (an IPv4 address or a host name, a port from 1 to 65535), got ${JSON.stringify(entry)}`);
+    }
+  }
+  return list;
+}
+
+/** The peer ids of `--relay` or `--allow`, each checked as `pair` checks an id. */
+export function peerList(ctx: Context, name: 'relay' | 'allow'): PeerId[] | undefined {
+  return listFlag(ctx, name)?.map((text) => {
+    try {
+      return parsePeer(text);
+    } catch (error) {
+      throw new InvalidPeerIdError(`--${name}: ${errorMessage(error)}`);
+    }
+  });
+}
+
+/** What the DHT options ask for: undefined without --dht, --bootstrap or --relay. */
+export interface DhtSettings {
+  /** The private network's bootstrap nodes; undefined: the public network. */
+  readonly bootstrap: string[] | undefined;
+  readonly relays: PeerId[] | undefined;
+}
+
+/** The DHT settings of a command that starts a node (`--bootstrap` and `--relay` imply `--dht`). */
+export async function dhtSettings(ctx: Context): Promise<DhtSettings | undefined> {
+  const bootstrap = await bootstrapList(ctx);
+  const relays = peerList(ctx, 'relay');
+  if (ctx.flags.dht !== true && bootstrap === undefined && relays === undefined) return undefined;
+  return { bootstrap, relays };
+}
+
+/**
+ * Says on stderr, once, that `what` joins the public HyperDHT network. Not
+ * with --json: its output (stdout, and the one error line on stderr) stays
+ * as documented; the README and the help say it instead.
+ */
+export function notePublicNetwork(ctx: Context, what: string): void {
+  if (ctx.json) return;
+  process.stderr.write(
+    `peernet: note: ${what} without --bootstrap joins the PUBLIC HyperDHT network: its nodes on the internet see this ` +
+      "node's address and the ids it looks up (for a private network run peernet dht-bootstrap and give --bootstrap HOST:PORT)\n",
+  );
+}
+
 /** The node's options from the network flags. */
-export function nodeOptions(ctx: Context): PeerNetOptions {
+export async function nodeOptions(ctx: Context): Promise<PeerNetOptions> {
   const f = ctx.flags;
   const port = parseIntFlag(ctx, 'port', 0, 65535);
   const udpPort = parseIntFlag(ctx, 'udp-port', 1, 65535);
@@ -111,6 +197,9 @@ export function nodeOptions(ctx: Context): PeerNetOptions {
   if (given !== undefined && (!interfaces || interfaces.length === 0)) throw usageError('--interfaces is empty');
   const host = stringFlag(f, 'host');
   const log = logger(ctx);
+  const overDht = await dhtSettings(ctx);
+  if (overDht && overDht.bootstrap === undefined) notePublicNetwork(ctx, f.dht === true ? '--dht' : '--relay (which implies --dht)');
+  const dht = overDht && (await loadDht()).dht;
   return {
     dataDir: ctx.dataDir,
     ...(host === undefined ? {} : { host }),
@@ -118,6 +207,16 @@ export function nodeOptions(ctx: Context): PeerNetOptions {
     ...(udpPort === undefined ? {} : { udpPort }),
     ...(interfaces ? { interfaces } : {}),
     ...(f['no-discovery'] ? { discovery: [] } : {}),
+    ...(overDht && dht
+      ? {
+          transports: [
+            dht({
+              ...(overDht.bootstrap ? { bootstrap: overDht.bootstrap } : {}),
+              ...(overDht.relays ? { relays: overDht.relays } : {}),
+            }),
+          ],
+        }
+      : {}),
     ...(log ? { logger: log } : {}),
   };
 }

@@ -12,7 +12,8 @@ export interface Snapshot {
   readonly pid: number;
   readonly id: string;
   readonly listening: string;
-  readonly peers: readonly { id: string; status: string; address: string | null }[];
+  /** Per paired peer: its live status, where it can be dialled, and the transport of its session (`tcp`, `dht`) when online. */
+  readonly peers: readonly { id: string; status: string; address: string | null; transport?: string | null }[];
 }
 
 /** Largest snapshot read (a node with some ten thousand peers). */

@@ -5,13 +5,13 @@ import { COMMANDS, OPTIONS, synopsis, type CommandSpec, type OptionName } from '
 import { defaultDataDir } from './data-dir.js';
 import { EXIT, EXIT_MEANINGS } from './exit.js';
 
-function optionLines(names: readonly OptionName[]): string[] {
+function optionLines(names: readonly OptionName[], overrides: CommandSpec['optionHelp'] = {}): string[] {
   const left = (name: OptionName): string => {
     const value = OPTIONS[name].value;
     return `${name === 'help' ? '-h, ' : ''}--${name}${value ? ` ${value}` : ''}`;
   };
   const width = Math.max(...names.map((n) => left(n).length)) + 2;
-  return names.map((n) => `  ${left(n).padEnd(width)}${OPTIONS[n].help.replace('%DATA_DIR%', defaultDataDir())}`);
+  return names.map((n) => `  ${left(n).padEnd(width)}${(overrides[n] ?? OPTIONS[n].help).replace('%DATA_DIR%', defaultDataDir())}`);
 }
 
 /** The text of `peernet --help`. */
@@ -43,10 +43,11 @@ export function commandHelp(command: CommandSpec): string {
     command.description,
     '',
     'options:',
-    ...optionLines(command.options),
+    ...optionLines(command.options, command.optionHelp),
     '',
     'example:',
     `  ${command.example}`,
+    ...(command.dhtExample ? [`  ${command.dhtExample}    # across networks, over the DHT`] : []),
     '',
     'exit codes:',
     ...exits.map((code) => `  ${code}  ${EXIT_MEANINGS[code]}`),

@@ -10,6 +10,7 @@ import { openFileTrustStore, type FileTrustStore } from '@peernet/trust';
 import { querySnapshot, serveSnapshots, type Snapshot } from './control.js';
 import {
   connectAddress,
+  dhtSettings,
   logger,
   nodeOptions,
   parseJsonArg,
@@ -39,7 +40,7 @@ const eventPrinter =
     ctx.out(ctx.json ? JSON.stringify(fields) : text);
 
 /** Resolves on the first SIGINT or SIGTERM (then stops listening for them). */
-function untilSignal(): Promise<NodeJS.Signals> {
+export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', on);
@@ -83,7 +84,8 @@ export async function cmdServe(ctx: Context): Promise<number> {
   for (const name of exposed) {
     if (name !== 'echo' && name !== 'chat') throw usageError(`--expose knows 'echo' and 'chat', not ${JSON.stringify(name)}`);
   }
-  const options = nodeOptions(ctx);
+  const options = await nodeOptions(ctx);
+  const overDht = await dhtSettings(ctx);
   const accept = await acceptFilesOptions(ctx);
   const event = eventPrinter(ctx);
   // Two nodes with one identity would keep replacing each other's sessions.
@@ -132,6 +134,14 @@ export async function cmdServe(ctx: Context): Promise<number> {
     const { host, port } = node.address;
     const id = node.id.toString();
     event({ event: 'listening', id, host, port }, `listening ${id} ${host}:${port}`);
+    // Reached here, the DHT listener has announced the node: paired peers can find it by id.
+    if (overDht) {
+      const network = overDht.bootstrap ? 'private' : 'public';
+      event(
+        { event: 'dht', id, network, bootstrap: overDht.bootstrap ?? null },
+        `dht listening ${id} (${overDht.bootstrap ? `private network, bootstrap ${overDht.bootstrap.join(',')}` : 'PUBLIC network'})`,
+      );
+    }
     node.on('peer:online', (peer) => event({ event: 'online', peer: peer.toString() }, `online ${peer.toString()}`));
     node.on('peer:offline', (peer, reason) =>
       event(
@@ -238,6 +248,11 @@ function watchTrustFile(trust: FileTrustStore, event: Event, onRemoved: (peer: P
   };
 }
 
+/** An address as `peers` shows it: `host:port`, or `dht` for the DHT's (whose host is the peer's own id). */
+function addressText(address: { transport?: string; host: string; port: number }): string {
+  return address.transport === 'dht' ? 'dht' : `${address.host}:${address.port}`;
+}
+
 /** Answers `peernet peers` on this data dir with the node's live view; returns the stopper. */
 async function answerStatus(ctx: Context, node: PeerNet, listening: string): Promise<() => Promise<void>> {
   const snapshot = (): Snapshot => ({
@@ -247,7 +262,8 @@ async function answerStatus(ctx: Context, node: PeerNet, listening: string): Pro
     peers: node.listPeers().map((p) => ({
       id: p.id.toString(),
       status: p.status,
-      address: p.addresses[0] ? `${p.addresses[0].host}:${p.addresses[0].port}` : null,
+      address: p.addresses[0] ? addressText(p.addresses[0]) : null,
+      transport: p.transport ?? null,
     })),
   });
   try {
@@ -273,7 +289,7 @@ async function startConnected(
   setup: (node: PeerNet) => void = () => undefined,
 ): Promise<{ node: PeerNet; close: () => Promise<void> }> {
   const address = connectAddress(ctx);
-  const options = nodeOptions(ctx);
+  const options = await nodeOptions(ctx);
   const identity = await loadOrCreateIdentity({ dataDir: ctx.dataDir });
   const trust = await openFileTrustStore({ path: join(ctx.dataDir, 'trust.json') });
   if (!trust.has(peer)) {

@@ -77,10 +77,10 @@ describe('identity and trust', () => {
 
     const table = await cli(['peers', '--data-dir', dir]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(new RegExp(`^ID +LABEL +STATUS +ADDRESS +ADDED\n${other} +laptop +- +- +\\d{4}-\\d\\d-\\d\\dT`));
+    expect(table.stdout).toMatch(new RegExp(`^ID +LABEL +STATUS +TRANSPORT +ADDRESS +ADDED\n${other} +laptop +- +- +- +\\d{4}-\\d\\d-\\d\\dT`));
     expect(table.stdout).toMatch(/\(status unknown: no peernet serve is running on this data dir\)\n$/);
     const listed = JSON.parse((await cli(['peers', '--json', '--data-dir', dir])).stdout) as unknown[];
-    expect(listed).toEqual([{ id: other, label: 'laptop', status: null, address: null, added: expect.any(String) }]);
+    expect(listed).toEqual([{ id: other, label: 'laptop', status: null, transport: null, address: null, added: expect.any(String) }]);
 
     expect(await cli(['unpair', other, '--data-dir', dir])).toMatchObject({ code: 0, stdout: `unpaired ${other}\n` });
     expect((await cli(['peers', '--json', '--data-dir', dir])).stdout).toBe('[]\n');
@@ -157,7 +157,7 @@ describe('identity and trust', () => {
     const overview = await cli(['--help']);
     expect(overview.code).toBe(0);
     expect((await cli(['help'])).stdout).toBe(overview.stdout);
-    const commands = ['id', 'pair', 'unpair', 'peers', 'serve', 'call', 'send', 'chat'];
+    const commands = ['id', 'pair', 'unpair', 'peers', 'serve', 'call', 'send', 'chat', 'dht-bootstrap', 'dht-relay'];
     for (const command of commands) expect(overview.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
 
     const texts = new Set<string>();
@@ -348,9 +348,9 @@ describe('two processes', () => {
 
     // The running serve answers `peers` on its data dir.
     const live = JSON.parse((await cli(['peers', '--json', '--data-dir', b])).stdout) as { status: string; address: string }[];
-    expect(live).toEqual([{ id: idA, label: 'a', status: 'online', address: null, added: expect.any(String) }]);
+    expect(live).toEqual([{ id: idA, label: 'a', status: 'online', transport: 'tcp', address: null, added: expect.any(String) }]);
     // (No address: a gave none; it dialled in, and its listening port is not known to b.)
-    expect((await cli(['peers', '--data-dir', b])).stdout).toMatch(new RegExp(`^${idA} +a +online +- +\\d{4}-`, 'm'));
+    expect((await cli(['peers', '--data-dir', b])).stdout).toMatch(new RegExp(`^${idA} +a +online +tcp +- +\\d{4}-`, 'm'));
 
     chat.child.stdin?.end();
     const [code] = (await once(chat.child, 'exit')) as [number | null];

@@ -160,8 +160,9 @@ export class PeerNet {
       node.#stopDiagnostics = logDiagnostics(settings.logger);
       trust.on('added', node.#onTrustAdded);
       trust.on('removed', node.#onTrustRemoved);
-      for (const entry of trust.list()) node.#addIdAddresses(entry.id);
       await node.#registry.start();
+      // After start: a registry that is not running records addresses but dials nothing.
+      for (const entry of trust.list()) node.#addIdAddresses(entry.id);
       await node.#registry.announce(node.port);
       if (settings.networkMonitor !== false) {
         node.#network = settings.networkMonitor.watch((change) => node.#onNetworkChange(change));

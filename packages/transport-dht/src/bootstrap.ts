@@ -6,13 +6,13 @@ import { parseBootstrap } from './bootstrap-list.js';
 export interface BootstrapNodeOptions {
   /** The address other nodes reach it at: an address of this machine (required; HyperDHT records it in its id). */
   host: string;
-  /** UDP port (default 49737, HyperDHT's). It is part of the node's DHT id, so it is fixed: no "any free port". */
+  /** UDP port (default 49737, HyperDHT's); the other nodes take the next ones (`port + 1` …). It is part of a node's DHT id, so it is fixed: no "any free port". */
   port?: number;
   /** Other bootstrap nodes of the same private network, `'host:port'` each (default none: this one starts it). */
   bootstrap?: readonly string[];
   /**
-   * DHT nodes this process runs (default 4): the bootstrap node and more on
-   * free ports of `host`. A node behind a NAT classifies its NAT from three
+   * DHT nodes this process runs (default 4): the bootstrap node on `port`
+   * and the others on the ports after it, all on `host`. A node behind a NAT classifies its NAT from three
    * DHT nodes of its routing table other than the one it bootstrapped from,
    * and cannot holepunch until it has; with fewer, a private network only
    * works where holepunching is not needed.
@@ -41,6 +41,7 @@ export async function startBootstrapNode(options: BootstrapNodeOptions): Promise
   const others = reader.raw('bootstrap');
   const bootstrap = others === undefined ? [] : parseBootstrap(others, 'startBootstrapNode bootstrap');
   const count = reader.integer('nodes', { default: 4, min: 1, max: 64 });
+  if (port + count - 1 > 65_535) throw reader.error('port', `leaves no room for ${count} nodes (port + ${count - 1} > 65535)`);
   const first = HyperDHT.bootstrapper(port, host, { bootstrap });
   const all = [first];
   const close = async (): Promise<void> => {
@@ -51,7 +52,7 @@ export async function startBootstrapNode(options: BootstrapNodeOptions): Promise
     const address = `${host}:${first.address().port}`;
     while (all.length < count) {
       // Persistent and reachable, like the bootstrap node: they hold the network's records.
-      const node = new HyperDHT({ bootstrap: [address, ...bootstrap], host, ephemeral: false, firewalled: false });
+      const node = new HyperDHT({ bootstrap: [address, ...bootstrap], host, port: port + all.length, ephemeral: false, firewalled: false });
       all.push(node);
       await node.fullyBootstrapped();
     }

@@ -130,6 +130,21 @@ describeInNetns('a node with the dht transport', () => {
     await expect(a.call(b.id, 'ping2')).resolves.toBe('pong');
   });
 
+  it('nodes restarted with their peers already paired find each other over the dht by themselves', async () => {
+    const aDir = kit.newDir();
+    const bDir = kit.newDir();
+    const a = await start({ dataDir: aDir });
+    const b = await start({ dataDir: bDir });
+    await pairBoth(a, b);
+    await a.waitForPeer(b.id, { timeoutMs: 20_000 });
+    await kit.stopAll();
+    const a2 = await start({ dataDir: aDir });
+    const b2 = await start({ dataDir: bDir });
+    // Nobody asks for a dial (waitForPeer would): the paired peers' DHT addresses alone bring the session up.
+    await waitUntil(() => a2.isConnected(b2.id) && b2.isConnected(a2.id), 20_000, 'the restarted nodes to reconnect');
+    expect(a2.listPeers()[0]?.transport).toBe('dht');
+  });
+
   it('stop() releases the DHT node: no socket or timer is left', async () => {
     const baseline = resourceSnapshot();
     const a = await start();
