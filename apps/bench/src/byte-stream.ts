@@ -1,7 +1,9 @@
 // The byte-stream helpers of the stream figures, shared by the loopback
 // workers (worker.ts) and the DHT figures' processes (dht-node.ts): the
 // server's sink stream that counts what it reads and answers with the count,
-// and the writer that honours backpressure.
+// and the writer that honours backpressure. The raw HyperDHT baseline
+// (dht_raw_stream_mb_per_s) uses the same writer and reply on a plain
+// HyperDHT socket, with a sink that answers once all the bytes arrived.
 import { once } from 'node:events';
 import type { Duplex, Writable } from 'node:stream';
 import { CHUNK_BYTES } from './stream-server.js';
@@ -29,6 +31,29 @@ export function countStream(stream: Duplex): Promise<void> {
   // A writer that gives up (its process stopping) is not this side's failure.
   stream.on('error', () => undefined);
   return new Promise((resolve) => stream.once('close', () => resolve()));
+}
+
+/**
+ * The server side of the raw HyperDHT baseline: counts the bytes of a plain
+ * socket; once `total` have arrived, answers with the count (f64 BE) at once
+ * (no end of the writer's side needed), and ends its side when the writer
+ * ends. More than `total` bytes fail the socket. Resolves once it is closed.
+ */
+export function countToTotal(socket: Duplex, total: number): Promise<void> {
+  let received = 0;
+  socket.on('data', (chunk: Uint8Array) => {
+    const before = received;
+    received += chunk.length;
+    if (received > total) socket.destroy(new Error(`received ${received} of ${total} bytes`));
+    else if (received === total && before < total) {
+      const reply = Buffer.alloc(8);
+      reply.writeDoubleBE(received);
+      socket.write(reply);
+    }
+  });
+  socket.once('end', () => socket.end());
+  socket.on('error', () => undefined);
+  return new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
 /** Options of `pump`. */
@@ -97,6 +122,24 @@ export function countReply(source: Duplex): Promise<number> {
     source.once('error', onError);
     source.once('end', onEnd);
   });
+}
+
+/**
+ * The writer of the raw HyperDHT baseline (dht_raw_stream_mb_per_s): `total`
+ * bytes through an open socket whose other side runs `countToTotal`, in
+ * CHUNK_BYTES writes that honour backpressure, exactly as
+ * `peerNetStreamMbPerS` writes. MB/s (10^6 bytes) from the first write to the
+ * answer that all have arrived; the count must match. The socket is left to
+ * the caller (still open).
+ */
+export async function rawStreamMbPerS(socket: Duplex, total: number): Promise<number> {
+  const reply = countReply(socket);
+  const started = performance.now();
+  await pump(socket, total);
+  const counted = await reply;
+  const seconds = (performance.now() - started) / 1000;
+  if (counted !== total) throw new Error(`the server counted ${counted} of ${total} bytes`);
+  return total / seconds / 1e6;
 }
 
 /**

@@ -141,13 +141,15 @@ try {
 
   let dht: DhtReport | undefined;
   if (options.dht && DHT_FIGURES.some(wanted)) {
-    log('dht figures: PeerNet over HyperDHT and over TCP between two network namespaces…');
+    log('dht figures: PeerNet over HyperDHT and over TCP, and a plain HyperDHT stream, between two network namespaces…');
     dht = await runDhtFigures({
       reps: options.reps,
       streamBytes: wanted('dht_stream_mb_per_s') ? options.streamBytes : 0,
+      rawStreamBytes: wanted('dht_raw_stream_mb_per_s') ? options.streamBytes : 0,
       firstCall: wanted('dht_first_call_ms'),
       streamWindow: options.streamWindow,
       dir,
+      profileDir: options.profileDir,
       log,
       onLab: (destroy) => labs.add(destroy),
     });

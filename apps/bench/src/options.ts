@@ -27,7 +27,7 @@ export interface BenchOptions {
   rttCount: number;
   rttWarmup: number;
   streamMs: number;
-  /** Bytes through the one stream of stream_mb_per_s (and through each baseline socket). */
+  /** Bytes through the one stream of stream_mb_per_s (and through each baseline socket, and each DHT figures' stream). */
   streamBytes: number;
   /** The receive window of every PeerNet stream (PeerNet.start's streamWindowBytes); PeerNet's default when undefined. */
   streamWindow: number | undefined;
@@ -49,17 +49,19 @@ export const USAGE = `pnpm bench [-- options]
   --kinds A,B          only these of ${KIND_CHOICES.join(', ')} (peernet-sodium: PeerNet with
                        @peernet/crypto-sodium on both sides; skipped with a message when absent.
                        dht: the DHT figures, PeerNet over HyperDHT against PeerNet over TCP
-                       between two network namespaces of a lab the bench makes (needs root;
+                       between two network namespaces of a lab the bench makes, and a plain
+                       HyperDHT stream (no PeerNet) between the same two (needs root;
                        skipped with the reason otherwise). --kinds dht alone runs only those,
                        without the loopback figures and the crypto primitives)
-  --stream-bytes N     bytes through one stream for stream_mb_per_s, e.g. 1G, 256M, 4194304
-                       (default 1G; quick: 8M)
+  --stream-bytes N     bytes through one stream for stream_mb_per_s (and the DHT stream
+                       figures), e.g. 1G, 256M, 4194304 (default 1G; quick: 8M)
   --stream-window N    PeerNet's per-stream receive window (streamWindowBytes), e.g. 4M
                        (default: PeerNet's own, 256 KiB; at most 16M)
   --idle N             idle connections for idle_kib_per_conn (default 1000; quick: 50)
   --scale [N]          also open N (default 10000) idle connections per kind, with checkpoints
   --no-primitives      skip the crypto provider figures
-  --profile DIR        write a V8 CPU profile of every worker process to DIR
+  --profile DIR        write a V8 CPU profile of every worker process to DIR; for dht,
+                       of both sides of each DHT figures' stream (its time only)
   --silent             no progress lines on stderr`;
 
 /** Parses the arguments after \`--\` (a lone \`--\`, as some pnpm versions pass it, is ignored). */

@@ -40,13 +40,20 @@ const CATEGORIES: [string, RegExp][] = [
   ['garbage collection', /^\(garbage collector\)/],
   ['start-up (module loading)', /^(compile\w*|openFileHandle|fstat|readFileUtf8|internalModuleStat) |node:internal\/(modules|bootstrap)\/|^\(program\)/],
   ['bench harness', /apps\/bench\//],
-  ['node:crypto', /node:internal\/crypto|^(Hmac|Hash|diffieHellman|KeyObject)\b/],
+  ['node:crypto', /node:internal\/crypto|^(Hmac|Hash|diffieHellman|KeyObject)\b|^(update|initiv|final|setAAD|getAuthTag|setAuthTag) ?$/],
+  // Native functions of the addons HyperDHT runs on, by name only (no file): V8 names them unreliably, so they are not told apart.
+  ['HyperDHT: native (sodium-native, udx-native)', /^(crypto_|extension_|udx_napi|sodium_)\w* ?$/],
   ['pure-JS crypto (noble, stablelib)', /@noble|@stablelib/],
   ['PeerNet: noise', /packages\/noise\//],
   ['PeerNet: CBOR and envelopes', /packages\/frame\/dist\/(cbor|envelope)/],
   ['PeerNet: frame', /packages\/frame\//],
   ['PeerNet: connection', /packages\/connection\//],
-  ['PeerNet: node, registry, liveness, trust, transport', /packages\/(peernet|registry|liveness|trust|transport-tcp|interface|identity)\//],
+  ['PeerNet: node, registry, liveness, trust, transport', /packages\/(peernet|registry|liveness|trust|transport-tcp|transport-dht|interface|identity)\//],
+  // What HyperDHT carries a stream with (the DHT figures' profiles).
+  ['HyperDHT: secret-stream (its encryption)', /node_modules\/(@hyperswarm\/secret-stream|sodium-secretstream|sodium-native|sodium-universal)\//],
+  ['HyperDHT: UDX', /node_modules\/udx-native\//],
+  ['HyperDHT: streamx', /node_modules\/streamx\//],
+  ['HyperDHT: dht and the rest', /node_modules\/(hyperdht|dht-rpc|@hyperswarm|b4a|compact-encoding|protomux|noise-handshake|noise-curve-ed)/],
   ['socket system calls', /^(writeBuffer|writev|writeUtf8String|close|shutdown|connect|getpeername|getsockname) ?$|_getpeername|internalConnect/],
   ['node streams, net, timers, events, promises', /node:|runMicrotasks|native |^\(anonymous\) ?$/],
 ];

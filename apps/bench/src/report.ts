@@ -16,15 +16,35 @@ export type FigureName = (typeof FIGURES)[number];
 
 /**
  * The DHT figures (kind `dht`): PeerNet over HyperDHT against PeerNet over
- * TCP, between the same two network namespaces of one run.
+ * TCP, between the same two network namespaces of one run; and a plain
+ * HyperDHT stream (no PeerNet) over the same DHT, the baseline that splits
+ * the DHT stream's cost (measured over the DHT only, as path `dht`).
  */
-export const DHT_FIGURES = ['dht_first_call_ms', 'dht_stream_mb_per_s'] as const;
+export const DHT_FIGURES = ['dht_first_call_ms', 'dht_stream_mb_per_s', 'dht_raw_stream_mb_per_s'] as const;
 export type DhtFigureName = (typeof DHT_FIGURES)[number];
 /** The two paths of the DHT figures: the session over the DHT, and over TCP (the baseline). */
 export type DhtPath = 'dht' | 'tcp';
 export const DHT_PATHS: readonly DhtPath[] = ['dht', 'tcp'];
 /** Raw samples of the DHT figures: one value per repetition, by figure and path. */
 export type DhtSamples = Partial<Record<DhtFigureName, Partial<Record<DhtPath, number[]>>>>;
+/** A stream of the DHT figures: PeerNet's over the DHT or over TCP, or the plain HyperDHT one (`raw`). */
+export type DhtStreamRun = DhtPath | 'raw';
+export const DHT_STREAM_RUNS: readonly DhtStreamRun[] = ['dht', 'raw', 'tcp'];
+/** One side's CPU time (user, system; the whole process) over one measured stream of `bytes`, and the stream's wall time on that side. */
+export interface StreamCpuSample {
+  user_s: number;
+  system_s: number;
+  seconds: number;
+  bytes: number;
+}
+/** CPU samples of the DHT figures' streams, one per repetition, by stream and side (sender: the dialler; receiver: the sink). */
+export type DhtCpuSamples = Partial<Record<DhtStreamRun, { sender: StreamCpuSample[]; receiver: StreamCpuSample[] }>>;
+/** Medians of one side's CPU over a stream: ms per MB (10^6 bytes), user+system and system alone, and CPU seconds per wall second. */
+export interface SideCpu {
+  ms_per_mb: number;
+  system_ms_per_mb: number;
+  busy: number;
+}
 /** The first call's parts (ms), one value per repetition, by path: PeerNet.start, then the session, then the call. */
 export type DhtPhaseSamples = Partial<Record<DhtPath, { start_ms: number[]; session_ms: number[]; call_ms: number[] }>>;
 
@@ -36,6 +56,16 @@ export interface DhtReport {
   ranges?: Partial<Record<DhtFigureName, Partial<Record<DhtPath, Range>>>>;
   /** The DHT's median over TCP's, by figure (above 1: the DHT takes longer, or moves more). */
   ratios?: Partial<Record<DhtFigureName, number>>;
+  /**
+   * The DHT stream's cost split at the plain HyperDHT stream (ratios of the
+   * medians, so their product is dht_stream_mb_per_s's DHT ÷ TCP):
+   * PeerNet over the DHT ÷ raw HyperDHT (PeerNet's own layer on this path:
+   * its Noise on top of HyperDHT's, framing, flow control) and raw HyperDHT
+   * ÷ PeerNet over TCP (HyperDHT's carrying against PeerNet's whole stack on TCP).
+   */
+  stream_split?: { peernet_dht_over_raw_dht?: number; raw_dht_over_peernet_tcp?: number };
+  /** Each side's CPU over the streams (medians), by stream: what each side spends per MB, and whether it is CPU-bound (busy near 1). */
+  stream_cpu?: Partial<Record<DhtStreamRun, { sender?: SideCpu; receiver?: SideCpu }>>;
   /** Medians of the first call's parts, by path. */
   phases_ms?: Partial<Record<DhtPath, { start_ms: number; session_ms: number; call_ms: number }>>;
 }
@@ -91,6 +121,7 @@ const LABELS: Record<FigureName, string> = {
 const DHT_LABELS: Record<DhtFigureName, string> = {
   dht_first_call_ms: 'first answered call, from PeerNet.start (ms)',
   dht_stream_mb_per_s: 'one stream MB/s',
+  dht_raw_stream_mb_per_s: 'one plain HyperDHT stream MB/s (no PeerNet)',
 };
 
 const KIND_LABELS: Record<Kind, string> = {
@@ -137,8 +168,11 @@ function median(values: number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-/** Medians, ranges and DHT ÷ TCP ratios of the DHT figures. */
-export function summarizeDht(samples: DhtSamples, phases: DhtPhaseSamples = {}): DhtReport {
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+const ratio3 = (of: number, to: number): number => round3(of / to);
+
+/** Medians, ranges and DHT ÷ TCP ratios of the DHT figures, and the split of the stream's at the plain HyperDHT one. */
+export function summarizeDht(samples: DhtSamples, phases: DhtPhaseSamples = {}, cpu: DhtCpuSamples = {}): DhtReport {
   const report: DhtReport = { figures: {}, ranges: {}, ratios: {}, phases_ms: {} };
   for (const figure of DHT_FIGURES) {
     const byPath = samples[figure];
@@ -156,8 +190,33 @@ export function summarizeDht(samples: DhtSamples, phases: DhtPhaseSamples = {}):
     const dht = byPath.dht;
     const tcp = byPath.tcp;
     if (dht && tcp && dht.length > 0 && tcp.length > 0 && median(tcp) > 0) {
-      (report.ratios as Record<string, number>)[figure] = Math.round((median(dht) / median(tcp)) * 1000) / 1000;
+      (report.ratios as Record<string, number>)[figure] = ratio3(median(dht), median(tcp));
     }
+  }
+  const raw = samples.dht_raw_stream_mb_per_s?.dht;
+  if (raw && raw.length > 0 && median(raw) > 0) {
+    const split: NonNullable<DhtReport['stream_split']> = {};
+    const overDht = samples.dht_stream_mb_per_s?.dht;
+    const overTcp = samples.dht_stream_mb_per_s?.tcp;
+    if (overDht && overDht.length > 0) split.peernet_dht_over_raw_dht = ratio3(median(overDht), median(raw));
+    if (overTcp && overTcp.length > 0 && median(overTcp) > 0) split.raw_dht_over_peernet_tcp = ratio3(median(raw), median(overTcp));
+    if (Object.keys(split).length > 0) report.stream_split = split;
+  }
+  const sideCpu = (values: StreamCpuSample[]): SideCpu | undefined =>
+    values.length === 0
+      ? undefined
+      : {
+          ms_per_mb: round3(median(values.map((v) => ((v.user_s + v.system_s) * 1000) / (v.bytes / 1e6)))),
+          system_ms_per_mb: round3(median(values.map((v) => (v.system_s * 1000) / (v.bytes / 1e6)))),
+          busy: round3(median(values.map((v) => (v.user_s + v.system_s) / v.seconds))),
+        };
+  for (const run of DHT_STREAM_RUNS) {
+    const c = cpu[run];
+    if (!c) continue;
+    const sender = sideCpu(c.sender);
+    const receiver = sideCpu(c.receiver);
+    if (sender === undefined && receiver === undefined) continue;
+    (report.stream_cpu ??= {})[run] = { ...(sender ? { sender } : {}), ...(receiver ? { receiver } : {}) };
   }
   for (const path of DHT_PATHS) {
     const p = phases[path];
@@ -327,12 +386,14 @@ function loopbackTable(report: Printable, ours: PeerNetKind[], baselines: Baseli
 }
 
 /** The DHT figures' table, or why they were not measured. */
+const times = (ratio: number | undefined): string => (ratio === undefined ? '–' : `${ratio.toFixed(2)}×`);
+
 function dhtTable(report: Printable): string[] {
   const dht = report.dht as DhtReport;
   if (dht.skipped !== undefined) return ['', `DHT figures not measured: ${dht.skipped}`];
   const lines = [
     '',
-    `DHT figures: PeerNet over HyperDHT (its encrypted UDX stream, PeerNet's session inside) and PeerNet over TCP, between the same two network namespaces of one bridge (a local bootstrap network of 4 HyperDHT nodes in a third; no LAN discovery; a fresh dialling process per run), median of ${report.params.reps} (min–max)`,
+    `DHT figures: PeerNet over HyperDHT (its encrypted UDX stream, PeerNet's session inside) and PeerNet over TCP, between the same two network namespaces of one bridge (a local bootstrap network of 4 HyperDHT nodes in a third; no LAN discovery; a fresh dialling process per run); the plain HyperDHT stream is hyperdht's own createServer/connect between the same two, no PeerNet; median of ${report.params.reps} (min–max)`,
     '',
     '| figure | over the DHT | over TCP | DHT ÷ TCP |',
     '|---|---:|---:|---:|',
@@ -340,9 +401,45 @@ function dhtTable(report: Printable): string[] {
   for (const figure of DHT_FIGURES) {
     const ranges = dht.ranges?.[figure];
     if (!ranges) continue;
-    const ratio = dht.ratios?.[figure];
-    const label = figure === 'dht_stream_mb_per_s' && report.params.stream_bytes ? `${DHT_LABELS[figure]}, ${bytes(report.params.stream_bytes)}` : DHT_LABELS[figure];
-    lines.push(`| ${label} | ${cell(ranges.dht)} | ${cell(ranges.tcp)} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}×`} |`);
+    const label = figure !== 'dht_first_call_ms' && report.params.stream_bytes ? `${DHT_LABELS[figure]}, ${bytes(report.params.stream_bytes)}` : DHT_LABELS[figure];
+    // The plain HyperDHT stream has no TCP path of its own: its ratio is to PeerNet over TCP.
+    const rawOverTcp = dht.stream_split?.raw_dht_over_peernet_tcp;
+    const ratio = figure === 'dht_raw_stream_mb_per_s' ? (rawOverTcp === undefined ? '–' : `${rawOverTcp.toFixed(2)}× PeerNet over TCP`) : times(dht.ratios?.[figure]);
+    lines.push(`| ${label} | ${cell(ranges.dht)} | ${cell(ranges.tcp)} | ${ratio} |`);
+  }
+  const split = dht.stream_split;
+  if (split?.peernet_dht_over_raw_dht !== undefined || split?.raw_dht_over_peernet_tcp !== undefined) {
+    const parts = [
+      split.peernet_dht_over_raw_dht === undefined ? undefined : `PeerNet over the DHT ÷ plain HyperDHT ${times(split.peernet_dht_over_raw_dht)} (PeerNet's own layer on this path: its Noise on top of HyperDHT's, framing, flow control)`,
+      split.raw_dht_over_peernet_tcp === undefined ? undefined : `plain HyperDHT ÷ PeerNet over TCP ${times(split.raw_dht_over_peernet_tcp)} (HyperDHT's carrying: UDX and its own encryption, against PeerNet's whole stack on TCP)`,
+    ].filter((part) => part !== undefined);
+    const product = split.peernet_dht_over_raw_dht !== undefined && split.raw_dht_over_peernet_tcp !== undefined ? '; their product is the stream\'s DHT ÷ TCP' : '';
+    lines.push('', `Where the DHT stream's cost goes (ratios of the medians): ${parts.join('; ')}${product}.`);
+  }
+  const cpu = dht.stream_cpu;
+  const runs = DHT_STREAM_RUNS.filter((run) => cpu?.[run] !== undefined);
+  if (cpu !== undefined && runs.length > 0) {
+    const names: Record<DhtStreamRun, string> = { dht: 'PeerNet over the DHT', raw: 'plain HyperDHT', tcp: 'PeerNet over TCP' };
+    const row = (label: string, value: (run: DhtStreamRun) => string): string => `| ${label} | ${runs.map(value).join(' | ')} |`;
+    const perMb = (side: 'sender' | 'receiver') => (run: DhtStreamRun): string => {
+      const c = cpu[run]?.[side];
+      return c === undefined ? '–' : `${c.ms_per_mb.toFixed(2)} (system ${c.system_ms_per_mb.toFixed(2)})`;
+    };
+    const busy = (side: 'sender' | 'receiver') => (run: DhtStreamRun): string => {
+      const c = cpu[run]?.[side];
+      return c === undefined ? '–' : c.busy.toFixed(2);
+    };
+    lines.push(
+      '',
+      "Each side's CPU over one stream (user+system of its whole process, from the first write to the count on the sender, the first byte to the close on the receiver), median: ms per MB, and busy = CPU seconds per second (1 is one core's worth; UDX's native work counts here, though a V8 profile shows it as idle)",
+      '',
+      `| one stream's CPU | ${runs.map((run) => names[run]).join(' | ')} |`,
+      `|---|${runs.map(() => '---:').join('|')}|`,
+      row('sender, ms per MB', perMb('sender')),
+      row('receiver, ms per MB', perMb('receiver')),
+      row('sender busy', busy('sender')),
+      row('receiver busy', busy('receiver')),
+    );
   }
   const phases = DHT_PATHS.filter((path) => dht.phases_ms?.[path] !== undefined).map((path) => {
     const p = dht.phases_ms?.[path] as { start_ms: number; session_ms: number; call_ms: number };

@@ -24,5 +24,6 @@ it('leaves the DHT figures out when --kinds does not name dht, and mixes them wi
 it('takes the DHT figures in --only and names them in the usage', () => {
   expect(parseOptions(['--only', 'dht_stream_mb_per_s,rtt_p50_us']).only).toEqual(['dht_stream_mb_per_s', 'rtt_p50_us']);
   expect(() => parseOptions(['--kinds', 'udp'])).toThrow(/--kinds: unknown udp \(one of peernet, peernet-sodium, tls, tcp, dht\)/);
-  expect(USAGE).toContain('dht_first_call_ms, dht_stream_mb_per_s');
+  expect(parseOptions(['--only', 'dht_raw_stream_mb_per_s']).only).toEqual(['dht_raw_stream_mb_per_s']);
+  expect(USAGE).toContain('dht_first_call_ms, dht_stream_mb_per_s, dht_raw_stream_mb_per_s');
 });

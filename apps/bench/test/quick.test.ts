@@ -62,6 +62,8 @@ it('measures every figure for PeerNet (both providers), TLS and TCP and writes t
       skipped?: string;
       figures?: Record<string, Record<string, number>>;
       ratios?: Record<string, number>;
+      stream_split?: Record<string, number>;
+      stream_cpu?: Record<string, Record<string, Record<string, number>>>;
       phases_ms?: Record<string, Record<string, number>>;
     };
   };
@@ -118,8 +120,18 @@ it('measures every figure for PeerNet (both providers), TLS and TCP and writes t
       for (const value of Object.values(report.dht.figures?.[figure] ?? {})) expect(value).toBeGreaterThan(0);
       expect(report.dht.ratios?.[figure]).toEqual(expect.any(Number));
     }
+    // The plain HyperDHT stream: over the DHT only, and the split of PeerNet's stream at it.
+    expect(Object.keys(report.dht.figures?.dht_raw_stream_mb_per_s ?? {})).toEqual(['dht']);
+    expect(report.dht.figures?.dht_raw_stream_mb_per_s?.dht).toBeGreaterThan(0);
+    expect(report.dht.stream_split).toEqual({ peernet_dht_over_raw_dht: expect.any(Number), raw_dht_over_peernet_tcp: expect.any(Number) });
+    expect(Object.keys(report.dht.stream_cpu ?? {}).sort()).toEqual(['dht', 'raw', 'tcp']);
+    for (const sides of Object.values(report.dht.stream_cpu ?? {})) {
+      for (const side of ['sender', 'receiver']) expect(sides[side]).toEqual({ ms_per_mb: expect.any(Number), system_ms_per_mb: expect.any(Number), busy: expect.any(Number) });
+    }
     expect(report.dht.phases_ms?.dht).toMatchObject({ start_ms: expect.any(Number), session_ms: expect.any(Number), call_ms: expect.any(Number) });
     expect(stdout).toContain('| figure | over the DHT | over TCP | DHT ÷ TCP |');
     expect(stdout).toContain('| one stream MB/s, 4 MiB |');
+    expect(stdout).toContain('| one plain HyperDHT stream MB/s (no PeerNet), 4 MiB |');
+    expect(stdout).toContain("Where the DHT stream's cost goes");
   }
 }, 150_000);

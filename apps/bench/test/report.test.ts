@@ -79,6 +79,53 @@ it('prints the DHT figures against TCP, with the ratio of the medians and the pa
   expect(text).toContain('DHT: PeerNet.start 25 + session 55 + call 5; TCP: PeerNet.start 10 + session 25 + call 3');
 });
 
+it('splits the DHT stream at the plain HyperDHT stream, and prints each side\'s CPU', () => {
+  const dht = summarizeDht(
+    {
+      dht_stream_mb_per_s: { dht: [30, 20, 25], tcp: [100, 100, 100] },
+      dht_raw_stream_mb_per_s: { dht: [40, 60, 50] },
+    },
+    {},
+    {
+      dht: {
+        sender: [{ user_s: 2, system_s: 1, seconds: 4, bytes: 100e6 }],
+        receiver: [{ user_s: 3, system_s: 1, seconds: 5, bytes: 100e6 }],
+      },
+      raw: {
+        sender: [{ user_s: 1, system_s: 1, seconds: 2, bytes: 100e6 }],
+        receiver: [{ user_s: 1, system_s: 0.5, seconds: 2, bytes: 100e6 }],
+      },
+    },
+  );
+  expect(dht.figures?.dht_raw_stream_mb_per_s).toEqual({ dht: 50 });
+  // No TCP path of its own: no DHT ÷ TCP ratio; the split instead, whose product is the stream's DHT ÷ TCP (0.25).
+  expect(dht.ratios).toEqual({ dht_stream_mb_per_s: 0.25 });
+  expect(dht.stream_split).toEqual({ peernet_dht_over_raw_dht: 0.5, raw_dht_over_peernet_tcp: 0.5 });
+  // 3 s of CPU for 100 MB: 30 ms per MB, 10 of them system; 3 s of CPU in 4 s: busy 0.75.
+  expect(dht.stream_cpu?.dht).toEqual({
+    sender: { ms_per_mb: 30, system_ms_per_mb: 10, busy: 0.75 },
+    receiver: { ms_per_mb: 40, system_ms_per_mb: 10, busy: 0.8 },
+  });
+  expect(dht.stream_cpu?.tcp).toBeUndefined();
+  const text = formatTable({ machine, command: 'pnpm bench -- --kinds dht', date: '2020-01-01T00:00:00.000Z', params: { reps: 3, stream_bytes: 2 ** 30 }, dht, ...summarize({}) });
+  expect(text).toContain('| one stream MB/s, 1 GiB | 25 (20–30) | 100 (100–100) | 0.25× |');
+  expect(text).toContain('| one plain HyperDHT stream MB/s (no PeerNet), 1 GiB | 50 (40–60) | – | 0.50× PeerNet over TCP |');
+  expect(text).toContain('PeerNet over the DHT ÷ plain HyperDHT 0.50×');
+  expect(text).toContain('plain HyperDHT ÷ PeerNet over TCP 0.50×');
+  expect(text).toContain("their product is the stream's DHT ÷ TCP");
+  expect(text).toContain("| one stream's CPU | PeerNet over the DHT | plain HyperDHT |");
+  expect(text).toContain('| sender, ms per MB | 30.00 (system 10.00) | 20.00 (system 10.00) |');
+  expect(text).toContain('| receiver busy | 0.80 | 0.75 |');
+});
+
+it('prints the plain HyperDHT stream alone (--only dht_raw_stream_mb_per_s), without the split', () => {
+  const dht = summarizeDht({ dht_raw_stream_mb_per_s: { dht: [50] } });
+  expect(dht.stream_split).toBeUndefined();
+  const text = formatTable({ machine, command: 'pnpm bench', date: '2020-01-01T00:00:00.000Z', params: { reps: 1, stream_bytes: 2 ** 20 }, dht, ...summarize({}) });
+  expect(text).toContain('| one plain HyperDHT stream MB/s (no PeerNet), 1 MiB | 50 | – | – |');
+  expect(text).not.toContain('Where the DHT stream');
+});
+
 it('says why the DHT figures were not measured, beside the loopback table', () => {
   const text = formatTable({
     machine, command: 'pnpm bench', date: '2020-01-01T00:00:00.000Z', params: { reps: 1 },

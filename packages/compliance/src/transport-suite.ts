@@ -29,9 +29,20 @@ export interface TransportSuiteContext {
   transport: Transport;
   /**
    * Where the suite's listeners bind. `port` must be 0: a test may open
-   * several listeners at once and checks that each gets its own real port.
+   * several listeners at once and checks that each gets its own real port
+   * (with `addressing: 'key'`, its own address, each on a transport of its
+   * own; such a transport may ignore `host` and `port` when it listens).
    */
   listenAddress: TransportAddress;
+  /**
+   * An address nobody listens on, for the test of a dial that finds no
+   * listener; `transport` must be able to dial it. Omitted, the suite uses
+   * the address of a listener it opens and closes at once. A transport
+   * addressed by key gives the address of a key that never listened (for a
+   * DHT: a fresh id), a case its other tests, which dial closed listeners,
+   * do not cover.
+   */
+  unusedAddress?: TransportAddress;
 }
 
 /** Options of `transportSuite`. */
@@ -56,6 +67,26 @@ export interface TransportSuiteOptions {
   stallTimeMs?: number;
   /** @deprecated The old name of `stallTimeMs`. */
   stallTime?: number;
+  /**
+   * What a listener's address names, and so how the suite gets several
+   * listeners:
+   *
+   * - `'port'` (default): a port. Every listener is opened on the test's one
+   *   transport, at `listenAddress` with port 0, and is dialled from that
+   *   same transport; the suite checks that each listen binds a real port of
+   *   its own (1-65535).
+   * - `'key'`: a key the transport holds (a DHT transport, reached by its
+   *   node's id), so that a transport listens at most once, at the one
+   *   address its key gives, and cannot dial itself. Every listener is then
+   *   opened on a fresh transport from `setup()` (torn down after the test
+   *   like the first), and the test's first transport only dials. Instead of
+   *   real ports the suite checks that the listeners of distinct transports
+   *   have distinct addresses and that a dial to each reaches that one.
+   *   `setup()` must make transports that can all reach one another (on a
+   *   shared network, each accepting dials from the others). Every other
+   *   test asserts exactly what it asserts with `'port'`.
+   */
+  addressing?: 'port' | 'key';
 }
 
 const encoder = new TextEncoder();
@@ -80,18 +111,44 @@ interface Connected {
   remote: TransportAddress;
 }
 
+/** Checks what the suite needs of a context from `setup()`. */
+function checkContext(context: TransportSuiteContext): TransportSuiteContext {
+  if (context.listenAddress.port !== 0) {
+    throw new Error(`listenAddress.port must be 0 (got ${context.listenAddress.port})`);
+  }
+  return context;
+}
+
 /** Everything one test opens, so that it can all be closed and checked afterwards. */
 class Harness {
   readonly transport: Transport;
   readonly listenAddress: TransportAddress;
+  readonly unusedAddress: TransportAddress | undefined;
   readonly timeout: number;
+  /** Where listeners come from: with `addressing: 'key'`, a fresh context of their own each. */
+  readonly #listenerContext: () => Promise<TransportSuiteContext>;
   readonly #streams = new Map<DuplexStream, Tracked>();
   readonly #listeners: Listener[] = [];
+  /** Contexts made for listeners, for `teardown` after the test. */
+  readonly extraContexts: TransportSuiteContext[] = [];
 
-  constructor(context: TransportSuiteContext, timeout: number) {
+  constructor(
+    context: TransportSuiteContext,
+    timeout: number,
+    freshContext: (() => Promise<TransportSuiteContext>) | undefined,
+  ) {
     this.transport = context.transport;
     this.listenAddress = context.listenAddress;
+    this.unusedAddress = context.unusedAddress;
     this.timeout = timeout;
+    this.#listenerContext =
+      freshContext === undefined
+        ? () => Promise.resolve(context)
+        : async () => {
+            const made = await withTimeout(freshContext(), timeout, 'setup() of a transport to listen on');
+            this.extraContexts.push(made);
+            return checkContext(made);
+          };
   }
 
   track(stream: DuplexStream): DuplexStream {
@@ -121,10 +178,11 @@ class Harness {
 
   async listen(onStream?: (stream: DuplexStream) => void): Promise<{ listener: Listener; accepted: Queue<Accepted> }> {
     const accepted = new Queue<Accepted>();
+    const { transport, listenAddress } = await this.#listenerContext();
     const listener = await withTimeout(
-      this.transport.listen({
-        host: this.listenAddress.host,
-        port: this.listenAddress.port,
+      transport.listen({
+        host: listenAddress.host,
+        port: listenAddress.port,
         onStream: (stream, remote) => {
           this.track(stream);
           onStream?.(stream);
@@ -239,6 +297,7 @@ export function transportSuite(name: string, options: TransportSuiteOptions): vo
   const concurrentDials = reader.integer('concurrentDials', { default: 50, min: 1 });
   const largeBytes = reader.integer('largeTransferBytes', { default: 8 * MiB, min: 1 });
   const stallTime = reader.integer('stallTimeMs', { default: 250, min: 1, max: MAX_TIMER_MS, alias: 'stallTime' });
+  const byKey = reader.oneOf('addressing', ['port', 'key'] as const, 'port') === 'key';
   const testTimeout = timeout * 4;
   const transferTimeout = timeout * 12;
 
@@ -254,16 +313,17 @@ export function transportSuite(name: string, options: TransportSuiteOptions): vo
 
     beforeEach(async () => {
       baseline = resourceSnapshot();
-      context = await options.setup();
-      if (context.listenAddress.port !== 0) {
-        throw new Error(`listenAddress.port must be 0 (got ${context.listenAddress.port})`);
-      }
-      harness = new Harness(context, timeout);
+      context = checkContext(await options.setup());
+      harness = new Harness(context, timeout, byKey ? () => options.setup() : undefined);
     }, testTimeout);
 
     afterEach(async () => {
       const problems = harness === undefined ? [] : await harness.cleanup();
+      // The listeners' own transports first (tried all, even if one fails), then the test's.
+      const torn = await Promise.allSettled((harness?.extraContexts ?? []).map(async (extra) => options.teardown?.(extra)));
       if (context !== undefined) await options.teardown?.(context);
+      const failed = torn.find((outcome) => outcome.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       harness = undefined;
       context = undefined;
       try {
@@ -279,21 +339,44 @@ export function transportSuite(name: string, options: TransportSuiteOptions): vo
       expect(h().transport.name.length).toBeGreaterThan(0);
     });
 
-    it('binds a real, distinct port for each listen on port 0', async () => {
-      const a = await h().listen();
-      const b = await h().listen();
-      for (const { listener } of [a, b]) {
-        const { host, port } = listener.address;
-        expect(Number.isInteger(port) && port >= 1 && port <= 65535).toBe(true);
-        expect(typeof host === 'string' && host.length > 0).toBe(true);
-        expect(host.startsWith('[')).toBe(false);
-      }
-      expect(a.listener.address.port).not.toBe(b.listener.address.port);
-      for (const { listener, accepted } of [a, b]) {
-        await h().dial(listener.address);
-        await accepted.next(timeout, 'the listener to accept');
-      }
-    }, testTimeout);
+    if (byKey) {
+      it('listens at a distinct address on each transport, and a dial to each reaches that listener', async () => {
+        const a = await h().listen();
+        const b = await h().listen();
+        for (const { listener } of [a, b]) {
+          const { transport, host, port } = listener.address;
+          expect(Number.isInteger(port) && port >= 0 && port <= 65535).toBe(true);
+          expect(typeof host === 'string' && host.length > 0).toBe(true);
+          expect(host.startsWith('[')).toBe(false);
+          // Absent means the node's first transport; present, it must name this one.
+          expect(transport === undefined || transport === h().transport.name).toBe(true);
+        }
+        const key = ({ transport, host, port }: TransportAddress): string => JSON.stringify([transport, host, port]);
+        expect(key(a.listener.address)).not.toBe(key(b.listener.address));
+        for (const { listener, accepted } of [a, b]) {
+          await h().dial(listener.address);
+          await accepted.next(timeout, 'the listener to accept');
+        }
+        // A dial that reached the other listener would have left one of them waiting above.
+        expect([a.accepted.count, b.accepted.count]).toEqual([1, 1]);
+      }, testTimeout);
+    } else {
+      it('binds a real, distinct port for each listen on port 0', async () => {
+        const a = await h().listen();
+        const b = await h().listen();
+        for (const { listener } of [a, b]) {
+          const { host, port } = listener.address;
+          expect(Number.isInteger(port) && port >= 1 && port <= 65535).toBe(true);
+          expect(typeof host === 'string' && host.length > 0).toBe(true);
+          expect(host.startsWith('[')).toBe(false);
+        }
+        expect(a.listener.address.port).not.toBe(b.listener.address.port);
+        for (const { listener, accepted } of [a, b]) {
+          await h().dial(listener.address);
+          await accepted.next(timeout, 'the listener to accept');
+        }
+      }, testTimeout);
+    }
 
     it('carries bytes both ways between dialer and listener', async () => {
       const { client, server, remote } = await h().connect();
@@ -349,9 +432,12 @@ export function transportSuite(name: string, options: TransportSuiteOptions): vo
     }, testTimeout);
 
     it('rejects a dial to an address nobody listens on with not_connected', async () => {
-      const { listener } = await h().listen();
-      const address = listener.address;
-      await listener.close();
+      let address = h().unusedAddress;
+      if (address === undefined) {
+        const { listener } = await h().listen();
+        address = listener.address;
+        await listener.close();
+      }
       const error = await h().dialError(address);
       expectCode(error, 'not_connected', 'a dial to an unused port');
     }, testTimeout);

@@ -32,6 +32,35 @@ transportSuite('memory with a small buffer and tiny chunks', {
   largeTransferBytes: 1024 * 1024,
 });
 
+// The suite's key-addressed path on a transport that passes it: each listener on a fresh transport of one network.
+const keyedNetwork = memoryNetwork();
+const keyed = { setups: 0, teardowns: 0 };
+transportSuite('memory, addressed as if by key', {
+  addressing: 'key',
+  setup: async () => {
+    keyed.setups++;
+    return { transport: keyedNetwork.transport(), listenAddress: { host: MEMORY_HOST, port: 0 } };
+  },
+  teardown: async () => {
+    keyed.teardowns++;
+  },
+});
+
+describe('transportSuite with addressing: key', () => {
+  it('listened on fresh transports from setup() and tore every one of them down', () => {
+    // One setup for each of the 18 tests, and one more for each listen: a transport of its own.
+    expect(keyed.setups).toBeGreaterThan(18);
+    expect(keyed.teardowns).toBe(keyed.setups);
+    expect(keyedNetwork.listeningPorts()).toEqual([]);
+  });
+
+  it('refuses an unknown addressing', () => {
+    expect(() =>
+      transportSuite('never declared', { addressing: 'ip' as 'port', setup: () => Promise.reject(new Error('unused')) }),
+    ).toThrow(InvalidArgumentError);
+  });
+});
+
 const opened: Array<DuplexStream | Listener> = [];
 afterEach(async () => {
   for (const thing of opened.splice(0)) {

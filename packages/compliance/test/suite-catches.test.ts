@@ -8,7 +8,7 @@ describe('transportSuite catches broken transports', () => {
   let results: AssertionResult[] = [];
 
   beforeAll(() => {
-    results = runJestFixtures({ packageDir: path.resolve(__dirname, '..'), testNames: ['carries bytes both ways', 'removes its abort listener', 'invalid dial address', 'applies backpressure'], timeoutMs: 60_000 });
+    results = runJestFixtures({ packageDir: path.resolve(__dirname, '..'), testNames: ['carries bytes both ways', 'removes its abort listener', 'invalid dial address', 'applies backpressure', 'distinct address on each transport'], timeoutMs: 60_000 });
   }, 70_000);
 
   const outcome = (suite: string, test: string): AssertionResult => {
@@ -21,6 +21,24 @@ describe('transportSuite catches broken transports', () => {
     const correct = results.filter((r) => r.fullName.startsWith('correct:'));
     expect(correct).toHaveLength(4);
     expect(correct.map((r) => r.status)).toEqual(['passed', 'passed', 'passed', 'passed']);
+  });
+
+  it('passes a correct transport tested with addressing: key, listeners on transports of their own', () => {
+    const correct = results.filter((r) => r.fullName.startsWith('correct by key:'));
+    expect(correct).toHaveLength(5);
+    expect(correct.map((r) => r.status)).toEqual(['passed', 'passed', 'passed', 'passed', 'passed']);
+  });
+
+  it('fails a key-addressed transport whose listeners all report one address', () => {
+    const result = outcome('one address for all', 'distinct address on each transport');
+    expect(result.status).toBe('failed');
+    expect(result.failureMessages.join('\n')).toContain('not.toBe');
+  });
+
+  it('fails a key-addressed transport whose dials reach another listener than the one named', () => {
+    const result = outcome('misrouted dials', 'distinct address on each transport');
+    expect(result.status).toBe('failed');
+    expect(result.failureMessages.join('\n')).toContain('waiting for the listener to accept');
   });
 
   it('fails a transport that leaves a timer behind', () => {

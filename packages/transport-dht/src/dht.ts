@@ -19,6 +19,7 @@ import {
   type TransportFactory,
 } from '@peernet/interface';
 import { parseBootstrap } from './bootstrap-list.js';
+import { FlowStream } from './flow.js';
 
 /** The `transport` tag of DHT addresses. */
 export const DHT_TRANSPORT = 'dht';
@@ -177,7 +178,7 @@ class HyperDhtTransport implements DhtTransport {
       };
       const onOpen = (): void => {
         done();
-        resolve(socket as unknown as DuplexStream);
+        resolve(new FlowStream(socket));
       };
       const onError = (error: Error): void => {
         done();
@@ -226,7 +227,7 @@ class HyperDhtTransport implements DhtTransport {
           host: PeerId.fromBytes(socket.remotePublicKey).toString(),
           port: 0,
         };
-        options.onStream(socket as unknown as DuplexStream, remote);
+        options.onStream(new FlowStream(socket), remote);
       },
     );
     await server.listen(this.#keyPair);

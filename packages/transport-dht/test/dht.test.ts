@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { DIAGNOSTICS_CHANNELS, type DuplexStream, type TransportAddress } from '@peernet/interface';
+import { DIAGNOSTICS_CHANNELS, PeerId, type DuplexStream, type TransportAddress } from '@peernet/interface';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { dht, type DhtTransport } from '@peernet/transport-dht';
 import { Reader, withTimeout } from '@peernet/compliance';
 import { contextOf, describeInNetns, generateIdentity, localDht } from './helpers.js';
+import { dhtKeyPairOf, rawConnect, rawNode } from './raw-dht.js';
 
 jest.setTimeout(60_000);
 
@@ -134,5 +135,49 @@ describeInNetns('dht transport', () => {
     });
     await listener.close();
     process.stdout.write(`no bootstrap: listen took ${listenMs} ms\n`);
+  });
+
+  describe('flow control on the wire', () => {
+    /** A paired raw HyperDHT client on `server`'s listener, and the stream the listener accepted for it. */
+    async function rawPeer() {
+      const server = transport();
+      const client = generateIdentity();
+      server.paired.add(client.id.toString());
+      const { listener, next } = await listening(server);
+      const raw = rawNode(network.bootstrap);
+      const outcome = await rawConnect(raw, PeerId.parse(listener.address.host).bytes, dhtKeyPairOf(client), 20_000);
+      if (!outcome.open) throw new Error(`not let in: ${outcome.code ?? outcome.message}`);
+      const { stream } = await next();
+      const failed = new Promise<Error>((resolve) => stream.on('error', resolve));
+      return { socket: outcome.socket, stream, failed, close: () => raw.destroy({ force: true }) };
+    }
+
+    it('a peer that sends beyond the window it was given is cut off with protocol_error', async () => {
+      const peer = await rawPeer();
+      try {
+        peer.stream.pause(); // a reader that takes nothing: the peer has the first window and no more
+        const frame = Buffer.alloc(1 + 64 * 1024);
+        for (let i = 0; i < 17; i++) peer.socket.write(frame); // 17 × 64 KiB > 1 MiB
+        await expect(withTimeout(peer.failed, 10_000, 'the stream to fail')).resolves.toMatchObject({
+          code: 'protocol_error',
+          message: expect.stringContaining('beyond the credit it was given'),
+        });
+      } finally {
+        await peer.close();
+      }
+    });
+
+    it('an unknown frame type is a protocol_error', async () => {
+      const peer = await rawPeer();
+      try {
+        peer.socket.write(Buffer.from([7, 1, 2, 3]));
+        await expect(withTimeout(peer.failed, 10_000, 'the stream to fail')).resolves.toMatchObject({
+          code: 'protocol_error',
+          message: expect.stringContaining('an unknown frame (type 7, 4 bytes)'),
+        });
+      } finally {
+        await peer.close();
+      }
+    });
   });
 });
