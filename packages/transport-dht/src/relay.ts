@@ -23,6 +23,8 @@ export interface Relay {
   readonly id: PeerId;
   /** Pairs of streams it relays now. */
   readonly activePairs: number;
+  /** Pairs of streams it has relayed since it started (those it relays now included). */
+  readonly pairsRelayed: number;
   /** Stops it: every relayed session it carries ends. Idempotent. */
   close(): Promise<void>;
 }
@@ -70,6 +72,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     id: PeerId.fromBytes(pair.publicKey),
     get activePairs() {
       return relay.stats.pairings.active;
+    },
+    get pairsRelayed() {
+      return relay.stats.pairings.matched;
     },
     close: () =>
       (closing ??= (async () => {

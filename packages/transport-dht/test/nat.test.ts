@@ -144,7 +144,7 @@ describeLab('across NATs', () => {
       let relayed: number | undefined;
       if (relay && relayLines) {
         relay.stdin!.write('stats\n');
-        relayed = (await relayLines.with('activePairs', 10_000)).activePairs as number;
+        relayed = (await relayLines.with('pairsRelayed', 10_000)).pairsRelayed as number;
       }
       options.probe?.(lab);
       return { outcome, a, relayed, server, caller, leaked: leaks() };
