@@ -97,6 +97,11 @@ export class Connection {
     return this.#session.drained();
   }
 
+  /** Byte streams open on this session, both directions (opening and accepting ones included). */
+  get openStreams(): number {
+    return this.#session.streams.count();
+  }
+
   /** Closes at once, without flushing: for peers we give up on (eviction, protocol abuse). */
   destroy(reason?: PeerNetError): void {
     const session = this.#session;

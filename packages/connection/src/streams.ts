@@ -72,7 +72,12 @@ export class Streams {
 
   /** True while a stream is open or being opened, either way. */
   busy(): boolean {
-    return this.#live.size > 0 || (this.#opening?.size ?? 0) > 0 || (this.#accepting?.size ?? 0) > 0;
+    return this.count() > 0;
+  }
+
+  /** Streams open, opening or being accepted. */
+  count(): number {
+    return this.#live.size + (this.#opening?.size ?? 0) + (this.#accepting?.size ?? 0);
   }
 
   /** `Connection.openStream`: sends the open and resolves with the stream once the peer accepts it. */

@@ -196,13 +196,20 @@ export class SessionTable {
 
   /**
    * Closes a session that lost to another of the same peer once the calls
-   * already on it are answered (new calls go to the winner), or after the
-   * call timeout.
+   * and byte streams already on it are done (new ones go to the winner).
+   * Calls get the call timeout at most; a stream runs to its end, however
+   * long (a file transfer must not die because the peer appeared on a
+   * better path), and the session closes when the last one ends.
    */
   retire(connection: Connection): void {
     const { clock, callTimeoutMs } = this.#options;
     const close = (): void => void connection.close();
-    const deadline = clock.setTimeout(close, callTimeoutMs + RETIRE_LINGER_MS);
+    let deadline: unknown;
+    const atDeadline = (): void => {
+      // Calls have had their time; streams have not: look again a call timeout later.
+      deadline = connection.openStreams > 0 ? clock.setTimeout(atDeadline, callTimeoutMs + RETIRE_LINGER_MS) : close();
+    };
+    deadline = clock.setTimeout(atDeadline, callTimeoutMs + RETIRE_LINGER_MS);
     // Linger a moment first: a call the peer sent before it switched may still be on the wire.
     const linger = clock.setTimeout(() => void connection.drained().then(close), RETIRE_LINGER_MS);
     void connection.closed.then(() => {

@@ -149,4 +149,49 @@ describe('PeerNet.start({ transports })', () => {
     }
     expect(closed).toBe(2);
   });
+
+  it('a byte stream on a session that gives way keeps running past the call timeout (its session is retired only once it ends)', async () => {
+    const network = memoryNetwork();
+    const lan = new HandDiscovery();
+    const start = (discovery: Discovery[]) =>
+      PeerNet.start({
+        dataDir: dataDir(),
+        discovery,
+        networkMonitor: false,
+        host: MEMORY_HOST,
+        callTimeoutMs: 200,
+        liveness: false,
+        transport: memoryTransport({ network }),
+        transports: [named('far', memoryTransport({ network }), { fallback: true })],
+      });
+    const [a, b] = await Promise.all([start([]), start([lan])]);
+    try {
+      await a.pair(b.id);
+      await b.pair(a.id);
+      b.exposeStream('echo', (stream) => void stream.pipe(stream));
+      await a.connect(b.id, b.addresses[1]!);
+      const stream = await a.openStream(b.id, 'echo');
+      const echoed: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => echoed.push(chunk));
+      const roundTrip = async (i: number): Promise<void> => {
+        const before = echoed.length;
+        stream.write(Buffer.from([i]));
+        await waitUntil(() => echoed.length > before, 5_000, `echo ${i}`);
+      };
+      await roundTrip(0);
+      lan.emit('peer', { id: a.id, addresses: [a.addresses[0]!], from: 'memory' });
+      await waitUntil(() => a.listPeers()[0]?.transport === 'memory', 5_000, 'the session to move');
+      // Round trips on the old session's stream for well past the retire deadline (call timeout + 1 s).
+      const started = Date.now();
+      let i = 1;
+      while (Date.now() - started < 3_000) await roundTrip(i++ % 256);
+      stream.end();
+      await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+      expect(Buffer.concat(echoed).length).toBe(i);
+      await expect(a.call(b.id, 'nothing').catch((e: { code: string }) => e.code)).resolves.toBe('no_such_handle');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
 });
+

@@ -152,6 +152,32 @@ describeInNetns('dht transport', () => {
       return { socket: outcome.socket, stream, failed, close: () => raw.destroy({ force: true }) };
     }
 
+    it('a paused reader holds the writer to one window (1 MiB) plus the buffers of one frame each side; resume lets all of it through', async () => {
+      const server = transport();
+      const client = transport();
+      server.paired.add(client.identity.id.toString());
+      const { listener, next } = await listening(server);
+      const writer = await client.t.dial(listener.address);
+      const { stream: reader } = await next();
+      reader.pause();
+      const got = new Reader(reader, { keep: false });
+      const chunk = new Uint8Array(4096).fill(9);
+      let written = 0;
+      for (;;) {
+        written += chunk.length;
+        if (writer.write(chunk)) continue;
+        // Held back for good, or only for a moment? A 'drain' within 1 s means it was let on.
+        const drained = await withTimeout(new Promise<boolean>((r) => writer.once('drain', () => r(true))), 1_000, 'drain').catch(() => false);
+        if (!drained) break;
+        if (written > 8 * 1024 * 1024) break;
+      }
+      expect(written).toBeLessThanOrEqual(1024 * 1024 + 4 * 64 * 1024);
+      expect(got.received).toBe(0);
+      reader.resume();
+      await got.waitForBytes(written, 10_000, 'every byte written');
+      process.stdout.write(`flow control: the writer was held back after ${written} bytes\n`);
+    });
+
     it('a peer that sends beyond the window it was given is cut off with protocol_error', async () => {
       const peer = await rawPeer();
       try {
