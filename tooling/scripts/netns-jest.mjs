@@ -19,7 +19,10 @@ let command = [process.execPath, jest, ...args];
 if (reason === undefined) {
   execFileSync('ip', ['netns', 'add', namespace]);
   execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-  command = ['ip', 'netns', 'exec', namespace, ...command];
+  // nsenter, not `ip netns exec`: only the network namespace changes. `ip netns exec` also gives the
+  // process a mount namespace of its own, in which the namespaces a test makes (the NAT lab's) would be
+  // mounted out of the machine's sight: a test killed midway would leave them behind unreachable.
+  command = ['nsenter', `--net=/run/netns/${namespace}`, ...command];
 }
 const removeNamespace = () => {
   if (reason !== undefined) return;
