@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { MEMORY_HOST, memoryNetwork, memoryTransport, waitUntil } from '@peernet/compliance';
 import { PeerId, type Discovery, type Transport, type TransportContext } from '@peernet/interface';
-import { PeerNet } from 'peernet';
+import { PeerNet, type PeerNetOptions } from 'peernet';
 
 const dirs: string[] = [];
 const dataDir = (): string => {
@@ -36,6 +36,25 @@ function named(name: string, transport: Transport, extra: Partial<Transport> = {
     },
     ...extra,
   };
+}
+
+/**
+ * Two nodes on one memory network, each with the default transport and a
+ * fallback one named 'far'; the second finds peers through `lan`.
+ */
+function fallbackPair(lan: HandDiscovery, far: Partial<Transport>, options: Partial<PeerNetOptions> = {}): Promise<[PeerNet, PeerNet]> {
+  const network = memoryNetwork();
+  const start = (discovery: Discovery[]) =>
+    PeerNet.start({
+      dataDir: dataDir(),
+      discovery,
+      networkMonitor: false,
+      host: MEMORY_HOST,
+      ...options,
+      transport: memoryTransport({ network }),
+      transports: [named('far', memoryTransport({ network }), { fallback: true, ...far })],
+    });
+  return Promise.all([start([]), start([lan])]);
 }
 
 describe('PeerNet.start({ transports })', () => {
@@ -116,19 +135,9 @@ describe('PeerNet.start({ transports })', () => {
   });
 
   it('a session on a fallback transport gives way to one on the default, on both sides, and stop() closes every transport', async () => {
-    const network = memoryNetwork();
     let closed = 0;
     const lan = new HandDiscovery();
-    const start = (discovery: Discovery[]) =>
-      PeerNet.start({
-        dataDir: dataDir(),
-        discovery,
-        networkMonitor: false,
-        host: MEMORY_HOST,
-        transport: memoryTransport({ network }),
-        transports: [named('far', memoryTransport({ network }), { fallback: true, close: async () => void closed++ })],
-      });
-    const [a, b] = await Promise.all([start([]), start([lan])]);
+    const [a, b] = await fallbackPair(lan, { close: async () => void closed++ });
     try {
       await a.pair(b.id);
       await b.pair(a.id);
@@ -151,20 +160,8 @@ describe('PeerNet.start({ transports })', () => {
   });
 
   it('a byte stream on a session that gives way keeps running past the call timeout (its session is retired only once it ends)', async () => {
-    const network = memoryNetwork();
     const lan = new HandDiscovery();
-    const start = (discovery: Discovery[]) =>
-      PeerNet.start({
-        dataDir: dataDir(),
-        discovery,
-        networkMonitor: false,
-        host: MEMORY_HOST,
-        callTimeoutMs: 200,
-        liveness: false,
-        transport: memoryTransport({ network }),
-        transports: [named('far', memoryTransport({ network }), { fallback: true })],
-      });
-    const [a, b] = await Promise.all([start([]), start([lan])]);
+    const [a, b] = await fallbackPair(lan, {}, { callTimeoutMs: 200, liveness: false });
     try {
       await a.pair(b.id);
       await b.pair(a.id);

@@ -69,6 +69,15 @@ describeInNetns('adversaries on the dht', () => {
   const kit = dhtNodes(() => network.bootstrap);
   const { start, pairBoth } = kit;
   const cleanups: Array<() => unknown> = [];
+  /** A node answering `whoami`, and a paired friend with a session up to it. */
+  const nodeWithFriend = async () => {
+    const node = await start();
+    const friend = await start();
+    node.expose('whoami', (_args, { peer }) => peer.toString());
+    await pairBoth(node, friend);
+    await friend.waitForPeer(node.id, { timeoutMs: 20_000 });
+    return { node, friend };
+  };
   /** A raw DHT node, destroyed after the test. */
   const raw = (bootstrap = network.bootstrap): InstanceType<typeof HyperDHT> => {
     const node = rawNode(bootstrap);
@@ -106,11 +115,7 @@ describeInNetns('adversaries on the dht', () => {
   describe("a stranger's key", () => {
     it("is refused by the firewall: the raw client's dial fails, no PeerNet handshake runs, listPeers is unchanged", async () => {
       const refusals = recordRefusals();
-      const node = await start();
-      const friend = await start();
-      node.expose('whoami', (_args, { peer }) => peer.toString());
-      await pairBoth(node, friend);
-      await friend.waitForPeer(node.id, { timeoutMs: 20_000 });
+      const { node, friend } = await nodeWithFriend();
       const before = peerRows(node.listPeers());
       const turnedAway: unknown[] = [];
       node.on('peer:refused', (r) => turnedAway.push(r));
@@ -139,11 +144,7 @@ describeInNetns('adversaries on the dht', () => {
 
     it.each(GARBAGE)('with a paired key that then sends %s: the node closes it with handshake_failed and stays healthy', async (_what, garbage) => {
       const refusals = recordRefusals();
-      const node = await start();
-      const friend = await start();
-      node.expose('whoami', (_args, { peer }) => peer.toString());
-      await pairBoth(node, friend);
-      await friend.waitForPeer(node.id, { timeoutMs: 20_000 });
+      const { node, friend } = await nodeWithFriend();
       const turnedAway: unknown[] = [];
       node.on('peer:refused', (r) => turnedAway.push(r));
       const talker = generateIdentity();
