@@ -18,6 +18,8 @@ export type OptionName =
   | 'connect'
   | 'timeout'
   | 'label'
+  | 'ttl'
+  | 'attempts'
   | 'expose'
   | 'accept-files'
   | 'max-file-bytes'
@@ -58,6 +60,8 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
   connect: { value: 'HOST:PORT', help: 'dial the peer at this address instead of waiting for discovery' },
   timeout: { value: 'MS', help: 'how long to wait for the peer and the reply together (default 10000)' },
   label: { value: 'TEXT', help: 'a name for the peer, shown by peers' },
+  ttl: { value: 'DURATION', help: 'how long the invite stays open: ms, or a number with s, m or h (default 10m, at most 24h)' },
+  attempts: { value: 'N', help: 'how many joins may try a code: the Nth wrong code burns the invite (default 1, at most 100)' },
   expose: { value: 'NAME', multiple: true, help: "answer 'echo' calls or print 'chat' messages (repeatable)" },
   'accept-files': { value: 'DIR', help: 'receive files that paired peers send with send-file into DIR (an existing directory)' },
   'max-file-bytes': { value: 'N', help: 'with --accept-files: refuse files larger than N bytes (default 4294967296, 4 GiB)' },
@@ -116,6 +120,50 @@ export const COMMANDS: readonly CommandSpec[] = [
       '`peernet serve` on the same data dir picks the change up at once.',
     example: 'peernet pair bf5tir7dg725tlifzwfrww2fw2hj4onqstodb64pqxitbol7w3hq --label laptop',
     exits: [EXIT.ok, EXIT.usage, EXIT.dataDir],
+  }),
+  spec({
+    name: 'invite',
+    args: [],
+    options: ['label', 'ttl', 'attempts', 'no-qr', ...NETWORK, ...COMMON],
+    summary: 'print a one-time code, pair with the device that joins with it',
+    description:
+      'Starts a node and opens an invite: prints its one-time code (`invite code: 473-violet-anchor-orbit`)\n' +
+      'and how long it is valid; on a terminal, unless --no-qr, also a QR code of its peernet://pair/… URI\n' +
+      'and the URI (scanning it pairs without typing). On the other device, on the same LAN, run\n' +
+      '`peernet join <code>`: it finds this node by discovery. Once it has joined, each side has paired the\n' +
+      'other: this side prints `paired <id>` (with the --label it stored) and `confirmation: 123 456`, the\n' +
+      'digits the other side shows too, and exits 0. With --json the first line is {"code","uri","expiresAt"}\n' +
+      '(ms since the epoch), the last {"paired","label","sas"}. A wrong code uses up (burns) the invite, after\n' +
+      '--attempts of them. An invite that expires or is burned ends with exit 8 and says which; so does\n' +
+      'SIGINT or SIGTERM, which cancels it. The code and the URI are secrets: give them to the other side only.',
+    example: 'peernet invite --label phone --ttl 5m --host 127.0.0.1 --interfaces 127.0.0.1',
+    exits: [EXIT.ok, EXIT.usage, EXIT.connect, EXIT.dataDir, EXIT.pairing],
+    optionHelp: {
+      label: 'a name for the peer that joins, shown by peers',
+      'no-discovery': 'no mDNS or UDP discovery: only a joiner with the URI and --dht can find this node',
+    },
+  }),
+  spec({
+    name: 'join',
+    args: ['<code-or-uri>'],
+    options: ['label', 'timeout', ...NETWORK, ...COMMON],
+    summary: 'pair with a device running `peernet invite`, by its code',
+    description:
+      'Starts a node, finds the node whose invite has this code (by discovery on the LAN: the number of the\n' +
+      'code points at it) and pairs with it, each side the other: prints `paired <id>` and\n' +
+      '`confirmation: 123 456`, the digits the inviting side shows too ({"paired","label","sas"} with\n' +
+      '--json), and exits 0. Case, spaces and separators in a code do not matter; its spelling does. The\n' +
+      'argument may also be the peernet://pair/… URI of the invite\'s QR code, which with --dht (or\n' +
+      '--bootstrap) also reaches an inviter in another network. Exit 8, with the reason, for a wrong code\n' +
+      '(pairing_failed: ask for a new code), an invite that expired or is used up (invite_closed), or no\n' +
+      'inviter found within --timeout (inviter_not_found); exit 2 for text that is not a code.',
+    example: 'peernet join 473-violet-anchor-orbit --label laptop --host 127.0.0.1 --interfaces 127.0.0.1',
+    exits: [EXIT.ok, EXIT.usage, EXIT.connect, EXIT.dataDir, EXIT.pairing],
+    optionHelp: {
+      label: 'a name for the inviting peer, shown by peers',
+      timeout: 'how long to look for the inviter and pair with it (default 60000)',
+      'no-discovery': 'no mDNS or UDP discovery: only a URI, with --dht, can find the inviter',
+    },
   }),
   spec({
     name: 'unpair',

@@ -11,6 +11,7 @@ import { CliError, EXIT, report } from './exit.js';
 import { cliVersion, commandHelp, overviewText } from './help.js';
 import { cmdDhtBootstrap, cmdDhtRelay } from './dht.js';
 import { cmdCall, cmdChat, cmdSendFile, cmdServe } from './network.js';
+import { cmdInvite, cmdJoin } from './pairing.js';
 import { renderQr } from './qr.js';
 
 export { EXIT, CliError } from './exit.js';
@@ -43,6 +44,10 @@ export async function run(argv: readonly string[]): Promise<number> {
         return await cmdId(ctx);
       case 'pair':
         return await cmdPair(ctx, args[0] as string);
+      case 'invite':
+        return await cmdInvite(ctx);
+      case 'join':
+        return await cmdJoin(ctx, args[0] as string);
       case 'unpair':
         return await cmdUnpair(ctx, args[0] as string);
       case 'peers':

@@ -78,9 +78,9 @@ export function portFlag(ctx: Context, min: number): number | undefined {
   return parseIntFlag(ctx, 'port', min, 65535);
 }
 
-/** `--timeout`, or the default of 10 s. */
-export function timeoutOf(ctx: Context): number {
-  return parseIntFlag(ctx, 'timeout', 1, 3_600_000) ?? 10_000;
+/** `--timeout`, or the default (10 s unless the command says otherwise). */
+export function timeoutOf(ctx: Context, defaultMs = 10_000): number {
+  return parseIntFlag(ctx, 'timeout', 1, 3_600_000) ?? defaultMs;
 }
 
 /** `--connect HOST:PORT`, if given. */

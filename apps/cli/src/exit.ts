@@ -11,18 +11,20 @@ export const EXIT = {
   remote: 5,
   connect: 6,
   dataDir: 7,
+  pairing: 8,
 } as const;
 
 /** What each exit code means, as the help texts and the README say it. */
 export const EXIT_MEANINGS: Readonly<Record<number, string>> = {
   [EXIT.ok]: 'success',
   [EXIT.failure]: 'unexpected failure (a bug, or an error of a kind not listed here)',
-  [EXIT.usage]: 'usage: unknown command or option, bad value, invalid peer id, invalid JSON arguments',
+  [EXIT.usage]: 'usage: unknown command or option, bad value, invalid peer id, invalid JSON arguments, malformed invite code',
   [EXIT.notPaired]: 'not paired: we have not paired the peer, or it has not paired us (refused_by_peer)',
   [EXIT.timeout]: 'timeout: the peer was not reached, or did not answer, in time',
   [EXIT.remote]: 'the peer answered with an error: no_such_handle, forbidden, handler_error, bad_request, file_exists, file_too_large',
   [EXIT.connect]: 'the session could not be made or was lost: handshake_failed, connection_closed, socket errors',
   [EXIT.dataDir]: 'the data directory or a file in it cannot be used: permissions, ownership, damage, or in use',
+  [EXIT.pairing]: 'pairing failed: a wrong code, an expired or used-up invite, or no inviter found',
 };
 
 // Codes the CLI raises itself (usage, not_paired, not_a_directory, already_running) sit beside the library's.
@@ -61,6 +63,10 @@ const EXIT_BY_CODE: Readonly<Record<string, number>> = {
   corrupt_trust_store: EXIT.dataDir,
   not_a_directory: EXIT.dataDir,
   already_running: EXIT.dataDir,
+  // Pairing by invite (`peernet invite`, `peernet join`).
+  pairing_failed: EXIT.pairing,
+  invite_closed: EXIT.pairing,
+  inviter_not_found: EXIT.pairing,
 };
 
 /** An error the CLI reports as one line with a given exit code. */

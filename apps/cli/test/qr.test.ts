@@ -75,6 +75,8 @@ describe('QR encoder', () => {
     ['a', 1],
     ['crxgfx3b46nwfxkogs4gxmlzcsabsu3uxmklb33raqjmosugdd4a', 3],
     ['x'.repeat(106), 5],
+    // The longest pairing URI of `peernet invite` (a three-digit number): 98 bytes.
+    ['peernet://pair/crxgfx3b46nwfxkogs4gxmlzcsabsu3uxmklb33raqjmosugdd4a?n=999&s=cHVgrXdkJmZWYORnrVv1NA', 5],
   ])('encodes %j in version %i and reads back', (text, version) => {
     const qr = encodeQr(text);
     expect(qr.version).toBe(version);

@@ -35,6 +35,18 @@ export class Connection {
     return this.#session.provenPeer;
   }
 
+  /** `'pairing'` for a pairing session (only the pairing handlers, no streams; docs/pairing.md), else `'session'`. */
+  get purpose(): 'session' | 'pairing' {
+    return this.#session.purpose;
+  }
+
+  /** The Noise handshake hash, unique to this session and equal on both sides (throws before the handshake has split). */
+  get handshakeHash(): Uint8Array {
+    const hash = this.#session.handshakeHash;
+    if (!hash) throw new HandshakeFailedError('the handshake is not complete yet');
+    return hash.slice();
+  }
+
   /** True once authenticated and until closed. */
   get isOpen(): boolean {
     return this.#session.phase === 'open';

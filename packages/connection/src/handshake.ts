@@ -1,14 +1,15 @@
 import { HandshakeFailedError, PeerId, PeerMismatchError, UntrustedPeerError, bytesEqual } from '@peernet/interface';
-import { decodeHandshakePayload, encodeHandshakePayload } from '@peernet/frame';
+import { PAIRING_REQUEST_FLAG, decodeHandshakePayload, encodeHandshakePayload } from '@peernet/frame';
 import { x25519PublicKeyOf } from '@peernet/identity';
 import { createHandshake, type CipherState, type CryptoProvider, type Handshake, type KeyPair } from '@peernet/noise';
-import type { ConnectionOptions, LocalIdentity, TrustCheck } from './options.js';
+import type { ConnectionOptions, LocalIdentity, PairingAccess, TrustCheck } from './options.js';
 import type { Session } from './session.js';
 
 /** The prologue of wire protocol v1, mixed into the handshake hash by both sides. */
 export const PROLOGUE = new TextEncoder().encode('peernet/1');
 
 const EMPTY = new Uint8Array(0);
+const PAIRING_EXTENSIONS = Uint8Array.of(PAIRING_REQUEST_FLAG);
 
 /**
  * Drives the Noise XX handshake of one connection and checks who is on the
@@ -24,6 +25,7 @@ export class HandshakeDriver {
   readonly #trust: TrustCheck;
   readonly #expectedPeer: PeerId | undefined;
   readonly #crypto: CryptoProvider;
+  readonly #pairing: PairingAccess | undefined;
   #messagesRead = 0;
 
   constructor(session: Session, options: ConnectionOptions, crypto: CryptoProvider) {
@@ -32,6 +34,7 @@ export class HandshakeDriver {
     this.#trust = options.trust;
     this.#expectedPeer = options.expectedPeer;
     this.#crypto = crypto;
+    this.#pairing = options.pairing;
     this.#noise = createHandshake({
       initiator: session.initiator,
       prologue: PROLOGUE,
@@ -92,23 +95,40 @@ export class HandshakeDriver {
     if (this.#expectedPeer && !peer.equals(this.#expectedPeer)) {
       throw new PeerMismatchError(`dialled ${this.#expectedPeer.toString()} but reached ${peer.toString()}`);
     }
-    if (!this.#trust.has(peer)) throw new UntrustedPeerError(`peer ${peer.toString()} is not trusted`);
+    if (this.#session.initiator ? this.#pairing?.request === true : wantsPairing(payload.extensions)) {
+      // A pairing session: the peer need not be paired, and it gets only the pairing handlers.
+      if (!this.#session.initiator && this.#pairing?.admit?.(peer) !== true) {
+        throw new UntrustedPeerError(`peer ${peer.toString()} asked to pair, and no invite is open to it`);
+      }
+      this.#session.purpose = 'pairing';
+    } else if (!this.#trust.has(peer)) {
+      throw new UntrustedPeerError(`peer ${peer.toString()} is not trusted`);
+    }
     // The initiator keeps the id it dialled (equal to `peer` by now): one PeerId per session, not two.
     this.#session.peer = this.#expectedPeer ?? peer;
   }
 
   #ownPayload(): Uint8Array {
-    return encodeHandshakePayload({ identityKey: this.#identity.id.unsafeBytes, extensions: EMPTY });
+    const asks = this.#session.initiator && this.#pairing?.request === true;
+    return encodeHandshakePayload({ identityKey: this.#identity.id.unsafeBytes, extensions: asks ? PAIRING_EXTENSIONS : EMPTY });
   }
 
   #finish(): void {
     const session = this.#session;
+    // Before the pairing handlers can run: they bind their proofs to this hash.
+    session.handshakeHash = this.#noise.handshakeHash;
     const { send, receive } = this.#noise.split();
     session.send = send;
     session.receive = receive;
     session.handshake = undefined;
     session.inbox.authenticated();
+    if (session.purpose === 'pairing') session.restrictToPairing(session.initiator ? undefined : this.#pairing?.handlers);
   }
+}
+
+/** True if the initiator's extension bytes ask for a pairing session. */
+function wantsPairing(extensions: Uint8Array): boolean {
+  return extensions.length > 0 && ((extensions[0] as number) & PAIRING_REQUEST_FLAG) !== 0;
 }
 
 // An Identity returns fresh copies of its key pair, and a crypto provider caches

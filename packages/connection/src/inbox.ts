@@ -17,7 +17,7 @@ import type { Session } from './session.js';
 export class Inbox {
   readonly #session: Session;
   readonly frames = new NoiseFrameDecoder({ maxBytes: HANDSHAKE_FRAME_MAX_BYTES });
-  readonly #envelopes: EnvelopeDecoder;
+  #envelopes: EnvelopeDecoder;
   readonly #maxDecodedBytes: number;
   // Payloads whose worst case (216 bytes of heap per byte) is below this are not walked first: see payloadCost.
   readonly #smallPayloadCost: number;
@@ -61,6 +61,11 @@ export class Inbox {
     this.frames.maxBytes = MAX_NOISE_MESSAGE_BYTES;
     // Each transport message is decrypted into a new buffer before the next read: its frame buffer can be reused.
     this.frames.reuseBuffers = true;
+  }
+
+  /** Caps envelopes at `maxBytes` from now on: a pairing session with a stranger carries only small messages. */
+  limit(maxBytes: number): void {
+    this.#envelopes = new EnvelopeDecoder({ maxBytes });
   }
 
   #onTransportMessage(message: Uint8Array): void {

@@ -17,6 +17,22 @@ export interface TrustCheck {
 }
 
 /**
+ * Pairing sessions (docs/pairing.md): a session in which the peer need not be
+ * paired, and which serves only the pairing handlers.
+ */
+export interface PairingAccess {
+  /** Initiator: ask for a pairing session; the responder need not be trusted (it still must be `expectedPeer`). */
+  request?: boolean | undefined;
+  /** Responder: whether to admit `peer`, which asks for a pairing session (called once, after it proved its id). */
+  admit?: ((peer: PeerId) => boolean) | undefined;
+  /** Responder: what a pairing session serves, instead of `handlers` (no streams either way). */
+  handlers?: HandlerLookup | undefined;
+}
+
+/** Largest envelope a pairing session carries, either way: its messages are a few hundred bytes. */
+export const PAIRING_MAX_MESSAGE_BYTES = 4096;
+
+/**
  * Timer functions, the older name of the connection's clock option.
  * @deprecated Pass a `Clock` from `@peernet/interface` as `clock`.
  */
@@ -71,6 +87,8 @@ export interface ConnectionOptions {
   maxQueuedBytes?: number | undefined;
   /** Aborts the handshake. */
   signal?: AbortSignal | undefined;
+  /** Pairing sessions: asking for one (initiator), admitting one (responder). Absent: every session needs trust both ways. */
+  pairing?: PairingAccess | undefined;
   /** Crypto provider for Noise (the package default when omitted). */
   crypto?: CryptoProvider | undefined;
   /** Clock and timers of every deadline and of ping round trips (`systemClock` when omitted). */

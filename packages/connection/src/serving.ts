@@ -14,7 +14,7 @@ import type { Session } from './session.js';
  */
 export class Server {
   readonly #session: Session;
-  readonly #handlers: HandlerLookup | undefined;
+  #handlers: HandlerLookup | undefined;
   readonly #maxRunning: number;
   readonly #maxDecodedBytes: number;
   readonly #onHandlerError: ((error: unknown, context: HandlerContext) => void) | undefined;
@@ -40,6 +40,11 @@ export class Server {
     this.#maxRunning = maxRunning;
     this.#maxDecodedBytes = maxDecodedBytes;
     this.#onHandlerError = onHandlerError;
+  }
+
+  /** Serves `handlers` instead from now on (a pairing session serves only the pairing handlers). */
+  useHandlers(handlers: HandlerLookup | undefined): void {
+    this.#handlers = handlers;
   }
 
   /** True when the next envelope must wait: the handler cap is reached, or the one waiting does not fit the budget yet. */

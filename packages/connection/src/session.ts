@@ -1,7 +1,7 @@
 import {
   AbortedError, ConnectionClosedError, DIAGNOSTICS_CHANNELS, HandshakeFailedError, InvalidArgumentError, OptionsReader,
   RefusedByPeerError, TimeoutError, hasDiagnosticsSubscribers, publishDiagnostic, withoutStack,
-  type Clock, type DuplexStream, type PeerId, type PeerNetError, type StreamHandlerLookup,
+  type Clock, type DuplexStream, type HandlerLookup, type PeerId, type PeerNetError, type StreamHandlerLookup,
 } from '@peernet/interface';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from '@peernet/frame';
 import { defaultCrypto, type CipherState } from '@peernet/noise';
@@ -10,7 +10,7 @@ import type { Connection } from './connection.js';
 import { asHandshakeError } from './errors.js';
 import { HandshakeDriver } from './handshake.js';
 import { Inbox } from './inbox.js';
-import { clockOf, type ConnectionOptions } from './options.js';
+import { PAIRING_MAX_MESSAGE_BYTES, clockOf, type ConnectionOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { Server } from './serving.js';
 import { DEFAULT_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_BYTES, Streams } from './streams.js';
@@ -31,6 +31,10 @@ export class Session {
   peer: PeerId | undefined;
   /** The identity the remote proved in the handshake, before it was checked against the dialled id and trust. */
   provenPeer: PeerId | undefined;
+  /** A session between paired peers, or a pairing session (docs/pairing.md), decided in the handshake. */
+  purpose: 'session' | 'pairing' = 'session';
+  /** The Noise handshake hash, once the handshake has split: what pairing binds its proofs to. */
+  handshakeHash: Uint8Array | undefined;
   /** The peer we dialled, if we did. */
   readonly expectedPeer: PeerId | undefined;
   /** The cipher states, once the handshake has split. */
@@ -116,6 +120,13 @@ export class Session {
     } catch (error) {
       this.fail(asHandshakeError(error));
     }
+  }
+
+  /** Makes this a pairing session: `handlers` only, no streams, small envelopes. */
+  restrictToPairing(handlers: HandlerLookup | undefined): void {
+    this.server.useHandlers(handlers);
+    this.streams.useHandlers(undefined);
+    this.inbox.limit(PAIRING_MAX_MESSAGE_BYTES);
   }
 
   /** The handshake is over and the peer accepted: the connection is usable. */

@@ -51,7 +51,7 @@ interface Closed {
  */
 export class Streams {
   readonly #session: Session;
-  readonly #handlers: StreamHandlerLookup | undefined;
+  #handlers: StreamHandlerLookup | undefined;
   readonly #limits: StreamLimits;
   readonly #timeoutMs: number;
   readonly #live = new Map<number, PeerStream>();
@@ -68,6 +68,11 @@ export class Streams {
     this.#limits = limits;
     this.#timeoutMs = timeoutMs;
     this.#nextId = session.initiator ? 1 : 2;
+  }
+
+  /** Accepts opens to `handlers` instead from now on (none in a pairing session). */
+  useHandlers(handlers: StreamHandlerLookup | undefined): void {
+    this.#handlers = handlers;
   }
 
   /** True while a stream is open or being opened, either way. */

@@ -4,6 +4,13 @@ import { HandshakeFailedError, InvalidArgumentError } from '@peernet/interface';
 export const PAYLOAD_VERSION = 1;
 const KEY_BYTES = 32;
 
+/**
+ * Extension byte 0, bit 0, of the initiator's payload: it asks for a pairing
+ * session (docs/pairing.md), not a session between paired peers. A node that
+ * does not know the bit treats the dial as any other and refuses a stranger.
+ */
+export const PAIRING_REQUEST_FLAG = 0x01;
+
 /** What a peer says about itself inside the encrypted handshake. */
 export interface HandshakePayload {
   /** The peer's Ed25519 public key, i.e. its PeerId bytes. */

@@ -58,5 +58,5 @@ export type {
   StreamOpenEnvelope,
   StreamResetEnvelope,
 } from './envelope.js';
-export { PAYLOAD_VERSION, decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
+export { PAIRING_REQUEST_FLAG, PAYLOAD_VERSION, decodeHandshakePayload, encodeHandshakePayload } from './handshake-payload.js';
 export type { HandshakePayload } from './handshake-payload.js';

@@ -40,6 +40,9 @@ export const LOCAL_ERROR_CODES = [
   'noise_error',
   'decrypt_failed',
   'nonce_exhausted',
+  'pairing_failed',
+  'invite_closed',
+  'inviter_not_found',
 ] as const;
 
 /** Codes of errors that are raised locally only and never sent to a peer. */
@@ -291,6 +294,37 @@ export class FrameTooLargeError extends PeerNetError {
 export class ProtocolError extends PeerNetError {
   constructor(message: string, options?: PeerNetErrorOptions) {
     super('protocol_error', message, options);
+  }
+}
+
+/**
+ * Pairing by invite failed: the two sides' proofs did not match (a wrong
+ * code, or someone in between), or a side declined the confirmation string.
+ */
+export class PairingFailedError extends PeerNetError {
+  constructor(message = 'pairing failed: the invite code did not match', options?: PeerNetErrorOptions) {
+    super('pairing_failed', message, options);
+  }
+}
+
+/** Why an invite no longer pairs anyone. */
+export type InviteClosedReason = 'expired' | 'burned' | 'used' | 'cancelled' | 'stopped';
+
+/** An invite can no longer be used: it expired, was burned by failed attempts, was used, cancelled, or its node stopped. */
+export class InviteClosedError extends PeerNetError {
+  /** Which of those it was. */
+  readonly reason: InviteClosedReason;
+
+  constructor(reason: InviteClosedReason, message: string, options?: PeerNetErrorOptions) {
+    super('invite_closed', message, options);
+    this.reason = reason;
+  }
+}
+
+/** No node with an open invite of the code's number was found in time. */
+export class InviterNotFoundError extends PeerNetError {
+  constructor(message: string, options?: PeerNetErrorOptions) {
+    super('inviter_not_found', message, options);
   }
 }
 

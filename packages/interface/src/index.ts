@@ -3,7 +3,7 @@ export { PeerId, isPeerId } from './peer-id.js';
 export type { PeerIdLike } from './peer-id.js';
 export type { DuplexStream } from './stream.js';
 export type {
-  DialOptions, ListenOptions, Listener, Transport, TransportAddress, TransportContext, TransportFactory,
+  DialOptions, ListenOptions, Listener, Rendezvous, Transport, TransportAddress, TransportContext, TransportFactory,
 } from './transport.js';
 export type { DiscoveredPeer, Discovery, DiscoveryEvents } from './discovery.js';
 export { formatValuePath } from './value.js';
@@ -28,6 +28,9 @@ export {
   NotConnectedError,
   PeerMismatchError,
   PeerNetError,
+  PairingFailedError,
+  InviteClosedError,
+  InviterNotFoundError,
   PermissionDeniedError,
   ProtocolError,
   RefusedByPeerError,
@@ -48,7 +51,7 @@ export {
   permissionDenied,
   withoutStack,
 } from './errors.js';
-export type { BadRequestErrorOptions, ErrorCode, FileErrorOptions, LocalErrorCode, PeerNetErrorOptions, PermissionDeniedErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';
+export type { BadRequestErrorOptions, ErrorCode, FileErrorOptions, InviteClosedReason, LocalErrorCode, PeerNetErrorOptions, PermissionDeniedErrorOptions, UnsafePermissionsErrorOptions, WireErrorCode } from './errors.js';
 export { MAX_TIMER_MS, systemClock } from './clock.js';
 export type { Clock } from './clock.js';
 export { TypedEmitter } from './emitter.js';

@@ -61,6 +61,20 @@ export interface Transport {
   readonly dialTimeoutMs?: number;
   /** Releases what the transport holds beyond its listeners and streams (sockets of its own). Idempotent. */
   close?(): Promise<void>;
+  /** For a transport with a meeting point (a DHT): pairing by invite code finds the inviter through it. */
+  readonly rendezvous?: Rendezvous;
+}
+
+/**
+ * Announcing a node under a topic, and finding the nodes that announced it:
+ * the meeting point of pairing over a DHT. Anyone may announce any topic, so
+ * what a lookup finds is only a suggestion; the handshake proves who is who.
+ */
+export interface Rendezvous {
+  /** Announces this node under the 32-byte `topic`, until the returned function is called (it withdraws the announcement). */
+  announce(topic: Uint8Array): Promise<() => Promise<void>>;
+  /** The ids of nodes that announced `topic`, as found now. */
+  lookup(topic: Uint8Array, options?: { signal?: AbortSignal }): Promise<PeerId[]>;
 }
 
 /** The part of a node a transport may need: its id, its signing key and its trust decision. */
@@ -72,7 +86,11 @@ export interface TransportContext {
    * public key): for a transport whose network addresses nodes by key.
    */
   readonly keyPair: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array };
-  /** True if `peer` is paired: a transport may refuse everyone else before any handshake. */
+  /**
+   * True if `peer` may reach this node: a paired peer, or anyone while the
+   * node has an invite open (pairing). A transport may refuse everyone else
+   * before any handshake.
+   */
   isPaired(peer: PeerId): boolean;
 }
 

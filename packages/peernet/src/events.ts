@@ -1,4 +1,6 @@
 import type { PeerId, PeerNetError, TransportAddress } from '@peernet/interface';
+import type { PeerRecord } from '@peernet/registry';
+import type { TrustEntry } from '@peernet/trust';
 import type { RefusedPeer } from './refusals.js';
 
 /** Options of `connect`. */
@@ -40,3 +42,17 @@ export interface PeerNetEvents {
 export type Listener_<E extends keyof PeerNetEvents> = (...args: PeerNetEvents[E]) => void;
 /** One listener per event, as the node's emitter types them. */
 export type PeerNetListeners = { [E in keyof PeerNetEvents]: Listener_<E> };
+
+/** A row of `listPeers()` from the trust entry, the registry's record and the live session's transport. */
+export function peerInfo(entry: TrustEntry, record: PeerRecord | undefined, transport: string | undefined): PeerInfo {
+  return {
+    id: entry.id,
+    label: entry.label,
+    addedAt: entry.addedAt,
+    // The registry's status reads the session table, so it is the same answer as isConnected.
+    status: record?.status ?? 'offline',
+    addresses: (record?.addresses ?? []).map(({ transport: tag, host, port }) => (tag === undefined ? { host, port } : { transport: tag, host, port })),
+    lastSeen: record?.lastSeen,
+    transport,
+  };
+}

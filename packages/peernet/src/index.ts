@@ -1,6 +1,7 @@
 export { PeerNet } from './node.js';
 export type {
-  ConnectOptions, ExposeOptions, ExposeStreamOptions, Logger, PeerInfo, PeerNetEvents, PeerNetOptions,
+  ConnectOptions, ExposeOptions, ExposeStreamOptions, Invite, InviteOptions, JoinOptions, JoinResult, Logger, PairedPeer, PeerInfo,
+  PeerNetEvents, PeerNetOptions,
 } from './node.js';
 export * from '@peernet/interface';
 export type { Authorize, CallOptions, Handler, HandlerContext, Value } from '@peernet/interface';

@@ -2,18 +2,12 @@ import { join } from 'node:path';
 import {
   AbortedError,
   ConnectionClosedError,
-  DIAGNOSTICS_CHANNELS,
-  HandshakeFailedError,
   InvalidArgumentError,
-  MAX_TIMER_MS,
   NotConnectedError,
-  OptionsReader,
   PeerId,
-  TimeoutError,
   TypedEmitter,
   UntrustedPeerError,
   isPeerNetError,
-  publishDiagnostic,
   type Clock,
   type Discovery,
   type DuplexStream,
@@ -29,22 +23,25 @@ import type { Duplex } from 'node:stream';
 import type {
   CallOptions, Handler, OpenStreamOptions, StreamHandler, WireCompatible, WireResult, WireValue,
 } from '@peernet/interface';
-import { Connection, type LocalIdentity } from '@peernet/connection';
+import { Connection, type LocalIdentity, type PairingAccess } from '@peernet/connection';
 import { Exposed, type ExposeOptions, type ExposeStreamOptions } from './exposed.js';
-import type { ConnectOptions, Listener_, PeerInfo, PeerNetEvents, PeerNetListeners } from './events.js';
-import { Transports, addressOf } from './transports.js';
+import { peerInfo, type ConnectOptions, type Listener_, type PeerInfo, type PeerNetEvents, type PeerNetListeners } from './events.js';
+import { Transports, addressOf, addressText, evictOldest } from './transports.js';
 import { watchLiveness } from '@peernet/liveness';
 import { builtInDiscoveries } from './discoveries.js';
-import { Registry, type NetworkWatch, type PeerRecord } from '@peernet/registry';
+import { Registry, type NetworkWatch } from '@peernet/registry';
 import { logDiagnostics } from './diagnostics.js';
 import { readOptions, type Logger, type NodeSettings, type PeerNetOptions } from './options.js';
 import { SessionTable } from './sessions.js';
-import { Refusals, type RefusedPeer } from './refusals.js';
-import { PeerWaiters, type WaitForPeerOptions } from './waiting.js';
+import { Refusals } from './refusals.js';
+import { PeerWaiters, readWaitOptions, waitTimeout, type WaitForPeerOptions } from './waiting.js';
+import { Invites, joinInvite, type Invite, type InviteOptions, type JoinOptions, type JoinResult } from '@peernet/pairing';
+import { joinHost } from './pairing.js';
 
 export type { Logger, PeerNetOptions } from './options.js';
 export type { ExposeOptions, ExposeStreamOptions } from './exposed.js';
 export type { ConnectOptions, PeerInfo, PeerNetEvents } from './events.js';
+export type { Invite, InviteOptions, JoinOptions, JoinResult, PairedPeer } from '@peernet/pairing';
 
 /**
  * A PeerNet node: an identity, a trust list, exposed handlers and at most one
@@ -70,6 +67,7 @@ export class PeerNet {
   readonly #dialAborts = new Set<AbortController>();
   readonly #waiters: PeerWaiters;
   readonly #refusals: Refusals;
+  readonly #invites: Invites;
   // Inbound connections still in their handshake, oldest first, with where they came from.
   readonly #handshaking = new Map<Connection, TransportAddress>();
   #stopping: Promise<void> | undefined;
@@ -106,6 +104,8 @@ export class PeerNet {
     this.#clock = options.clock;
     this.#waiters = new PeerWaiters(this.#clock);
     this.#refusals = new Refusals(this.id, this.#clock);
+    const pair = (peer: PeerId, label: string | undefined): Promise<void> => this.pair(peer, { label }).then(() => undefined);
+    this.#invites = new Invites({ id: this.id, clock: this.#clock, pair, rendezvous: transports.rendezvous(), logger: this.#logger });
     this.#sessions = new SessionTable({
       localId: this.id,
       clock: this.#clock,
@@ -145,14 +145,17 @@ export class PeerNet {
     const trust = settings.trust ?? (await openFileTrustStore({ path: join(settings.dataDir, 'trust.json') }));
     let discoveries: Discovery[];
     let transports: Transports;
+    let invitesOpen = (): boolean => false;
     try {
       discoveries = builtInDiscoveries(settings, identity, trust);
-      transports = new Transports(settings, identity, trust);
+      // A transport that filters strangers (the DHT) lets them through while an invite is open.
+      transports = new Transports(settings, identity, (peer) => trust.has(peer) || invitesOpen());
     } catch (error) {
       if (settings.trust === undefined) await trust.close();
       throw error;
     }
     const node = new PeerNet(settings, identity, trust, settings.trust === undefined, discoveries, transports);
+    invitesOpen = () => node.#invites.anyOpen;
     try {
       await transports.listen({ host: settings.host, port: settings.port }, (stream, remote, transport) =>
         node.#accept(stream, remote, transport),
@@ -228,6 +231,30 @@ export class PeerNet {
     return this.#trust.add(peer, options.label === undefined ? {} : { label: options.label });
   }
 
+  /**
+   * Opens an invite: a code and a URI (for a QR code) with which one other node `join`s and pairs with
+   * this one, both ways (docs/pairing.md). Single use; expires after `ttlMs` (10 min); a wrong code burns it.
+   */
+  async invite(options: InviteOptions = {}): Promise<Invite> {
+    if (this.#stopping) throw new NotConnectedError('node is stopped');
+    const invite = this.#invites.open(options);
+    // Announce now: a joiner looking for us should not wait for the next round.
+    await this.#registry.announce(this.port).catch(() => undefined);
+    return invite;
+  }
+
+  /**
+   * Pairs with the inviter of `code` (an invite code or a `peernet://` URI), both ways, and brings a session up.
+   * Rejects with `pairing_failed` (a wrong code, or `confirm` declined), `invite_closed`, `inviter_not_found`,
+   * `invalid_argument`, `aborted` or `not_connected`.
+   */
+  async join(code: string, options: JoinOptions = {}): Promise<JoinResult> {
+    if (this.#stopping) throw new NotConnectedError('node is stopped');
+    const pair = (peer: PeerId, label: string | undefined): Promise<void> => this.pair(peer, { label }).then(() => undefined);
+    const node = { pair, openPairing: this.#openPairing.bind(this), connect: this.connect.bind(this), waitForPeer: this.waitForPeer.bind(this) };
+    return joinInvite(joinHost(this.id, this.#registry, this.#transports, this.#trust, node), code, options);
+  }
+
   /** Forgets `id` and closes its live session at once. Returns whether it was paired. */
   async unpair(id: PeerIdLike): Promise<boolean> {
     const peer = PeerId.from(id);
@@ -239,20 +266,8 @@ export class PeerNet {
   /** The paired peers with their live status and known addresses. */
   listPeers(): PeerInfo[] {
     return this.#trust.list().map((entry) => {
-      const record: PeerRecord | undefined = this.#registry.peer(entry.id);
       const session = this.#sessions.get(entry.id);
-      return {
-        id: entry.id,
-        label: entry.label,
-        addedAt: entry.addedAt,
-        // The registry's status reads the session table, so it is the same answer as isConnected.
-        status: record?.status ?? 'offline',
-        addresses: (record?.addresses ?? []).map(({ transport, host, port }) =>
-          transport === undefined ? { host, port } : { transport, host, port },
-        ),
-        lastSeen: record?.lastSeen,
-        transport: session === undefined ? undefined : this.#transports.of(session)?.name,
-      };
+      return peerInfo(entry, this.#registry.peer(entry.id), session && this.#transports.of(session)?.name);
     });
   }
 
@@ -353,9 +368,7 @@ export class PeerNet {
    */
   async waitForPeer(id: PeerIdLike, options: WaitForPeerOptions = {}): Promise<void> {
     const peer = PeerId.from(id);
-    const reader = new OptionsReader('waitForPeer', options);
-    const timeoutMs = reader.number('timeoutMs', { default: 30_000, above: 0, max: MAX_TIMER_MS });
-    const signal = reader.object<AbortSignal, undefined>('signal', ['addEventListener', 'removeEventListener'], undefined);
+    const { timeoutMs, signal } = readWaitOptions(options);
     const key = peer.toString();
     if (this.#stopping) throw new NotConnectedError('node is stopped');
     if (this.#sessions.has(peer)) return;
@@ -364,12 +377,8 @@ export class PeerNet {
     // A refusal may be old news (the peer may have paired us since): ask again, and repeat it only if we cannot.
     const refusal = this.#refusals.refusalOf(peer);
     if (!this.#registry.dialNow(peer) && refusal !== undefined) throw refusal;
-    const timeoutError = (): TimeoutError => {
-      const known = (this.#registry.peer(peer)?.addresses.length ?? 0) > 0;
-      const hint = known ? '' : ' (no address is known for it: discovery has not found it and connect() was not called)';
-      return new TimeoutError(`peer ${key} did not come online within ${timeoutMs} ms${hint}`);
-    };
-    return this.#waiters.wait(key, { timeoutMs, signal, timeoutError });
+    const known = (): boolean => (this.#registry.peer(peer)?.addresses.length ?? 0) > 0;
+    return this.#waiters.wait(key, { timeoutMs, signal, timeoutError: () => waitTimeout(key, timeoutMs, known()) });
   }
 
   /**
@@ -406,6 +415,7 @@ export class PeerNet {
     this.#trust.off('added', this.#onTrustAdded);
     this.#trust.off('removed', this.#onTrustRemoved);
     await this.#registry.stop();
+    await this.#invites.stop();
     for (const controller of this.#dialAborts) controller.abort();
     await this.#transports.close();
     await Promise.all(this.#sessions.all().map((connection) => connection.close()));
@@ -478,26 +488,15 @@ export class PeerNet {
       stream.destroy();
       return;
     }
-    const maxPending = this.#options.maxPendingHandshakes;
-    if (this.#handshaking.size >= maxPending) {
-      // Evict the oldest: an honest handshake takes one round trip, so under a
-      // flood of idle connections the newest one is the likeliest to be real.
-      const [oldest] = this.#handshaking;
-      if (oldest) {
-        const [connection, from] = oldest;
-        this.#handshaking.delete(connection);
-        connection.destroy(new HandshakeFailedError('evicted: too many handshakes in progress'));
-        this.#logger.warn?.('too many handshakes in progress; evicted the oldest', { maxPending });
-        publishDiagnostic(DIAGNOSTICS_CHANNELS.rateLimited, { limit: 'pending-handshakes', from: addressText(from) });
-      }
-    }
+    evictOldest(this.#handshaking, this.#options.maxPendingHandshakes, this.#logger);
     const expectedPeer = Transports.dialler(remote, transport);
     const connection = this.#connection(stream, transport, expectedPeer ? { initiator: false, expectedPeer } : { initiator: false });
     this.#handshaking.set(connection, remote);
     connection.ready.then(
       () => {
         this.#handshaking.delete(connection);
-        this.#sessions.register(connection);
+        if (connection.purpose === 'pairing') this.#invites.accepted(connection);
+        else this.#sessions.register(connection);
       },
       (error: PeerNetError) => {
         this.#handshaking.delete(connection);
@@ -509,17 +508,30 @@ export class PeerNet {
     );
   }
 
+  /** Dials `address` for a pairing session with `peer` (a `join`): the peer need not be paired. */
+  async #openPairing(peer: PeerId, address: TransportAddress, signal: AbortSignal): Promise<Connection> {
+    const transport = this.#transports.forAddress(address);
+    const stream = await transport.dial(addressOf(address), { signal });
+    if (this.#stopping) {
+      stream.destroy();
+      throw new NotConnectedError('node is stopped');
+    }
+    return this.#connection(stream, transport, { initiator: true, expectedPeer: peer, signal, pairing: { request: true } }).ready;
+  }
+
   #connection(
     stream: DuplexStream,
     transport: Transport,
-    role: { initiator: boolean; expectedPeer?: PeerId; signal?: AbortSignal },
+    role: { initiator: boolean; expectedPeer?: PeerId; signal?: AbortSignal; pairing?: PairingAccess },
   ): Connection {
-    const connection = new Connection({
+    const connection: Connection = new Connection({
       stream,
       identity: this.#identity,
       trust: this.#trust,
       handlers: this.#exposed.handlers,
       streamHandlers: this.#exposed.streams,
+      // A responder admits a stranger's pairing session only while an invite is open.
+      ...(role.initiator ? {} : { pairing: this.#invites.access(() => connection) }),
       ...role,
       ...this.#options.connection,
       clock: this.#clock,
@@ -530,7 +542,7 @@ export class PeerNet {
     this.#sessions.track(connection);
     const liveness = this.#options.liveness;
     if (liveness !== false) {
-      void connection.ready.then((c) => watchLiveness(c, { ...liveness, clock: this.#clock }), () => undefined);
+      void connection.ready.then((c) => c.purpose === 'session' && watchLiveness(c, { ...liveness, clock: this.#clock }), () => undefined);
     }
     return connection;
   }
@@ -574,15 +586,9 @@ export class PeerNet {
   #onNetworkChange(change: NetworkChange): void {
     if (this.#stopping) return;
     this.#logger.info?.('network changed', { added: change.added, removed: change.removed });
-    const closing =
-      change.removed.length === 0
-        ? []
-        : this.#sessions.live().map((connection) => {
-            connection.destroy(new ConnectionClosedError('a local address went away'));
-            return connection.closed;
-          });
+    const closing = change.removed.length === 0 ? Promise.resolve() : this.#sessions.dropLive(new ConnectionClosedError('a local address went away'));
     // After the sessions are gone (and reported offline), dial everyone at once.
-    void Promise.all(closing)
+    void closing
       .then(() => {
         if (this.#stopping) return;
         this.#registry.networkChanged();
@@ -590,10 +596,4 @@ export class PeerNet {
       })
       .catch((error: unknown) => this.#logger.warn?.('re-announce failed', { error }));
   }
-}
-
-/** `host:port`, with IPv6 hosts in brackets, after the transport's name when tagged, for messages. */
-function addressText(address: TransportAddress): string {
-  const tag = address.transport === undefined ? '' : `${address.transport}:`;
-  return tag + (address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`);
 }

@@ -98,6 +98,16 @@ export class SessionTable {
     void connection.closed.then((reason) => this.#onClosed(connection, reason));
   }
 
+  /** Drops every live session at once (a local address went away) and resolves once they are closed. */
+  async dropLive(reason: PeerNetError): Promise<void> {
+    await Promise.all(
+      this.live().map((connection) => {
+        connection.destroy(reason);
+        return connection.closed;
+      }),
+    );
+  }
+
   /** Closes every open connection with `peer` (it was unpaired) and resolves when they are closed. */
   async closePeer(peer: PeerId, reason: PeerNetError): Promise<void> {
     const closing: Promise<void>[] = [];

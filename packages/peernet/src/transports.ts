@@ -1,10 +1,12 @@
-import { InvalidArgumentError, PeerId, type Listener, type ListenOptions, type Transport, type TransportAddress } from '@peernet/interface';
+import {
+  DIAGNOSTICS_CHANNELS, HandshakeFailedError, InvalidArgumentError, PeerId, publishDiagnostic,
+  type Listener, type ListenOptions, type Rendezvous, type Transport, type TransportAddress,
+} from '@peernet/interface';
 import { ed25519KeyPair, type Identity } from '@peernet/identity';
-import type { TrustStore } from '@peernet/trust';
 import type { Connection } from '@peernet/connection';
 import type { TransportHints } from '@peernet/registry';
 import { tcp } from '@peernet/transport-tcp';
-import type { NodeSettings } from './options.js';
+import type { Logger, NodeSettings } from './options.js';
 
 /**
  * The node's transports: the default (the one untagged LAN addresses use)
@@ -17,7 +19,7 @@ export class Transports {
   readonly #listeners: Listener[] = [];
 
   /** Makes the `transports` option's factories for this node; `invalid_argument` for two transports of one name. */
-  constructor(options: NodeSettings, identity: Identity, trust: TrustStore) {
+  constructor(options: NodeSettings, identity: Identity, isPaired: (peer: PeerId) => boolean) {
     let keyPair: ReturnType<typeof ed25519KeyPair> | undefined;
     const context = {
       id: identity.id,
@@ -26,7 +28,7 @@ export class Transports {
         keyPair ??= ed25519KeyPair(identity);
         return keyPair;
       },
-      isPaired: (peer: PeerId) => trust.has(peer),
+      isPaired,
     };
     this.#all = [options.transport ?? tcp(), ...options.transports.map((t) => (typeof t === 'function' ? t(context) : t))];
     const names = new Set<string>();
@@ -111,6 +113,11 @@ export class Transports {
     return this.#of.get(connection)?.fallback === true ? 1 : 0;
   }
 
+  /** The meeting point of the first transport that has one (the DHT's), for pairing. */
+  rendezvous(): Rendezvous | undefined {
+    return this.#all.find((transport) => transport.rendezvous !== undefined)?.rendezvous;
+  }
+
   /** Closes every listener, then releases what the transports hold of their own. */
   async close(): Promise<void> {
     await Promise.all(this.#listeners.map((l) => l.close()));
@@ -122,4 +129,26 @@ export class Transports {
 export function addressOf(options: TransportAddress): TransportAddress {
   const { transport, host, port } = options;
   return transport === undefined ? { host, port } : { transport, host, port };
+}
+
+/** `host:port`, with IPv6 hosts in brackets, after the transport's name when tagged, for messages. */
+export function addressText(address: TransportAddress): string {
+  const tag = address.transport === undefined ? '' : `${address.transport}:`;
+  return tag + (address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`);
+}
+
+/**
+ * Makes room for one more inbound handshake by evicting the oldest once
+ * `max` are in progress: an honest handshake takes one round trip, so under
+ * a flood of idle connections the newest one is the likeliest to be real.
+ */
+export function evictOldest(handshaking: Map<Connection, TransportAddress>, max: number, logger: Logger): void {
+  if (handshaking.size < max) return;
+  const [oldest] = handshaking;
+  if (!oldest) return;
+  const [connection, from] = oldest;
+  handshaking.delete(connection);
+  connection.destroy(new HandshakeFailedError('evicted: too many handshakes in progress'));
+  logger.warn?.('too many handshakes in progress; evicted the oldest', { maxPending: max });
+  publishDiagnostic(DIAGNOSTICS_CHANNELS.rateLimited, { limit: 'pending-handshakes', from: addressText(from) });
 }

@@ -1,4 +1,4 @@
-import { AbortedError, TimeoutError, type Clock, type PeerNetError } from '@peernet/interface';
+import { AbortedError, MAX_TIMER_MS, OptionsReader, TimeoutError, type Clock, type PeerNetError } from '@peernet/interface';
 
 type Settle = (error?: () => PeerNetError) => void;
 
@@ -66,4 +66,19 @@ export class PeerWaiters {
   settleAll(error: () => PeerNetError): void {
     for (const key of [...this.#waiting.keys()]) this.settle(key, error);
   }
+}
+
+/** `waitForPeer`'s options, checked. */
+export function readWaitOptions(options: WaitForPeerOptions): { timeoutMs: number; signal: AbortSignal | undefined } {
+  const reader = new OptionsReader('waitForPeer', options);
+  return {
+    timeoutMs: reader.number('timeoutMs', { default: 30_000, above: 0, max: MAX_TIMER_MS }),
+    signal: reader.object<AbortSignal, undefined>('signal', ['addEventListener', 'removeEventListener'], undefined),
+  };
+}
+
+/** The `timeout` of a wait for `peer`, saying whether any address was known for it. */
+export function waitTimeout(peer: string, timeoutMs: number, addressKnown: boolean): TimeoutError {
+  const hint = addressKnown ? '' : ' (no address is known for it: discovery has not found it and connect() was not called)';
+  return new TimeoutError(`peer ${peer} did not come online within ${timeoutMs} ms${hint}`);
 }

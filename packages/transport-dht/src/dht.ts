@@ -13,6 +13,7 @@ import {
   type Listener,
   type ListenOptions,
   type PeerIdLike,
+  type Rendezvous,
   type Transport,
   type TransportAddress,
   type TransportContext,
@@ -138,6 +139,46 @@ class HyperDhtTransport implements DhtTransport {
     };
   }
 
+  /** Announces under a topic with this node's key, and looks topics up: pairing's meeting point. */
+  readonly rendezvous: Rendezvous = {
+    announce: async (topic) => {
+      const target = topicOf(topic);
+      const node = this.#dht();
+      await node.announce(target, this.#keyPair).finished();
+      // HyperDHT keeps an announcement about 20 minutes; an invite lasts 10 by default, so renew it halfway.
+      const renew = setInterval(() => void node.announce(target, this.#keyPair).finished().catch(() => undefined), ANNOUNCE_RENEW_MS);
+      renew.unref();
+      let withdrawn: Promise<void> | undefined;
+      return () => {
+        clearInterval(renew);
+        return (withdrawn ??= node.destroyed ? Promise.resolve() : node.unannounce(target, this.#keyPair).catch(() => undefined));
+      };
+    },
+    lookup: async (topic, options = {}) => {
+      const { signal } = options;
+      if (signal?.aborted) throw new AbortedError('dht lookup aborted');
+      const query = this.#dht().lookup(topicOf(topic));
+      const stop = (): void => query.destroy();
+      signal?.addEventListener('abort', stop, { once: true });
+      const found = new Map<string, PeerId>();
+      try {
+        for await (const reply of query) {
+          for (const { publicKey } of reply.peers) {
+            const peer = PeerId.fromBytes(publicKey);
+            found.set(peer.toString(), peer);
+          }
+        }
+      } catch (error) {
+        if (signal?.aborted) throw new AbortedError('dht lookup aborted');
+        throw new NotConnectedError(`dht lookup failed: ${(error as Error).message}`, { cause: error });
+      } finally {
+        signal?.removeEventListener('abort', stop);
+      }
+      if (signal?.aborted) throw new AbortedError('dht lookup aborted');
+      return [...found.values()];
+    },
+  };
+
   get refusedCount(): number {
     return this.#refused;
   }
@@ -262,6 +303,13 @@ class HyperDhtTransport implements DhtTransport {
     socket.on('error', () => undefined);
     socket.once('close', () => this.#sockets.delete(socket));
   }
+}
+
+const ANNOUNCE_RENEW_MS = 10 * 60_000;
+
+function topicOf(topic: Uint8Array): Buffer {
+  if (!(topic instanceof Uint8Array) || topic.length !== 32) throw new InvalidArgumentError('a dht topic must be 32 bytes');
+  return Buffer.from(topic);
 }
 
 /** The peer a DHT address names, or `invalid_argument`. */

@@ -64,7 +64,9 @@ declare module 'hyperdht' {
     createServer(options: ServerOptions, onConnection: (socket: SecretStream) => void): Server;
     connect(publicKey: Buffer, options?: ConnectOptions): SecretStream;
     createRawStream(options?: Record<string, unknown>): unknown;
-    announce(target: Buffer, keyPair: KeyPair, relayAddresses?: unknown[]): { finished(): Promise<void> };
+    announce(target: Buffer, keyPair: KeyPair, relayAddresses?: unknown[]): { finished(): Promise<void>; destroy(): void };
+    unannounce(target: Buffer, keyPair: KeyPair): Promise<void>;
+    lookup(target: Buffer): AsyncIterable<{ peers: Array<{ publicKey: Buffer }> }> & { destroy(): void };
     destroy(options?: { force?: boolean }): Promise<void>;
   }
 }

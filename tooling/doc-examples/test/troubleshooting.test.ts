@@ -188,6 +188,21 @@ describe('the peernet command', () => {
     expect((await peernet(['pair', `  ${bob.toUpperCase()} `, '--data-dir', './alice'])).code).toBe(0);
     expectQuoted(await peernet(['pair', alice, '--data-dir', './alice']), 2);
   });
+
+  it('12. pairing by invite: a wrong code ends both sides with exit 8, a word not in the list exits 2, a number nobody offers exits 8', async () => {
+    const net = ['--host', '127.0.0.1', '--interfaces', '127.0.0.1', '--udp-port', String(40_000 + Math.floor(Math.random() * 20_000))];
+    const invite = spawn(process.execPath, [cli, 'invite', '--no-qr', '--data-dir', './carol', ...net], { cwd: home, env: envFor() });
+    let stderr = '';
+    invite.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const ended = new Promise<Outcome>((resolve) => invite.once('exit', (code) => resolve({ code, stdout: '', stderr })));
+    const code = (await lineOf(invite, /^invite code: /)).slice('invite code: '.length);
+    const [number, ...words] = code.split('-');
+    const wrong = [number, ...words.map((word) => (word === 'apple' ? 'anchor' : 'apple'))].join('-');
+    expectQuoted(await peernet(['join', wrong, '--data-dir', './dave', ...net]), 8);
+    expectQuoted(await ended, 8);
+    expectQuoted(await peernet(['join', '473-violet-anchor-obrit', '--data-dir', './dave', ...offline]), 2);
+    expectQuoted(await peernet(['join', '473-violet-anchor-orbit', '--timeout', '1000', '--data-dir', './dave', ...offline]), 8);
+  });
 });
 
 describe('the library', () => {

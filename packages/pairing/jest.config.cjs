@@ -1,0 +1,2 @@
+'use strict';
+module.exports = require('../../tooling/jest/preset.cjs')(__dirname);
