@@ -3,7 +3,7 @@
 // loopback interface, so nothing leaves the machine, and the demo runs the
 // same in a network namespace that has nothing but `lo`.
 //
-// Alice and Bob pair by public key and find each other by discovery; they
+// Alice and Bob pair with an invite code and find each other by discovery; they
 // chat; Alice administers Bob over RPC; Mallory, a stranger, is seen but
 // refused; Bob's process is killed and restarted, and Alice gets him back.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -160,12 +160,15 @@ try {
   heldDiscoveries = undefined;
   for (const narrate of held) narrate();
 
-  // Pairing: each side trusts the other's public key (in real life: `peernet id` shows a QR code to scan).
+  // Pairing in one step: bob opens an invite, alice types its code (in real life: `peernet invite`
+  // shows the code and a QR code; `peernet join <code>` on the other machine).
   const aliceSeesBob = alice.waitFor(online(bob), 'session with bob');
   const bobSeesAlice = bob.waitFor(online(alice), 'session with alice');
-  await alice.ask({ op: 'pair', peer: bob.id, label: 'bob' });
-  await bob.ask({ op: 'pair', peer: alice.id, label: 'alice' });
-  say('demo', 'alice and bob pair by public key; no address is given: discovery finds it');
+  const code = (await bob.ask({ op: 'invite', label: 'alice' })) as string;
+  say('bob', `opens an invite: ${code} (one use, expires in a minute)`);
+  const joined = (await alice.ask({ op: 'join', code, label: 'bob' })) as { sas: string };
+  say('alice', `joins with the code: both are paired, each trusts the other's public key (confirmation ${joined.sas})`);
+  say('demo', 'no id was copied and no address given: discovery found bob, the code proved both sides');
   await Promise.all([aliceSeesBob, bobSeesAlice]);
 
   // Chat: fire-and-forget sends to a handler the other side exposed.

@@ -4,6 +4,8 @@
 /** A request from the director; the node answers with a `Reply` carrying the same `seq`. */
 export type Request = { seq: number } & (
   | { op: 'pair'; peer: string; label: string }
+  | { op: 'invite'; label: string }
+  | { op: 'join'; code: string; label: string }
   | { op: 'serve-device'; admin: string }
   | { op: 'send'; peer: string; name: string; args: unknown }
   | { op: 'call'; peer: string; name: string; args: unknown }

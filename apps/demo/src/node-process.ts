@@ -62,6 +62,15 @@ async function handle(request: Request): Promise<unknown> {
     case 'pair':
       await node.pair(request.peer, { label: request.label });
       return null;
+    case 'invite': {
+      // The code is what a person reads out; the director passes it on as one would type it.
+      const invite = await node.invite({ label: request.label, ttlMs: 60_000 });
+      return invite.code;
+    }
+    case 'join': {
+      const joined = await node.join(request.code, { label: request.label, timeoutMs: 15_000 });
+      return { peer: joined.peer.toString(), sas: joined.sas };
+    }
     case 'serve-device':
       serve(node, 'device', device, { authorize: (peer) => peer.equals(request.admin) });
       return null;

@@ -38,6 +38,8 @@ function expectWholeStory({ code, stdout, stderr }: Run): void {
   const pids = [...stdout.matchAll(/up in process (\d+)/g)].map((m) => Number(m[1]));
   expect(pids).toHaveLength(4); // alice, bob, mallory, and bob again
   for (const expected of [
+    /bob +opens an invite: \d{1,3}-[a-z]+-[a-z]+-[a-z]+ /,
+    /alice +joins with the code: both are paired, .*\(confirmation \d{3} \d{3}\)/,
     /alice +session with bob is up/,
     /bob +chat from alice: "hi bob/,
     /alice +chat from bob: /,
