@@ -16,7 +16,9 @@ const PAIRING_EXTENSIONS = Uint8Array.of(PAIRING_REQUEST_FLAG);
  * other side (docs/protocol.md section 3.2): the identity key against the
  * Noise static key, the dialled peer and the trust list. The initiator
  * checks before it writes message 3, so an untrusted responder never learns
- * who dialled it. Dropped by the session once the handshake has split.
+ * who dialled it (unless it dialled to pair: then neither side needs trust,
+ * and the session is a pairing session, section 3.5). Dropped by the session
+ * once the handshake has split.
  */
 export class HandshakeDriver {
   readonly #session: Session;
@@ -98,7 +100,8 @@ export class HandshakeDriver {
     if (this.#session.initiator ? this.#pairing?.request === true : wantsPairing(payload.extensions)) {
       // A pairing session: the peer need not be paired, and it gets only the pairing handlers.
       if (!this.#session.initiator && this.#pairing?.admit?.(peer) !== true) {
-        throw new UntrustedPeerError(`peer ${peer.toString()} asked to pair, and no invite is open to it`);
+        const why = 'no invite is open, or too many pairing sessions now';
+        throw new UntrustedPeerError(`peer ${peer.toString()} asked to pair and was not admitted (${why})`);
       }
       this.#session.purpose = 'pairing';
     } else if (!this.#trust.has(peer)) {
