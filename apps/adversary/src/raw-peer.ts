@@ -5,6 +5,7 @@ import {
   MAX_NOISE_MESSAGE_BYTES,
   MAX_PLAINTEXT_PER_MESSAGE,
   NoiseFrameDecoder,
+  PAIRING_REQUEST_FLAG,
   decodeEnvelope,
   encodeEnvelope,
   encodeFrame,
@@ -31,12 +32,21 @@ export interface RawHandshakeOptions {
    * own). A different key is an impostor claiming an id it holds no key for.
    */
   claim?: Uint8Array;
+  /**
+   * Ask for a pairing session (docs/pairing.md): sets `PAIRING_REQUEST_FLAG`
+   * in the payload's first extension byte. Default false: a plain session.
+   */
+  pairing?: boolean;
+  /** The payload's extension bytes exactly as given (overrides `pairing`); default none. */
+  extensions?: Uint8Array;
   /** Bytes sent in the same write as message 3, before the responder's verdict (pipelined data). */
   pipelined?: (session: RawSession) => Uint8Array;
 }
 
 /** The transport phase of a raw connection: whatever the test wants to say, encrypted or not. */
 export interface RawSession {
+  /** The Noise handshake hash of this session (what pairing binds its proofs to, as `sid`). */
+  readonly handshakeHash: Uint8Array;
   /** Encrypts one transport message and returns its frame (not written). */
   seal(plaintext: Uint8Array): Uint8Array;
   /** Encodes envelopes, packs them into as few transport messages as fit, and returns the frames. */
@@ -77,6 +87,7 @@ export class RawPeer {
   #handshake: Handshake | undefined;
   #send: CipherState | undefined;
   #receive: CipherState | undefined;
+  #handshakeHash: Uint8Array | undefined;
   #pending = new Uint8Array(0);
 
   private constructor(socket: Socket) {
@@ -159,17 +170,19 @@ export class RawPeer {
 
   /**
    * Runs a complete XX handshake as the initiator with `identity` (and the
-   * claimed key), without checking who answered. Resolves with the session
-   * once message 3 is written; whether the node accepted it shows in
-   * `accepted()`.
+   * claimed key, and the pairing request or any extension bytes), without
+   * checking who answered. Resolves with the session once message 3 is
+   * written; whether the node accepted it shows in `accepted()`.
    */
   async handshake(options: RawHandshakeOptions): Promise<RawSession> {
     this.sendMessage1(options.identity);
     const handshake = this.#handshake as Handshake;
     handshake.readMessage(await this.frame());
+    const extensions = options.extensions ?? (options.pairing === true ? Uint8Array.of(PAIRING_REQUEST_FLAG) : new Uint8Array(0));
     const m3 = handshake.writeMessage(
-      encodeHandshakePayload({ identityKey: options.claim ?? options.identity.id.bytes, extensions: new Uint8Array(0) }),
+      encodeHandshakePayload({ identityKey: options.claim ?? options.identity.id.bytes, extensions }),
     );
+    this.#handshakeHash = handshake.handshakeHash;
     const { send, receive } = handshake.split();
     this.#send = send;
     this.#receive = receive;
@@ -204,9 +217,11 @@ export class RawPeer {
   session(): RawSession {
     const send = this.#send;
     const receive = this.#receive;
-    if (!send || !receive) throw new Error('no handshake has completed on this connection');
+    const handshakeHash = this.#handshakeHash;
+    if (!send || !receive || !handshakeHash) throw new Error('no handshake has completed on this connection');
     const open = async (timeoutMs?: number): Promise<Uint8Array> => receive.decrypt(await this.frame(timeoutMs));
     return {
+      handshakeHash: handshakeHash.slice(),
       seal: (plaintext) => encodeFrame(send.encrypt(plaintext)),
       sealStream: (bytes) => {
         const messages: Uint8Array[] = [];

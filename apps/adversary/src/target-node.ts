@@ -2,8 +2,8 @@
 // driven over the IPC channel. It measures itself (RSS, handles, handler runs
 // per peer) because the point is what the attack costs this process.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { PeerNet, type PeerNetOptions, type Value } from 'peernet';
-import type { TargetRequest, TargetStats } from './target.js';
+import { PeerNet, isPeerNetError, type Invite, type PeerNetOptions, type Value } from 'peernet';
+import type { TargetInviteOutcome, TargetRequest, TargetStats } from './target.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Partial<PeerNetOptions> & { dataDir: string };
 const warnings = new Map<string, number>();
@@ -93,6 +93,57 @@ node.expose(
   { authorize: (peer) => admins.has(peer.toString()) },
 );
 
+// Answers any open to it with the same bytes: a stream handler that paired peers may open, and nobody else.
+node.exposeStream('stream-echo', (stream, { peer }) => {
+  ran(peer.toString(), 'stream-echo');
+  stream.on('error', () => undefined);
+  stream.pipe(stream);
+});
+
+// Invites opened on request, and how each ended (kept until the process exits: a test opens a few).
+interface OpenedInvite {
+  invite: Invite;
+  outcome: TargetInviteOutcome;
+  /** Resolves once the outcome is final. */
+  settled: Promise<void>;
+}
+const invites = new Map<number, OpenedInvite>();
+let nextInvite = 1;
+
+async function openInvite(request: Extract<TargetRequest, { op: 'invite' }>): Promise<unknown> {
+  const { op: _op, ...options } = request;
+  const invite = await node.invite(options);
+  const handle = nextInvite++;
+  const entry: OpenedInvite = {
+    invite,
+    outcome: { state: 'open' },
+    settled: invite.paired.then(
+      async (paired) => {
+        const sas = await invite.sas;
+        entry.outcome = { state: 'paired', peer: paired.peer.toString(), sas, ...(paired.label === undefined ? {} : { label: paired.label }) };
+      },
+      (error: unknown) => {
+        const code = isPeerNetError(error) ? error.code : 'error';
+        const reason = (error as { reason?: unknown }).reason;
+        entry.outcome = { state: 'closed', code, reason: typeof reason === 'string' ? reason : String(error) };
+      },
+    ),
+  };
+  invites.set(handle, entry);
+  return { handle, code: invite.code, uri: invite.uri, expiresAt: invite.expiresAt };
+}
+
+async function inviteOutcome(handle: number, waitMs: number): Promise<TargetInviteOutcome> {
+  const entry = invites.get(handle);
+  if (entry === undefined) throw new Error(`no invite ${handle}`);
+  if (waitMs > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([entry.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
+  return entry.outcome;
+}
+
 function resources(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
@@ -137,6 +188,19 @@ async function handle(request: TargetRequest): Promise<unknown> {
       return null;
     case 'call':
       return node.call(request.peer, request.name, request.args ?? null, { timeoutMs: request.timeoutMs ?? 10_000 });
+    case 'invite':
+      return openInvite(request);
+    case 'inviteOutcome':
+      return inviteOutcome(request.invite, request.waitMs ?? 0);
+    case 'cancelInvite': {
+      const entry = invites.get(request.invite);
+      if (entry === undefined) throw new Error(`no invite ${request.invite}`);
+      entry.invite.cancel();
+      await entry.settled;
+      return null;
+    }
+    case 'peers':
+      return node.listPeers().map((peer) => peer.id.toString());
     case 'stats':
       return stats(request.gc === true);
     case 'resetStats':

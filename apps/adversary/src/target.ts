@@ -13,9 +13,35 @@ export type TargetRequest =
   | { op: 'grant'; peer: string }
   | { op: 'connect'; peer: string; port: number }
   | { op: 'call'; peer: string; name: string; args?: Value; timeoutMs?: number }
+  | { op: 'invite'; label?: string; ttlMs?: number; attempts?: number }
+  | { op: 'inviteOutcome'; invite: number; waitMs?: number }
+  | { op: 'cancelInvite'; invite: number }
+  | { op: 'peers' }
   | { op: 'stats'; gc?: boolean }
   | { op: 'resetStats' }
   | { op: 'stop' };
+
+/** Options of `Target.invite`: those of `PeerNet.invite`, without the signal. */
+export interface TargetInviteOptions {
+  label?: string;
+  ttlMs?: number;
+  attempts?: number;
+}
+
+/** An invite the node under attack opened. */
+export interface TargetInvite {
+  /** Names the invite in `inviteOutcome` and `cancelInvite`. */
+  handle: number;
+  code: string;
+  uri: string;
+  expiresAt: number;
+}
+
+/** How an invite ended so far: still open, paired a peer (with the run's SAS), or closed without pairing. */
+export type TargetInviteOutcome =
+  | { state: 'open' }
+  | { state: 'paired'; peer: string; label?: string; sas: string }
+  | { state: 'closed'; code: string; reason: string };
 
 /** What the node under attack reports about itself. */
 export interface TargetStats {
@@ -106,7 +132,8 @@ export function ensureOwnFileLimit(needed: number): void {
 /**
  * A PeerNet node running in a child process, with handlers `echo`, `slow`,
  * `hold` (keeps its arguments for 30 s, or until cancelled), `record` and
- * `admin` (authorised peers only).
+ * `admin` (authorised peers only), and the stream handler `stream-echo`.
+ * It opens invites on request and reports how they ended.
  */
 export class Target {
   readonly id: PeerId;
@@ -193,6 +220,29 @@ export class Target {
   /** Pairs `peer` on the node. */
   pair(peer: PeerId | string, label?: string): Promise<void> {
     return this.request({ op: 'pair', peer: peer.toString(), ...(label === undefined ? {} : { label }) });
+  }
+
+  /** Opens an invite on the node (`PeerNet.invite`); its code and URI. */
+  invite(options: TargetInviteOptions = {}): Promise<TargetInvite> {
+    return this.request({ op: 'invite', ...options });
+  }
+
+  /**
+   * How the invite `handle` has ended: at once, or once it ends within
+   * `waitMs` (still `open` if it did not).
+   */
+  inviteOutcome(handle: number, waitMs = 0): Promise<TargetInviteOutcome> {
+    return this.request({ op: 'inviteOutcome', invite: handle, waitMs }, waitMs + 30_000);
+  }
+
+  /** Cancels the invite `handle`. */
+  cancelInvite(handle: number): Promise<void> {
+    return this.request({ op: 'cancelInvite', invite: handle });
+  }
+
+  /** The ids of the node's paired peers (`listPeers`), in text form. */
+  peers(): Promise<string[]> {
+    return this.request({ op: 'peers' });
   }
 
   /** The node's own measurements; `gc` runs a full collection first. */

@@ -35,7 +35,10 @@ export class Connection {
     return this.#session.provenPeer;
   }
 
-  /** `'pairing'` for a pairing session (only the pairing handlers, no streams; docs/pairing.md), else `'session'`. */
+  /**
+   * `'pairing'` for a pairing session (only the pairing handlers, no streams;
+   * docs/pairing.md), or a handshake that asked for one and was refused; else `'session'`.
+   */
   get purpose(): 'session' | 'pairing' {
     return this.#session.purpose;
   }

@@ -99,11 +99,11 @@ export class HandshakeDriver {
     }
     if (this.#session.initiator ? this.#pairing?.request === true : wantsPairing(payload.extensions)) {
       // A pairing session: the peer need not be paired, and it gets only the pairing handlers.
+      this.#session.purpose = 'pairing';
       if (!this.#session.initiator && this.#pairing?.admit?.(peer) !== true) {
         const why = 'no invite is open, or too many pairing sessions now';
         throw new UntrustedPeerError(`peer ${peer.toString()} asked to pair and was not admitted (${why})`);
       }
-      this.#session.purpose = 'pairing';
     } else if (!this.#trust.has(peer)) {
       throw new UntrustedPeerError(`peer ${peer.toString()} is not trusted`);
     }

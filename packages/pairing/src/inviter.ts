@@ -1,11 +1,11 @@
 import {
   AbortedError, BadRequestError, DIAGNOSTICS_CHANNELS, InvalidArgumentError, InviteClosedError, MAX_TIMER_MS, OptionsReader,
-  publishDiagnostic, type Clock, type ExposedHandler, type HandlerLookup, type InviteClosedReason, type PeerId, type Rendezvous,
+  publishDiagnostic, type Clock, type ExposedHandler, type WireValue, type HandlerLookup, type InviteClosedReason, type PeerId, type Rendezvous,
 } from '@peernet/interface';
 import type { PairingAdmission, PairingChannel, PairingLogger } from './channel.js';
 import { createInviteCode, nameplateHint, type InviteCode } from './code.js';
 import {
-  PAIRING_HANDLERS, answerJoin, confirmationResult, meetingPoint, readJoinRequest, refuseJoin, type JoinAnswer,
+  PAIRING_HANDLERS, answerJoin, confirmationResult, meetingPoint, readJoinRequest, refuseJoin, type JoinAnswer, type JoinRefusal,
 } from './protocol.js';
 import { formatPairingUri } from './uri.js';
 
@@ -48,6 +48,7 @@ export interface Invite {
 // Its join must come at once; its confirmation may wait for a person comparing the SAS.
 const JOIN_WITHIN_MS = 5_000;
 const CONFIRM_WITHIN_MS = 120_000;
+const REFUSED_LINGER_MS = 1_000;
 const MAX_PAIRING_SESSIONS = 4;
 // Admissions of pairing sessions: a burst of 8, then one every 2 s, over all strangers together.
 const ADMISSION_BURST = 8;
@@ -184,7 +185,8 @@ export class Invites {
 
   /** A pairing session came up: it is held, and closed if its join does not come soon. */
   accepted(connection: PairingChannel): void {
-    this.#deadline(connection, JOIN_WITHIN_MS);
+    // A join pipelined behind the handshake may have set its deadline already.
+    if (!this.#sessions.has(connection)) this.#deadline(connection, JOIN_WITHIN_MS);
     void connection.closed.then(() => {
       this.#clock.clearTimeout(this.#sessions.get(connection));
       this.#sessions.delete(connection);
@@ -220,7 +222,8 @@ export class Invites {
   }
 
   #admit(peer: PeerId): boolean {
-    if (this.#open.size === 0 || this.#stopped) return false;
+    // An invite whose last attempt is running admits nobody new: it can only answer `burned`.
+    if (this.#stopped || ![...this.#open.values()].some((invite) => invite.attemptsLeft > 0)) return false;
     const now = this.#clock.now();
     this.#tokens = Math.min(ADMISSION_BURST, this.#tokens + (now - this.#refilledAt) / ADMISSION_EVERY_MS);
     this.#refilledAt = now;
@@ -239,14 +242,16 @@ export class Invites {
       handler: (args, context) => {
         if (used) throw new BadRequestError('a pairing session carries one join');
         used = true;
+        const own = connection();
+        // A session turned away makes room soon: its joiner hangs up, or it is closed.
+        const refuse = (reason: JoinRefusal): WireValue => (this.#deadline(own, REFUSED_LINGER_MS), refuseJoin(reason));
         const request = readJoinRequest(args);
         const invite = this.#open.get(request.nameplate);
-        if (invite === undefined) return refuseJoin('no_such_invite');
-        if (invite.attemptsLeft === 0) return refuseJoin('burned');
+        if (invite === undefined) return refuse('no_such_invite');
+        if (invite.attemptsLeft === 0) return refuse('burned');
         invite.attemptsLeft--;
         invite.running++;
-        const own = connection();
-        if (this.#sessions.has(own)) this.#deadline(own, CONFIRM_WITHIN_MS);
+        this.#deadline(own, CONFIRM_WITHIN_MS);
         const session = { inviter: this.#id, joiner: context.peer, sid: own.handshakeHash, nameplate: request.nameplate };
         try {
           const secret = request.share === null ? { secret: invite.secret } : { password: invite.code.password };

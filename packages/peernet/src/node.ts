@@ -502,7 +502,7 @@ export class PeerNet {
         this.#handshaking.delete(connection);
         this.#logger.warn?.('inbound handshake failed', { remote, code: error.code, reason: error.message });
         const address = typeof remote?.host === 'string' && remote.host !== '' ? addressText(remote) : undefined;
-        const refused = this.#stopping ? undefined : this.#refusals.strangerTurnedAway(connection.provenPeer, error, address);
+        const refused = this.#stopping || connection.purpose === 'pairing' ? undefined : this.#refusals.strangerTurnedAway(connection.provenPeer, error, address)
         if (refused) this.#events.emit('peer:refused', refused);
       },
     );

@@ -109,7 +109,8 @@ export class Refusals {
    * proving its id, or when that id was reported within the window.
    */
   strangerTurnedAway(proven: PeerId | undefined, error: PeerNetError, address: string | undefined): RefusedPeer | undefined {
-    // On an inbound handshake only the trust check raises untrusted_peer, and only once the id is proven.
+    // On an inbound handshake only the trust check raises untrusted_peer (a refused pairing request too:
+    // the node does not report those), and only once the id is proven.
     if (error.code !== 'untrusted_peer' || proven === undefined || !this.#notices.admit(proven.toString())) return undefined;
     return { peer: proven, address, reason: 'not paired' };
   }

@@ -6,7 +6,7 @@ import { Connection, PAIRING_MAX_MESSAGE_BYTES } from '@peernet/connection';
 import { generateIdentity } from '@peernet/identity';
 import { INVITE_WORDS, PAIRING_HANDLERS, checkAnswer, parseInviteCode, startJoin } from '@peernet/pairing';
 import { DIAGNOSTICS_CHANNELS, PeerNet, type PeerNetOptions } from 'peernet';
-import { cleanup, startNode } from './helpers.js';
+import { cleanup, nextEvent, startNode } from './helpers.js';
 
 const udpPort = 40_000 + Math.floor(Math.random() * 20_000);
 const onLoopback = (options: Partial<PeerNetOptions> = {}): Promise<PeerNet> =>
@@ -164,9 +164,19 @@ async function strangerSession(node: PeerNet, identity = generateIdentity()): Pr
 }
 
 describe('strangers and pairing sessions', () => {
-  it('without an open invite a pairing session is refused', async () => {
+  it('without an open invite a pairing session is refused, and not reported as a stranger to pair', async () => {
     const node = await onLoopback();
-    await expect(strangerSession(node)).rejects.toMatchObject({ code: 'refused_by_peer' });
+    const refused: string[] = [];
+    node.on('peer:refused', ({ peer }) => refused.push(peer.toString()));
+    const joiner = generateIdentity();
+    await expect(strangerSession(node, joiner)).rejects.toMatchObject({ code: 'refused_by_peer' });
+    // A stranger asking for a session is reported; the one that asked to pair was not.
+    const stranger = await startNode();
+    await stranger.pair(node.id);
+    const reported = nextEvent(node, 'peer:refused');
+    await expect(stranger.connect(node.id, { host: '127.0.0.1', port: node.port })).rejects.toMatchObject({ code: 'refused_by_peer' });
+    await reported;
+    expect(refused).toEqual([stranger.id.toString()]);
   });
 
   it('a pairing session serves the pairing handlers only: no exposed handler, no stream, small messages', async () => {
