@@ -9,7 +9,9 @@ export interface PairingChannel {
   readonly handshakeHash: Uint8Array;
   /** Resolves once the session is closed. */
   readonly closed: Promise<unknown>;
+  /** Calls the peer's handler `name` on this session. */
   call(name: string, args?: WireValue, options?: CallOptions): Promise<WireValue>;
+  /** Closes the session (what was handed over is flushed first). */
   close(): Promise<void>;
 }
 
@@ -23,5 +25,6 @@ export interface PairingAdmission {
 
 /** Where pairing reports what went wrong on its own (a DHT announcement that failed). */
 export interface PairingLogger {
+  /** Something went wrong that the caller did not see fail. */
   warn?(message: string, details?: Record<string, unknown>): void;
 }

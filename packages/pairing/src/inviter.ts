@@ -7,7 +7,7 @@ import { createInviteCode, nameplateHint, type InviteCode } from './code.js';
 import {
   PAIRING_HANDLERS, answerJoin, confirmationResult, meetingPoint, readJoinRequest, refuseJoin, type JoinAnswer, type JoinRefusal,
 } from './protocol.js';
-import { formatPairingUri } from './uri.js';
+import { PAIRING_SECRET_LENGTH, formatPairingUri } from './uri.js';
 
 /** Options of `invite`. */
 export interface InviteOptions {
@@ -154,7 +154,7 @@ export class Invites {
     if (free.length === 0) throw new InvalidArgumentError(`a node has at most ${SLOTS} invites open at once: cancel one first`);
     const slot = free[(this.#random(1)[0] as number) % free.length] as number;
     const code = createInviteCode({ inviter: this.#id, slot, random: this.#random });
-    const secret = this.#random(16);
+    const secret = this.#random(PAIRING_SECRET_LENGTH);
     const invite = new OpenInvite(code, secret, label, Date.now() + ttlMs, attempts);
     this.#open.set(code.nameplate, invite);
     invite.timer = this.#clock.setTimeout(() => this.#close(invite, 'expired'), ttlMs);

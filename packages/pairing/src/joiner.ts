@@ -17,7 +17,7 @@ const LOOKUP_EVERY_MS = 2_000;
 export interface JoinOptions {
   /** The label to store for the inviter (as `pair({ label })` would). */
   label?: string;
-  /** How long to look for the inviter and pair with it, in ms (default 60 s). */
+  /** How long to look for the inviter and pair with it, in ms (default 60 s), the `confirm` callback's time included. */
   timeoutMs?: number;
   /** Aborts the join (`aborted`); a run already answered then counts as a failed attempt on the inviter's side. */
   signal?: AbortSignal;
@@ -38,7 +38,7 @@ export interface JoinResult {
 /** What `join` needs of its node. */
 export interface JoinHost {
   readonly id: PeerId;
-  /** Every peer discovery reported (paired or not) with its addresses, and the id-addressed ones (DHT) of `peer` when known. */
+  /** Every peer discovery reported (paired or not), with its addresses. */
   known(): Iterable<{ id: PeerId; addresses: readonly TransportAddress[] }>;
   /** Addresses by id alone (the DHT's), for a URI's inviter. */
   idAddresses(peer: PeerId): readonly TransportAddress[];

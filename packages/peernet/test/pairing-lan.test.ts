@@ -30,6 +30,10 @@ interface NodeEvent {
   error?: string;
   peers?: Array<{ id: string; label?: string; status: string }>;
   open?: string[];
+  port?: number;
+  admitted?: number;
+  refused?: number;
+  count?: number;
   handles?: string[];
 }
 
@@ -41,6 +45,7 @@ class PairNode {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   id = '';
+  port = 0;
 
   constructor(lab: NetnsLab, readonly host: NetnsHost, dir: string, discovery: string[]) {
     const options = { dataDir: dir, discovery, interfaces: [host.iface] };
@@ -56,7 +61,9 @@ class PairNode {
 
   /** Waits for the node's `ready` and learns its id. */
   async ready(): Promise<this> {
-    this.id = (await this.waitFor((e) => e.event === 'ready', 10_000)).id!;
+    const ready = await this.waitFor((e) => e.event === 'ready', 10_000);
+    this.id = ready.id!;
+    this.port = ready.port!;
     return this;
   }
 
@@ -94,6 +101,18 @@ class PairNode {
     const tag = this.send('join', { code, ...fields });
     const ms = (fields.timeoutMs ?? 60_000) + 10_000;
     return this.waitFor((e) => (e.event === 'joined' || e.event === 'join-failed') && e.tag === tag, ms);
+  }
+
+  /** Has this node, as a stranger, ask `peer` for `count` pairing sessions at once; resolves with how many it got. */
+  async hammer(fields: { host: string; port: number; peer: string; count: number }): Promise<NodeEvent> {
+    const tag = this.send('hammer', fields);
+    return this.waitFor((e) => e.event === 'hammered' && e.tag === tag, 20_000);
+  }
+
+  /** How many pairing admissions this node has rate-limited so far. */
+  async limited(): Promise<number> {
+    const tag = this.send('limited');
+    return (await this.waitFor((e) => e.event === 'limited' && e.tag === tag, 5_000)).count!;
   }
 
   async peers(): Promise<Array<{ id: string; label?: string; status: string }>> {
@@ -275,6 +294,24 @@ describeLan('LAN pairing: invite and join between network namespaces', () => {
     await Promise.all([first.online(inviter.id, 15_000), second.online(inviter.id, 15_000)]);
     expect(await first.call(inviter.id, 'whoami')).toMatchObject({ result: { caller: first.id } });
     expect(await second.call(inviter.id, 'whoami')).toMatchObject({ result: { caller: second.id } });
+  }, 60_000);
+
+  it('a stranger hammering an open invite is rate-limited and never paired; the real joiner still pairs', async () => {
+    const [inviter, joiner, stranger] = await Promise.all([start(0, ['udp']), start(1, ['udp']), start(2, ['udp'])]);
+    const { tag, code } = await inviter.invite({ label: 'the-joiner' });
+    const count = 30;
+    const hammered = await stranger.hammer({ host: lab.hosts[0]!.address, port: inviter.port, peer: inviter.id, count });
+    // At most four pairing sessions at once, whoever asks; every other request is turned away by the limit.
+    expect(hammered.admitted).toBeGreaterThanOrEqual(1);
+    expect(hammered.admitted).toBeLessThanOrEqual(4);
+    expect(hammered.refused).toBe(count - hammered.admitted!);
+    expect(await inviter.limited()).toBeGreaterThanOrEqual(hammered.refused!);
+    // The stranger's idle sessions are closed after 5 s; the joiner, retrying, gets its turn.
+    const joined = await joiner.join(code, { label: 'the-inviter', timeoutMs: 30_000 });
+    expect(joined).toMatchObject({ event: 'joined', peer: inviter.id });
+    expect(await inviter.inviteOutcome(tag, 10_000)).toMatchObject({ event: 'paired', peer: joiner.id, label: 'the-joiner' });
+    expect((await inviter.peers()).map((p) => p.id)).toEqual([joiner.id]);
+    expect(await stranger.peers()).toEqual([]);
   }, 60_000);
 
   it('stop() with an invite open closes it as stopped, and the process then exits by itself', async () => {
