@@ -28,3 +28,6 @@ export interface PairingLogger {
   /** Something went wrong that the caller did not see fail. */
   warn?(message: string, details?: Record<string, unknown>): void;
 }
+
+/** Stores trust in `peer`, as a node's `pair(id, { label })` does. */
+export type PairPeer = (peer: PeerId, options: { label?: string }) => Promise<unknown>;

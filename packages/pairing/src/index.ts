@@ -16,4 +16,4 @@ export { Invites } from './inviter.js';
 export type { Invite, InviteOptions, PairedPeer } from './inviter.js';
 export { joinInvite } from './joiner.js';
 export type { JoinHost, JoinOptions, JoinResult } from './joiner.js';
-export type { PairingAdmission, PairingChannel, PairingLogger } from './channel.js';
+export type { PairPeer, PairingAdmission, PairingChannel, PairingLogger } from './channel.js';

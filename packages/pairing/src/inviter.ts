@@ -2,7 +2,7 @@ import {
   AbortedError, BadRequestError, DIAGNOSTICS_CHANNELS, InvalidArgumentError, InviteClosedError, MAX_TIMER_MS, OptionsReader,
   publishDiagnostic, type Clock, type ExposedHandler, type WireValue, type HandlerLookup, type InviteClosedReason, type PeerId, type Rendezvous,
 } from '@peernet/interface';
-import type { PairingAdmission, PairingChannel, PairingLogger } from './channel.js';
+import type { PairPeer, PairingAdmission, PairingChannel, PairingLogger } from './channel.js';
 import { createInviteCode, nameplateHint, type InviteCode } from './code.js';
 import {
   PAIRING_HANDLERS, answerJoin, confirmationResult, meetingPoint, readJoinRequest, refuseJoin, type JoinAnswer, type JoinRefusal,
@@ -106,7 +106,7 @@ interface Run {
 export class Invites {
   readonly #id: PeerId;
   readonly #clock: Clock;
-  readonly #pair: (peer: PeerId, label: string | undefined) => Promise<void>;
+  readonly #pair: PairPeer;
   readonly #random: (length: number) => Uint8Array;
   readonly #rendezvous: Rendezvous | undefined;
   readonly #logger: PairingLogger;
@@ -122,7 +122,8 @@ export class Invites {
   constructor(options: {
     id: PeerId;
     clock: Clock;
-    pair: (peer: PeerId, label: string | undefined) => Promise<void>;
+    /** Stores trust in a peer that joined (a node's `pair`). */
+    pair: PairPeer;
     rendezvous?: Rendezvous | undefined;
     logger?: PairingLogger;
     random?: (length: number) => Uint8Array;
@@ -282,7 +283,7 @@ export class Invites {
         // Trust first, then the answer: once the joiner hears yes, its dial is admitted.
         this.#close(invite, 'used');
         try {
-          await this.#pair(context.peer, invite.label);
+          await this.#pair(context.peer, invite.label === undefined ? {} : { label: invite.label });
         } catch (error) {
           invite.paired.reject(error as Error);
           invite.sas.reject(error as Error);

@@ -2,7 +2,7 @@ import {
   AbortedError, InvalidArgumentError, InviterNotFoundError, MAX_TIMER_MS, OptionsReader, PairingFailedError, isPeerNetError,
   type PeerId, type TransportAddress,
 } from '@peernet/interface';
-import type { PairingChannel } from './channel.js';
+import type { PairPeer, PairingChannel } from './channel.js';
 import { nameplateMatches, parseInviteCode } from './code.js';
 import { PAIRING_HANDLERS, checkAnswer, checkConfirmed, meetingPoint, startJoin, type PairingSecret } from './protocol.js';
 import { isPairingUri, parsePairingUri } from './uri.js';
@@ -49,7 +49,7 @@ export interface JoinHost {
   /** Dials `address` and opens a pairing session with `peer` there. */
   openPairing(peer: PeerId, address: TransportAddress, signal: AbortSignal): Promise<PairingChannel>;
   /** Stores trust in `peer`. */
-  pair(peer: PeerId, label: string | undefined): Promise<void>;
+  pair: PairPeer;
   /** Removes trust in `peer` (a pairing refused at its last step). */
   unpair(peer: PeerId): Promise<void>;
   /** True if `peer` is paired already. */
@@ -284,7 +284,7 @@ async function run(
   // Trust first: the inviter trusts us once it checked our confirmation and may dial us at once.
   // Our side has checked its proof already; if it refuses ours after all, the trust goes again.
   const wasPaired = host.isPaired(inviter);
-  await host.pair(inviter, options.label);
+  await host.pair(inviter, options.label === undefined ? {} : { label: options.label });
   try {
     checkConfirmed(await connection.call(PAIRING_HANDLERS.confirm, confirmation, { signal: options.signal }));
   } catch (error) {

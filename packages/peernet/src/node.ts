@@ -35,8 +35,8 @@ import { readOptions, type Logger, type NodeSettings, type PeerNetOptions } from
 import { SessionTable } from './sessions.js';
 import { Refusals } from './refusals.js';
 import { PeerWaiters, readWaitOptions, waitTimeout, type WaitForPeerOptions } from './waiting.js';
-import { Invites, joinInvite, type Invite, type InviteOptions, type JoinOptions, type JoinResult } from '@peernet/pairing';
-import { joinHost } from './pairing.js';
+import { Invites, type Invite, type InviteOptions, type JoinOptions, type JoinResult } from '@peernet/pairing';
+import { joinHost, joinUntilStopped } from './pairing.js';
 
 export type { Logger, PeerNetOptions } from './options.js';
 export type { ExposeOptions, ExposeStreamOptions } from './exposed.js';
@@ -71,6 +71,7 @@ export class PeerNet {
   // Inbound connections still in their handshake, oldest first, with where they came from.
   readonly #handshaking = new Map<Connection, TransportAddress>();
   #stopping: Promise<void> | undefined;
+  readonly #stopped = new AbortController(); // fires when stop() begins: joins under way end at once
   readonly #registry: Registry;
   #network: NetworkWatch | undefined;
   #stopDiagnostics: (() => void) | undefined;
@@ -104,8 +105,8 @@ export class PeerNet {
     this.#clock = options.clock;
     this.#waiters = new PeerWaiters(this.#clock);
     this.#refusals = new Refusals(this.id, this.#clock);
-    const pair = (peer: PeerId, label: string | undefined): Promise<void> => this.pair(peer, { label }).then(() => undefined);
-    this.#invites = new Invites({ id: this.id, clock: this.#clock, pair, rendezvous: transports.rendezvous(), logger: this.#logger });
+    const rendezvous = transports.rendezvous();
+    this.#invites = new Invites({ id: this.id, clock: this.#clock, pair: this.pair.bind(this), rendezvous, logger: this.#logger });
     this.#sessions = new SessionTable({
       localId: this.id,
       clock: this.#clock,
@@ -239,8 +240,7 @@ export class PeerNet {
     if (this.#stopping) throw new NotConnectedError('node is stopped');
     const invite = this.#invites.open(options);
     // Announce now: a joiner looking for us should not wait for the next round.
-    await this.#registry.announce(this.port).catch(() => undefined);
-    return invite;
+    return this.#registry.announce(this.port).then(() => invite, () => invite);
   }
 
   /**
@@ -249,10 +249,9 @@ export class PeerNet {
    * `invalid_argument`, `aborted` or `not_connected`.
    */
   async join(code: string, options: JoinOptions = {}): Promise<JoinResult> {
-    if (this.#stopping) throw new NotConnectedError('node is stopped');
-    const pair = (peer: PeerId, label: string | undefined): Promise<void> => this.pair(peer, { label }).then(() => undefined);
-    const node = { pair, openPairing: this.#openPairing.bind(this), connect: this.connect.bind(this), waitForPeer: this.waitForPeer.bind(this) };
-    return joinInvite(joinHost(this.id, this.#registry, this.#transports, this.#trust, node), code, options);
+    const node = { pair: this.pair.bind(this), openPairing: this.#openPairing.bind(this), connect: this.connect.bind(this) };
+    const host = joinHost(this.id, this.#registry, this.#transports, this.#trust, { ...node, waitForPeer: this.waitForPeer.bind(this) });
+    return joinUntilStopped(host, code, options, this.#stopped.signal);
   }
 
   /** Forgets `id` and closes its live session at once. Returns whether it was paired. */
@@ -409,6 +408,7 @@ export class PeerNet {
   }
 
   async #stop(): Promise<void> {
+    this.#stopped.abort();
     this.#waiters.settleAll(() => new NotConnectedError('node is stopped'));
     this.#network?.stop();
     this.#stopDiagnostics?.();

@@ -1,5 +1,5 @@
-import type { PeerId } from '@peernet/interface';
-import type { JoinHost } from '@peernet/pairing';
+import { NotConnectedError, type PeerId } from '@peernet/interface';
+import { joinInvite, type JoinHost, type JoinOptions, type JoinResult } from '@peernet/pairing';
 import type { Registry } from '@peernet/registry';
 import type { TrustStore } from '@peernet/trust';
 import type { Transports } from './transports.js';
@@ -30,3 +30,15 @@ export function joinHost(
     connect: (peer, address) => node.connect(peer, address).catch(() => node.waitForPeer(peer, { timeoutMs: 10_000 })),
   };
 }
+
+/** `joinInvite`, ended with `not_connected` as soon as the node stops (`stopped` fires), or at once on a stopped node. */
+export async function joinUntilStopped(host: JoinHost, code: string, options: JoinOptions, stopped: AbortSignal): Promise<JoinResult> {
+  const signal = options.signal === undefined ? stopped : AbortSignal.any([options.signal, stopped]);
+  try {
+    return await joinInvite(host, code, { ...options, signal });
+  } catch (error) {
+    if (stopped.aborted) throw new NotConnectedError('node is stopped', { cause: error });
+    throw error;
+  }
+}
+

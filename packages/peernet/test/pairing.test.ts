@@ -117,6 +117,17 @@ describe('invite and join', () => {
     await expect(inviter.invite()).rejects.toMatchObject({ code: 'not_connected' });
   }, 30_000);
 
+  it('stop() during a join ends it at once with not_connected; a stopped node neither joins nor invites', async () => {
+    const joiner = await onLoopback();
+    const joining = rejection(joiner.join('473-violet-anchor-orbit', { timeoutMs: 30_000 }));
+    const started = performance.now();
+    await joiner.stop();
+    expect(await joining).toMatchObject({ code: 'not_connected' });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await expect(joiner.join('473-violet-anchor-orbit')).rejects.toMatchObject({ code: 'not_connected' });
+    await expect(joiner.invite()).rejects.toMatchObject({ code: 'not_connected' });
+  });
+
   it('a joiner whose confirm declines the SAS pairs nobody, and the attempt counts', async () => {
     const [inviter, joiner] = await Promise.all([onLoopback(), onLoopback()]);
     const invite = await inviter.invite();
