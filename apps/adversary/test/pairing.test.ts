@@ -160,17 +160,21 @@ describe('guessing the code', () => {
   it('with attempts: 3, three wrong guesses burn it (two in turn, one with a wrong confirmation, two at once): never more than 3 proofs', async () => {
     const invite = await a.target.invite({ attempts: 3 });
     const answers: unknown[] = [];
-    const guess = async (): Promise<{ peer: RawPeer; session: RawSession; failure: unknown }> => {
+    // Admitted first, then guessing: a node whose invite has no attempt left admits nobody new.
+    const admitted = async (): Promise<{ guesser: Identity; peer: RawPeer; session: RawSession }> => {
       const guesser = generateIdentity();
       const { peer, session } = await askToPair(guesser);
       expect(await peer.accepted()).toBe(true);
+      return { guesser, peer, session };
+    };
+    const guess = async ({ guesser, peer, session }: Awaited<ReturnType<typeof admitted>>) => {
       const { request, state } = joinFor(session, guesser, wrongCode(invite.code));
       const answer = resultOf(await callOn(peer, session, 1, PAIRING_HANDLERS.join, request));
       answers.push(answer);
       return { peer, session, failure: thrown(() => checkAnswer(state, answer)) };
     };
     for (let i = 0; i < 2; i++) {
-      const { peer, session, failure } = await guess();
+      const { peer, session, failure } = await guess(await admitted());
       expect(failure).toMatchObject({ code: 'pairing_failed' });
       if (i === 1) {
         // The second one does not hang up: it confirms with a made-up tag, and is told so.
@@ -184,7 +188,8 @@ describe('guessing the code', () => {
       expect(await a.target.inviteOutcome(invite.handle)).toEqual({ state: 'open' });
     }
     // The last attempt and one more, both before either hangs up: the extra one gets no proof.
-    const both = await Promise.all([guess(), guess()]);
+    const sessions = await Promise.all([admitted(), admitted()]);
+    const both = await Promise.all(sessions.map(guess));
     const codes = both.map(({ failure }) => (failure as { code: string }).code).sort();
     expect(codes).toEqual(['invite_closed', 'pairing_failed']);
     expect(both.map(({ failure }) => (failure as { reason?: string }).reason)).toContain('burned');
