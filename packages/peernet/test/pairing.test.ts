@@ -3,6 +3,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Connection, PAIRING_MAX_MESSAGE_BYTES } from '@peernet/connection';
+import { FakeClock } from '@peernet/compliance';
 import { generateIdentity } from '@peernet/identity';
 import { INVITE_WORDS, PAIRING_HANDLERS, checkAnswer, parseInviteCode, startJoin } from '@peernet/pairing';
 import { DIAGNOSTICS_CHANNELS, PeerNet, type PeerNetOptions } from 'peernet';
@@ -205,6 +206,27 @@ describe('strangers and pairing sessions', () => {
     const big = session.call(PAIRING_HANDLERS.join, { v: 1, pad: new Uint8Array(PAIRING_MAX_MESSAGE_BYTES) });
     await expect(big).rejects.toMatchObject({ code: 'connection_closed' });
     expect(node.listPeers()).toEqual([]);
+  });
+
+  it('a pairing session lives 5 s without a join, 1 s after a refused join, 2 min after an answered one', async () => {
+    const clock = new FakeClock();
+    const node = await startNode({ clock });
+    const invite = await node.invite();
+    const nameplate = parseInviteCode(invite.code).nameplate;
+    const [idle, refused, answered] = [await strangerSession(node), await strangerSession(node), await strangerSession(node)];
+    const elsewhere = nameplate === 0 ? 1 : nameplate - 1;
+    expect(await refused.call(PAIRING_HANDLERS.join, { v: 1, nameplate: elsewhere, share: null })).toEqual({ v: 1, ok: false, reason: 'no_such_invite' });
+    expect(await answered.call(PAIRING_HANDLERS.join, { v: 1, nameplate, share: null })).toMatchObject({ v: 1, ok: true });
+    await clock.advance(1_000);
+    await refused.closed;
+    expect([idle.isOpen, answered.isOpen]).toEqual([true, true]);
+    await clock.advance(4_000);
+    await idle.closed;
+    expect(answered.isOpen).toBe(true);
+    await clock.advance(114_000);
+    expect(answered.isOpen).toBe(true);
+    await clock.advance(1_000);
+    await answered.closed;
   });
 
   it('a stranger hammering an open invite is rate-limited, and never paired', async () => {
