@@ -181,7 +181,15 @@ export class Invites {
    * read when a call arrives, by then it is set).
    */
   access(connection: () => PairingChannel): PairingAdmission {
-    return { admit: (peer) => this.#admit(peer), handlers: this.#handlers(connection) };
+    // Every inbound handshake gets one of these; only an admitted pairing session needs its handlers.
+    let handlers: HandlerLookup | undefined;
+    const lookup = (): HandlerLookup => (handlers ??= this.#handlers(connection));
+    return {
+      admit: (peer) => this.#admit(peer),
+      get handlers() {
+        return lookup();
+      },
+    };
   }
 
   /** A pairing session came up: it is held, and closed if its join does not come soon. */
@@ -245,7 +253,10 @@ export class Invites {
         used = true;
         const own = connection();
         // A session turned away makes room soon: its joiner hangs up, or it is closed.
-        const refuse = (reason: JoinRefusal): WireValue => (this.#deadline(own, REFUSED_LINGER_MS), refuseJoin(reason));
+        const refuse = (reason: JoinRefusal): WireValue => {
+          this.#deadline(own, REFUSED_LINGER_MS);
+          return refuseJoin(reason);
+        };
         const request = readJoinRequest(args);
         const invite = this.#open.get(request.nameplate);
         if (invite === undefined) return refuse('no_such_invite');

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { INVITE_WORDS, parseInviteCode } from '@peernet/pairing';
 import { PeerNet, type PeerNetEvents, type PeerNetOptions } from 'peernet';
 
 const nodes: PeerNet[] = [];
@@ -73,4 +74,11 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code?: str
     return error as { code?: string; message: string };
   }
   throw new Error('expected a rejection');
+}
+
+/** An invite code with every word replaced by the next code word: the same nameplate, a wrong secret. */
+export function wrongCode(code: string): string {
+  const { nameplate, words } = parseInviteCode(code);
+  const other = words.map((word) => INVITE_WORDS[(INVITE_WORDS.indexOf(word) + 1) % INVITE_WORDS.length] as string);
+  return [nameplate, ...other].join('-');
 }

@@ -6,8 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Waiters, createNetnsLab, netnsUnavailableReason, type NetnsHost, type NetnsLab } from '@peernet/compliance';
-import { INVITE_WORDS } from '@peernet/pairing';
-import { cleanup, tempDir } from './helpers.js';
+import { cleanup, tempDir, wrongCode } from './helpers.js';
 
 const script = join(__dirname, 'fixtures', 'pair-node.mjs');
 const unavailable = netnsUnavailableReason();
@@ -163,12 +162,6 @@ class PairNode {
   }
 }
 
-/** The code with every word replaced by another valid word: same nameplate, wrong secret. */
-function wrongCode(code: string): string {
-  const [nameplate, ...words] = code.split('-');
-  const other = words.map((word) => INVITE_WORDS[(INVITE_WORDS.indexOf(word) + 1) % INVITE_WORDS.length]!);
-  return [nameplate, ...other].join('-');
-}
 
 /** Resources a stopped node may still hold: its stdout (and stderr) pipes or terminal. */
 const STDIO = new Set(['PipeWrap', 'TTYWrap', 'FILEHANDLE']);

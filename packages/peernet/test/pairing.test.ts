@@ -3,29 +3,16 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Connection, PAIRING_MAX_MESSAGE_BYTES } from '@peernet/connection';
-import { FakeClock } from '@peernet/compliance';
+import { FakeClock, rejection } from '@peernet/compliance';
 import { generateIdentity } from '@peernet/identity';
-import { INVITE_WORDS, PAIRING_HANDLERS, checkAnswer, parseInviteCode, startJoin } from '@peernet/pairing';
+import { PAIRING_HANDLERS, checkAnswer, parseInviteCode, startJoin } from '@peernet/pairing';
 import { DIAGNOSTICS_CHANNELS, PeerNet, type PeerNetOptions } from 'peernet';
-import { cleanup, nextEvent, startNode } from './helpers.js';
+import { cleanup, nextEvent, startNode, wrongCode } from './helpers.js';
 
 const udpPort = 40_000 + Math.floor(Math.random() * 20_000);
 const onLoopback = (options: Partial<PeerNetOptions> = {}): Promise<PeerNet> =>
   startNode({ discovery: ['udp'], interfaces: ['127.0.0.1'], udpPort, ...options });
 
-/** The invite's code with its words replaced: the same nameplate, a wrong secret. */
-function wrongCode(code: string): string {
-  const { nameplate, words } = parseInviteCode(code);
-  const other = words.map((word) => INVITE_WORDS[(INVITE_WORDS.indexOf(word) + 1) % INVITE_WORDS.length] as string);
-  return [nameplate, ...other].join('-');
-}
-
-function rejection(promise: Promise<unknown>): Promise<{ code?: string; reason?: string; message: string }> {
-  return promise.then(
-    () => Promise.reject(new Error('expected a rejection')),
-    (error: { code?: string; reason?: string; message: string }) => error,
-  );
-}
 
 afterEach(cleanup);
 
